@@ -1,0 +1,2 @@
+export * from './core/decider';
+export * from './core/errors';
