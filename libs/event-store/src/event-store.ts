@@ -1,4 +1,4 @@
-import { Event, EventEnvelope, EventMetadata } from '@cronicorn/events';
+import { Event, EventEnvelope, EventMetadata, StreamCategory } from '@cronicorn/events';
 import type { PoolClient } from 'pg';
 
 /**
@@ -10,8 +10,27 @@ export type ExpectedVersion = number | 'any';
 export interface AppendOptions {
   expectedVersion: ExpectedVersion;
   metadata: EventMetadata;
-  /** Run inside the caller's transaction (it commits); otherwise the store opens its own. */
+  /**
+   * Run inside the caller's transaction (it commits); otherwise the store opens its own. After
+   * any error, including ConcurrencyError, the caller must roll back.
+   */
   client?: PoolClient;
+  /** When the events happened; defaults to the database clock. Pass the app's clock in tests. */
+  occurredAt?: Date;
+}
+
+/** One stream's share of an `appendMany`. `metadata` overrides the batch's (another tenant). */
+export interface AppendManyItem {
+  streamId: string;
+  events: readonly Event[];
+  expectedVersion: ExpectedVersion;
+  metadata?: EventMetadata;
+}
+
+export interface AppendManyOptions {
+  metadata?: EventMetadata;
+  client?: PoolClient;
+  occurredAt?: Date;
 }
 
 export interface AppendResult {
@@ -37,6 +56,7 @@ export interface LogCheckpoint {
 export const LOG_START: LogCheckpoint = { transactionId: '0', position: '0' };
 
 export interface ReadStreamOptions {
+  /** First stream version to return (inclusive). */
   fromVersion?: number;
   /** Only events that occurred at or before this instant (`GET …/state?asOf=`). */
   asOf?: Date;
@@ -44,6 +64,41 @@ export interface ReadStreamOptions {
 
 export interface ReadAllResult {
   events: EventEnvelope[];
-  /** Where to continue from; equal to the input when nothing new is visible. */
+  /**
+   * Where to continue from; never behind the input. With filters it can move past events that
+   * did not match, so a filtered reader does not rescan them.
+   */
   checkpoint: LogCheckpoint;
+}
+
+export interface ReadAllOptions {
+  /** Most events to return; default 500. */
+  limit?: number;
+  tenantId?: string;
+  streamId?: string;
+  types?: readonly string[];
+  /** Stream categories (`endpoint`, `run`, …): the part of the stream id before the first dash. */
+  categories?: readonly StreamCategory[];
+}
+
+/** Name of the Postgres NOTIFY channel pinged by every commit that appends events. */
+export const EVENTS_NOTIFY_CHANNEL = 'cronicorn_events';
+
+/** The event log: optimistic appends per stream, stream reads and a commit-safe global read. */
+export interface EventStore {
+  append(streamId: string, events: readonly Event[], options: AppendOptions): Promise<AppendResult>;
+  /** Appends to several streams in one transaction: all of them or none. */
+  appendMany(batch: readonly AppendManyItem[], options?: AppendManyOptions): Promise<AppendResult[]>;
+  readStream(streamId: string, options?: ReadStreamOptions): Promise<EventEnvelope[]>;
+  /** Current version of a stream; 0 when it does not exist. */
+  streamVersion(streamId: string): Promise<number>;
+  readAll(after: LogCheckpoint, options?: ReadAllOptions): Promise<ReadAllResult>;
+  /**
+   * The checkpoint of the event at `position` (reading after it continues with the next event
+   * in log order), or null when there is no such event. Meant for positions that came out of
+   * `readAll`; an append's own position may still have in-flight transactions ordered before it.
+   */
+  checkpointOfPosition(position: string): Promise<LogCheckpoint | null>;
+  /** The checkpoint of the newest event readers can see now (LOG_START on an empty log). */
+  headCheckpoint(): Promise<LogCheckpoint>;
 }

@@ -1,0 +1,3 @@
+export * from './event-store';
+export * from './errors';
+export * from './postgres-event-store';

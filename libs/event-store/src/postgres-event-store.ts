@@ -1,0 +1,334 @@
+import { randomUUID } from 'node:crypto';
+import {
+  CURRENT_SCHEMA_VERSION,
+  Event,
+  EventEnvelope,
+  EventMetadata,
+  isCronicornEventType,
+  UpcasterRegistry,
+  upcasters as defaultUpcasters,
+} from '@cronicorn/events';
+import { Pool, PoolClient } from 'pg';
+import { ConcurrencyError } from './errors';
+import {
+  AppendManyItem,
+  AppendManyOptions,
+  AppendOptions,
+  AppendResult,
+  EVENTS_NOTIFY_CHANNEL,
+  EventStore,
+  LOG_START,
+  LogCheckpoint,
+  ReadAllOptions,
+  ReadAllResult,
+  ReadStreamOptions,
+} from './event-store';
+
+interface EventRow {
+  position: string;
+  transaction_id: string;
+  stream_id: string;
+  stream_version: number;
+  event_id: string;
+  type: string;
+  schema_version: number;
+  data: unknown;
+  metadata: EventMetadata;
+  tenant_id: string;
+  occurred_at: Date;
+}
+
+const columns = (table = 'events') =>
+  `${table}.position::text AS position, ${table}.transaction_id::text AS transaction_id, ${table}.stream_id,
+   ${table}.stream_version, ${table}.event_id, ${table}.type, ${table}.schema_version, ${table}.data,
+   ${table}.metadata, ${table}.tenant_id, ${table}.occurred_at`;
+
+const UNIQUE_VIOLATION = '23505';
+const DEFAULT_READ_LIMIT = 500;
+const ANY_VERSION_ATTEMPTS = 10;
+const DIGITS = /^\d+$/;
+
+function compareCheckpoints(a: LogCheckpoint, b: LogCheckpoint): number {
+  const byTransaction = BigInt(a.transactionId) - BigInt(b.transactionId);
+  const delta = byTransaction !== 0n ? byTransaction : BigInt(a.position) - BigInt(b.position);
+  return delta === 0n ? 0 : delta < 0n ? -1 : 1;
+}
+
+const isUniqueViolation = (error: unknown) =>
+  typeof error === 'object' && error !== null && 'code' in error && error.code === UNIQUE_VIOLATION;
+
+function schemaVersionOf(type: string): number {
+  return isCronicornEventType(type) ? CURRENT_SCHEMA_VERSION[type] : 1;
+}
+
+/** The event store on one Postgres table (migration 0001_event_store). */
+export class PostgresEventStore implements EventStore {
+  constructor(
+    private readonly pool: Pool,
+    private readonly upcasters: UpcasterRegistry = defaultUpcasters,
+  ) {}
+
+  async append(streamId: string, events: readonly Event[], options: AppendOptions): Promise<AppendResult> {
+    const [result] = await this.appendMany(
+      [{ streamId, events, expectedVersion: options.expectedVersion }],
+      options,
+    );
+    return result;
+  }
+
+  async appendMany(
+    batch: readonly AppendManyItem[],
+    options: AppendManyOptions = {},
+  ): Promise<AppendResult[]> {
+    if (options.client) return this.appendInTransaction(options.client, batch, options);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.inOwnTransaction((client) => this.appendInTransaction(client, batch, options));
+      } catch (error) {
+        // `any` has no expectation to break: a lost race only needs the next free version.
+        const retry = error instanceof ConcurrencyError && error.expectedVersion === 'any';
+        if (!retry || attempt >= ANY_VERSION_ATTEMPTS) throw error;
+      }
+    }
+  }
+
+  async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<EventEnvelope[]> {
+    const { rows } = await this.pool.query<EventRow>(
+      `SELECT ${columns()} FROM events
+        WHERE stream_id = $1 AND stream_version >= $2 AND ($3::timestamptz IS NULL OR occurred_at <= $3)
+        ORDER BY stream_version`,
+      [streamId, options.fromVersion ?? 1, options.asOf ?? null],
+    );
+    return rows.map((row) => this.toEnvelope(row));
+  }
+
+  async streamVersion(streamId: string): Promise<number> {
+    const { rows } = await this.pool.query<{ version: number }>(
+      'SELECT COALESCE(max(stream_version), 0) AS version FROM events WHERE stream_id = $1',
+      [streamId],
+    );
+    return rows[0].version;
+  }
+
+  /**
+   * Reads the log in (transaction id, position) order, only below the oldest transaction still
+   * in flight. Every transaction with a smaller id has then finished, so no event can later
+   * appear before the returned checkpoint: a tailing reader never skips a late commit. The
+   * price is lag, not loss: a long-running write transaction anywhere on the server holds the
+   * tail back until it ends.
+   */
+  async readAll(after: LogCheckpoint, options: ReadAllOptions = {}): Promise<ReadAllResult> {
+    const limit = options.limit ?? DEFAULT_READ_LIMIT;
+    // One statement, so the page and the head are cut at the same snapshot.
+    const { rows } = await this.pool.query<
+      Partial<EventRow> & { head_transaction_id: string; head_position: string }
+    >(
+      `WITH snapshot AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin),
+       page AS (
+         SELECT e.* FROM events e, snapshot
+          WHERE (e.transaction_id, e.position) > ($1::xid8, $2::bigint)
+            AND e.transaction_id < snapshot.xmin
+            AND ($4::text IS NULL OR e.tenant_id = $4)
+            AND ($5::text IS NULL OR e.stream_id = $5)
+            AND ($6::text[] IS NULL OR e.type = ANY($6))
+            AND ($7::text[] IS NULL OR split_part(e.stream_id, '-', 1) = ANY($7))
+          ORDER BY e.transaction_id, e.position
+          LIMIT $3
+       ),
+       head AS (
+         SELECT e.transaction_id, e.position FROM events e, snapshot
+          WHERE e.transaction_id < snapshot.xmin
+          ORDER BY e.transaction_id DESC, e.position DESC
+          LIMIT 1
+       )
+       SELECT head.transaction_id::text AS head_transaction_id, head.position::text AS head_position, ${columns('page')}
+         FROM head LEFT JOIN page ON true
+        ORDER BY page.transaction_id, page.position`,
+      [
+        after.transactionId,
+        after.position,
+        limit,
+        options.tenantId ?? null,
+        options.streamId ?? null,
+        options.types ?? null,
+        options.categories ?? null,
+      ],
+    );
+    const events = rows.filter((row) => row.event_id !== null).map((row) => this.toEnvelope(row as EventRow));
+    if (events.length === limit) {
+      const last = rows[rows.length - 1] as EventRow;
+      return { events, checkpoint: { transactionId: last.transaction_id, position: last.position } };
+    }
+    // Nothing matching is left below the snapshot: skip straight to the newest visible event.
+    const head = rows.length
+      ? { transactionId: rows[0].head_transaction_id, position: rows[0].head_position }
+      : after;
+    return { events, checkpoint: compareCheckpoints(head, after) > 0 ? head : after };
+  }
+
+  async checkpointOfPosition(position: string): Promise<LogCheckpoint | null> {
+    if (!DIGITS.test(position)) throw new Error(`Not a log position: "${position}"`);
+    const { rows } = await this.pool.query<{ transaction_id: string }>(
+      'SELECT transaction_id::text AS transaction_id FROM events WHERE position = $1::bigint',
+      [position],
+    );
+    return rows.length ? { transactionId: rows[0].transaction_id, position } : null;
+  }
+
+  async headCheckpoint(): Promise<LogCheckpoint> {
+    const { rows } = await this.pool.query<{ transaction_id: string; position: string }>(
+      `SELECT transaction_id::text AS transaction_id, position::text AS position FROM events
+        WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+        ORDER BY transaction_id DESC, position DESC
+        LIMIT 1`,
+    );
+    return rows.length ? { transactionId: rows[0].transaction_id, position: rows[0].position } : LOG_START;
+  }
+
+  private async inOwnTransaction<T>(fn: (client: PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const result = await fn(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  private async appendInTransaction(
+    client: PoolClient,
+    batch: readonly AppendManyItem[],
+    options: AppendManyOptions,
+  ): Promise<AppendResult[]> {
+    const streamIds = batch.map((item) => item.streamId);
+    if (new Set(streamIds).size !== streamIds.length) throw new Error('appendMany got the same stream twice');
+    for (const item of batch) {
+      if (!item.events.length) throw new Error(`Nothing to append to ${item.streamId}`);
+      if (!(item.metadata ?? options.metadata)?.tenantId) throw new Error(`No tenantId for ${item.streamId}`);
+    }
+
+    // pg_current_xact_id() assigns the transaction id before the INSERT draws positions, so
+    // (transaction_id, position) order follows position order as closely as it can.
+    // pg_notify is delivered on commit only, and repeats within a transaction fold into one.
+    const { rows: versionRows } = await client.query<{ stream_id: string; version: number }>(
+      `SELECT pg_current_xact_id(), pg_notify($2, ''), s.stream_id,
+              (SELECT COALESCE(max(e.stream_version), 0) FROM events e WHERE e.stream_id = s.stream_id) AS version
+         FROM unnest($1::text[]) AS s(stream_id)`,
+      [streamIds, EVENTS_NOTIFY_CHANNEL],
+    );
+    const current = new Map(versionRows.map((row) => [row.stream_id, row.version]));
+
+    const planned = batch.map((item) => {
+      const actual = current.get(item.streamId) ?? 0;
+      // A number ahead of the stream fails too: appending there would leave a gap.
+      if (item.expectedVersion !== 'any' && item.expectedVersion !== actual) {
+        throw new ConcurrencyError(item.streamId, item.expectedVersion, actual);
+      }
+      const metadata = (item.metadata ?? options.metadata) as EventMetadata;
+      const events = item.events.map((event, i) => ({
+        id: randomUUID(),
+        streamVersion: actual + i + 1,
+        schemaVersion: schemaVersionOf(event.type),
+        event,
+      }));
+      return { item, metadata, events };
+    });
+    const rows = planned.flatMap(({ item, metadata, events }) =>
+      events.map((e) => ({ item, metadata, ...e })),
+    );
+
+    let inserted: { position: string; event_id: string; occurred_at: Date }[];
+    try {
+      ({ rows: inserted } = await client.query(
+        `INSERT INTO events (stream_id, stream_version, event_id, type, schema_version, data, metadata, tenant_id, occurred_at)
+         SELECT stream_id, stream_version, event_id, type, schema_version, data, metadata, tenant_id,
+                COALESCE($9::timestamptz, date_trunc('milliseconds', now()))
+           FROM unnest($1::text[], $2::int[], $3::uuid[], $4::text[], $5::int[], $6::jsonb[], $7::jsonb[], $8::text[])
+                WITH ORDINALITY AS t(stream_id, stream_version, event_id, type, schema_version, data, metadata, tenant_id, n)
+          ORDER BY n
+         RETURNING position::text AS position, event_id, occurred_at`,
+        [
+          rows.map((r) => r.item.streamId),
+          rows.map((r) => r.streamVersion),
+          rows.map((r) => r.id),
+          rows.map((r) => r.event.type),
+          rows.map((r) => r.schemaVersion),
+          rows.map((r) => JSON.stringify(r.event.data)),
+          rows.map((r) => JSON.stringify(r.metadata)),
+          rows.map((r) => r.metadata.tenantId),
+          options.occurredAt ?? null,
+        ],
+      ));
+    } catch (error) {
+      if (isUniqueViolation(error)) throw await this.concurrencyErrorFor(batch, current);
+      throw error;
+    }
+
+    const stored = new Map(inserted.map((row) => [row.event_id, row]));
+    return planned.map(({ item, metadata, events }) => {
+      const envelopes: EventEnvelope[] = events.map((e) => {
+        const row = stored.get(e.id)!;
+        return {
+          id: e.id,
+          type: e.event.type,
+          schemaVersion: e.schemaVersion,
+          streamId: item.streamId,
+          streamVersion: e.streamVersion,
+          position: row.position,
+          tenantId: metadata.tenantId,
+          occurredAt: row.occurred_at.toISOString(),
+          data: e.event.data,
+          metadata,
+        };
+      });
+      return {
+        nextExpectedVersion: envelopes[envelopes.length - 1].streamVersion,
+        envelopes,
+        lastPosition: envelopes[envelopes.length - 1].position,
+      };
+    });
+  }
+
+  /**
+   * A duplicate (stream_id, stream_version) means a concurrent append committed first (the
+   * unique check waits for it). This transaction is aborted, so look at the winner through
+   * another connection and name the stream that moved.
+   */
+  private async concurrencyErrorFor(
+    batch: readonly AppendManyItem[],
+    seen: Map<string, number>,
+  ): Promise<ConcurrencyError> {
+    const { rows } = await this.pool.query<{ stream_id: string; version: number }>(
+      `SELECT stream_id, max(stream_version) AS version FROM events WHERE stream_id = ANY($1) GROUP BY stream_id`,
+      [batch.map((item) => item.streamId)],
+    );
+    const now = new Map(rows.map((row) => [row.stream_id, row.version]));
+    const moved = batch.find((item) => (now.get(item.streamId) ?? 0) !== seen.get(item.streamId)) ?? batch[0];
+    return new ConcurrencyError(moved.streamId, moved.expectedVersion, now.get(moved.streamId) ?? 0);
+  }
+
+  private toEnvelope(row: EventRow): EventEnvelope {
+    const { data, schemaVersion } = this.upcasters.upcast({
+      type: row.type,
+      schemaVersion: row.schema_version,
+      data: row.data,
+    });
+    return {
+      id: row.event_id,
+      type: row.type,
+      schemaVersion,
+      streamId: row.stream_id,
+      streamVersion: row.stream_version,
+      position: row.position,
+      tenantId: row.tenant_id,
+      occurredAt: row.occurred_at.toISOString(),
+      data: data as object,
+      metadata: row.metadata,
+    };
+  }
+}

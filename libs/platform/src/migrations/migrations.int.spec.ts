@@ -1,0 +1,71 @@
+import { createTestDatabase, TestDatabase } from '@cronicorn/testing';
+import { createPool } from '../database';
+import { ALL_MIGRATIONS, Migration, runMigrations } from './index';
+
+const appliedIds = async (db: TestDatabase) =>
+  (await db.pool.query<{ id: string }>('SELECT id FROM schema_migrations ORDER BY id')).rows.map((r) => r.id);
+
+const tableExists = async (db: TestDatabase, name: string) =>
+  (await db.pool.query<{ oid: string | null }>('SELECT to_regclass($1)::text AS oid', [name])).rows[0].oid !==
+  null;
+
+describe('Migrations', () => {
+  let db: TestDatabase;
+  beforeEach(async () => {
+    db = await createTestDatabase({ migrations: [] });
+  });
+  afterEach(() => db.drop());
+
+  it('should apply each migration once when several apps start at the same time', async () => {
+    const pools = [createPool(db.url), createPool(db.url), createPool(db.url)];
+    try {
+      const results = await Promise.all(pools.map((pool) => runMigrations(pool)));
+
+      const all = ALL_MIGRATIONS.map((m) => m.id);
+      expect(results.flat().sort()).toEqual(all);
+      expect(await appliedIds(db)).toEqual(all);
+      expect(await tableExists(db, 'events')).toBe(true);
+      expect(await runMigrations(db.pool)).toEqual([]);
+    } finally {
+      await Promise.all(pools.map((pool) => pool.end()));
+    }
+  });
+
+  it('should apply only the migrations that are missing', async () => {
+    const first: Migration = { id: '0901_first', sql: 'CREATE TABLE first_table (id int)' };
+    const second: Migration = { id: '0902_second', sql: 'CREATE TABLE second_table (id int)' };
+    const log: string[] = [];
+
+    expect(await runMigrations(db.pool, [first])).toEqual(['0901_first']);
+    expect(await runMigrations(db.pool, [first, second], (message) => log.push(message))).toEqual([
+      '0902_second',
+    ]);
+
+    expect(log).toEqual(['Applying migration 0902_second']);
+    expect(await appliedIds(db)).toEqual(['0901_first', '0902_second']);
+  });
+
+  it('should roll back a failing migration, record nothing and release the lock', async () => {
+    const good: Migration = { id: '0901_good', sql: 'CREATE TABLE good_table (id int)' };
+    const bad: Migration = { id: '0902_bad', sql: 'CREATE TABLE bad_table (id int); SELECT 1 / 0' };
+
+    await expect(runMigrations(db.pool, [good, bad])).rejects.toThrow(
+      /Migration 0902_bad failed: division by zero/,
+    );
+
+    expect(await appliedIds(db)).toEqual(['0901_good']);
+    expect(await tableExists(db, 'bad_table')).toBe(false);
+    const fixed = { ...bad, sql: 'CREATE TABLE bad_table (id int)' };
+    expect(await runMigrations(db.pool, [good, fixed])).toEqual(['0902_bad']);
+  });
+
+  it('should refuse migrations out of order or sharing a number', async () => {
+    const a: Migration = { id: '0902_a', sql: 'SELECT 1' };
+    const b: Migration = { id: '0901_b', sql: 'SELECT 1' };
+    await expect(runMigrations(db.pool, [a, b])).rejects.toThrow(/out of order/);
+    await expect(runMigrations(db.pool, [a, { ...b, id: '0902_b' }])).rejects.toThrow(/sharing a number/);
+    await expect(runMigrations(db.pool, [{ id: 'create-things', sql: '' }])).rejects.toThrow(
+      /NNNN_snake_case/,
+    );
+  });
+});
