@@ -1,0 +1,330 @@
+import * as http from 'node:http';
+import * as https from 'node:https';
+import { Readable } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
+import { setTimeout as delay } from 'node:timers/promises';
+import axios, { AxiosInstance } from 'axios';
+import { DispatchWorkItem, RunResponse, RunStatus } from '@cronicorn/events';
+import { TargetGuard, TargetRefusedError } from './target-guard';
+
+/** The request of a work item with `secretHeaders` already decrypted: never log it. */
+export type HttpRequestSpec = DispatchWorkItem['request'];
+
+/** How a run ended: the HTTP half of `RunFinished` (DESIGN §4). */
+export interface RunOutcome {
+  status: RunStatus;
+  /** Status of the last response, null when no response arrived. */
+  httpStatus: number | null;
+  /** Wall time of the whole run, all attempts and the waits between them. */
+  durationMs: number;
+  attempts: number;
+  /** Why the run did not succeed; never contains secret header values. */
+  error: string | null;
+  response: RunResponse | null;
+  /** The last response's `Retry-After` (429/503), for the governor. */
+  retryAfterMs: number | null;
+}
+
+/** Reported after every attempt, for logs and metrics. */
+export interface AttemptReport {
+  attempt: number;
+  status: RunStatus;
+  httpStatus: number | null;
+  durationMs: number;
+  error: string | null;
+  /** The wait before the next attempt, or null when this attempt was the last. */
+  retryInMs: number | null;
+}
+
+export interface ExecuteOptions {
+  /** Response bytes read at most; the connection is closed at the limit. Default 64 KiB. */
+  maxResponseBytes?: number;
+  /** Bytes of the snippet kept in the outcome. Default 4 KiB. */
+  snippetBytes?: number;
+  onAttempt?: (report: AttemptReport) => void;
+}
+
+export interface HttpExecutorSettings {
+  /** Backoff before attempt n+1 is about `baseMs · 2^(n−1)` (capped at `maxMs`), jittered down to half. */
+  backoff?: { baseMs: number; maxMs: number };
+  /** A `Retry-After` up to this long is waited for inside the run; a longer one ends the run. */
+  maxRetryAfterWaitMs?: number;
+  maxRedirects?: number;
+  userAgent?: string;
+  random?: () => number;
+}
+
+const DEFAULTS = {
+  maxResponseBytes: 64 * 1024,
+  snippetBytes: 4 * 1024,
+  backoff: { baseMs: 500, maxMs: 10_000 },
+  maxRetryAfterWaitMs: 5_000,
+  maxRedirects: 5,
+  userAgent: 'cronicorn-dispatcher/1',
+  timeoutMs: 30_000,
+};
+
+interface AttemptResult {
+  status: RunStatus;
+  httpStatus: number | null;
+  error: string | null;
+  response: RunResponse | null;
+  retryAfterMs: number | null;
+  retryable: boolean;
+}
+
+/**
+ * Makes the HTTP call of a run with retries inside the run. Every connection, including each
+ * redirect hop, goes through the {@link TargetGuard}'s agents. Never throws for anything the
+ * target does: the result is always a {@link RunOutcome}.
+ */
+export class HttpExecutor {
+  private readonly http: AxiosInstance;
+  private readonly agents: { httpAgent: http.Agent; httpsAgent: https.Agent };
+  private readonly settings: Required<HttpExecutorSettings>;
+
+  constructor(
+    private readonly guard: TargetGuard,
+    settings: HttpExecutorSettings = {},
+  ) {
+    this.settings = {
+      backoff: settings.backoff ?? DEFAULTS.backoff,
+      maxRetryAfterWaitMs: settings.maxRetryAfterWaitMs ?? DEFAULTS.maxRetryAfterWaitMs,
+      maxRedirects: settings.maxRedirects ?? DEFAULTS.maxRedirects,
+      userAgent: settings.userAgent ?? DEFAULTS.userAgent,
+      random: settings.random ?? Math.random,
+    };
+    this.agents = guard.createAgents({ keepAlive: true });
+    this.http = axios.create({
+      ...this.agents,
+      // An environment proxy would resolve and connect on our behalf, past the guard.
+      proxy: false,
+      maxRedirects: this.settings.maxRedirects,
+      beforeRedirect: (options) => void this.guard.checkUrl(String(options.href)),
+      responseType: 'stream',
+      validateStatus: () => true,
+    });
+  }
+
+  async execute(request: HttpRequestSpec, options: ExecuteOptions = {}): Promise<RunOutcome> {
+    const started = performance.now();
+    const maxAttempts = Math.max(1, Math.floor(request.maxAttempts) || 1);
+    for (let attempt = 1; ; attempt++) {
+      const attemptStarted = performance.now();
+      const result = await this.attempt(request, options);
+      const retryInMs = attempt < maxAttempts ? this.retryDelay(result, attempt) : null;
+      options.onAttempt?.({
+        attempt,
+        status: result.status,
+        httpStatus: result.httpStatus,
+        durationMs: Math.round(performance.now() - attemptStarted),
+        error: result.error,
+        retryInMs,
+      });
+      if (retryInMs === null) {
+        const { retryable: _, ...outcome } = result;
+        return { ...outcome, attempts: attempt, durationMs: Math.round(performance.now() - started) };
+      }
+      await delay(retryInMs);
+    }
+  }
+
+  /** Closes pooled keep-alive connections. */
+  close(): void {
+    this.agents.httpAgent.destroy();
+    this.agents.httpsAgent.destroy();
+  }
+
+  private retryDelay(result: AttemptResult, attempt: number): number | null {
+    if (result.status === 'success' || !result.retryable) return null;
+    if (result.retryAfterMs !== null) {
+      return result.retryAfterMs <= this.settings.maxRetryAfterWaitMs ? result.retryAfterMs : null;
+    }
+    const { baseMs, maxMs } = this.settings.backoff;
+    const ceiling = Math.min(maxMs, baseMs * 2 ** (attempt - 1));
+    return Math.round(ceiling / 2 + (this.settings.random() * ceiling) / 2);
+  }
+
+  private async attempt(request: HttpRequestSpec, options: ExecuteOptions): Promise<AttemptResult> {
+    const timeoutMs = request.timeoutMs > 0 ? request.timeoutMs : DEFAULTS.timeoutMs;
+    const secrets = Object.values(request.secretHeaders).filter((value) => value !== '');
+    // One deadline for connect, headers and body alike: axios' own `timeout` stops at headers.
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), timeoutMs);
+    try {
+      this.guard.checkUrl(request.url);
+      const { data, contentType } = encodeBody(request.body);
+      const headers = mergeHeaders(
+        { 'user-agent': this.settings.userAgent, ...(contentType ? { 'content-type': contentType } : {}) },
+        request.headers,
+        request.secretHeaders,
+      );
+      const res = await this.http.request<Readable>({
+        url: request.url,
+        method: request.method,
+        headers,
+        data,
+        signal: controller.signal,
+        // Secret headers are dropped when a redirect leaves the origin, like Authorization.
+        sensitiveHeaders: Object.keys(request.secretHeaders),
+      });
+      const body = await readBounded(
+        res.data,
+        options.maxResponseBytes ?? DEFAULTS.maxResponseBytes,
+        controller.signal,
+      );
+      const contentTypeHeader = res.headers['content-type'];
+      const declaredLength = Number(res.headers['content-length']);
+      const response: RunResponse = {
+        snippet: snippetOf(body.kept, options.snippetBytes ?? DEFAULTS.snippetBytes),
+        // Content-Length may be the compressed size, hence the max with what was received.
+        bytes:
+          body.truncated && Number.isSafeInteger(declaredLength)
+            ? Math.max(declaredLength, body.received)
+            : body.received,
+        truncated: body.truncated,
+        contentType: typeof contentTypeHeader === 'string' ? contentTypeHeader : null,
+      };
+      const status = res.status;
+      const retryAfterMs =
+        status === 429 || status === 503
+          ? parseRetryAfter(headerValue(res.headers['retry-after']), Date.now())
+          : null;
+      const ok = status >= 200 && status < 300;
+      return {
+        status: ok ? 'success' : 'failed',
+        httpStatus: status,
+        error: ok ? null : `HTTP ${status}`,
+        response,
+        retryAfterMs,
+        retryable: status >= 500 || status === 429,
+      };
+    } catch (err) {
+      const failure = controller.signal.aborted
+        ? { status: 'timeout' as const, error: `timed out after ${timeoutMs} ms`, retryable: true }
+        : describeError(err);
+      return {
+        ...failure,
+        error: redact(failure.error, secrets),
+        httpStatus: null,
+        response: null,
+        retryAfterMs: null,
+      };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------------------------
+
+function encodeBody(body: unknown): { data?: Buffer; contentType?: string } {
+  if (body === null || body === undefined) return {};
+  // A Buffer keeps axios' transformRequest from re-encoding or JSON-quoting the payload.
+  if (typeof body === 'string')
+    return { data: Buffer.from(body, 'utf8'), contentType: 'text/plain; charset=utf-8' };
+  return { data: Buffer.from(JSON.stringify(body), 'utf8'), contentType: 'application/json' };
+}
+
+/** Later sources win; names compare case-insensitively. */
+function mergeHeaders(...sources: Record<string, string>[]): Record<string, string> {
+  const merged = new Map<string, [string, string]>();
+  for (const source of sources) {
+    for (const [name, value] of Object.entries(source)) merged.set(name.toLowerCase(), [name, value]);
+  }
+  return Object.fromEntries(merged.values());
+}
+
+function headerValue(value: unknown): string | undefined {
+  return typeof value === 'string' ? value : Array.isArray(value) ? String(value[0]) : undefined;
+}
+
+/** `Retry-After` as delay-seconds or an HTTP date, in ms from `nowMs`; null when absent or invalid. */
+export function parseRetryAfter(value: string | undefined, nowMs: number): number | null {
+  if (!value) return null;
+  const trimmed = value.trim();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
+  // An HTTP date names its month; without this `Date.parse('-5')` would read a year.
+  const at = /[a-z]{3}/i.test(trimmed) ? Date.parse(trimmed) : NaN;
+  return Number.isNaN(at) ? null : Math.max(0, at - nowMs);
+}
+
+/**
+ * Reads at most `limit` bytes. At the limit the stream is destroyed, which closes the socket:
+ * the rest of a large body is never transferred, let alone buffered.
+ */
+async function readBounded(
+  stream: Readable,
+  limit: number,
+  signal: AbortSignal,
+): Promise<{ kept: Buffer; received: number; truncated: boolean }> {
+  const onAbort = () => stream.destroy(new Error('aborted'));
+  signal.addEventListener('abort', onAbort, { once: true });
+  const chunks: Buffer[] = [];
+  let kept = 0;
+  let received = 0;
+  try {
+    for await (const chunk of stream) {
+      const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array);
+      received += buffer.length;
+      if (kept + buffer.length > limit) {
+        chunks.push(buffer.subarray(0, limit - kept));
+        stream.destroy();
+        return { kept: Buffer.concat(chunks), received, truncated: true };
+      }
+      chunks.push(buffer);
+      kept += buffer.length;
+    }
+    return { kept: Buffer.concat(chunks), received, truncated: false };
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
+}
+
+/** The body as text, JSON pretty-printed when it parses, cut to `maxBytes` on a UTF-8 boundary. */
+export function snippetOf(body: Buffer, maxBytes: number): string {
+  // StringDecoder holds back an incomplete trailing character instead of emitting U+FFFD.
+  let text = new StringDecoder('utf8').write(body).replace(/^\uFEFF/, '');
+  if (/^\s*[[{]/.test(text)) {
+    try {
+      text = JSON.stringify(JSON.parse(text), null, 2);
+    } catch {
+      // not JSON, or cut short: keep the raw text
+    }
+  }
+  const bytes = Buffer.from(text, 'utf8');
+  return bytes.length <= maxBytes ? text : new StringDecoder('utf8').write(bytes.subarray(0, maxBytes));
+}
+
+// Failures that repeat identically on a retry.
+const PERMANENT_CODES = new Set([
+  'ERR_FR_TOO_MANY_REDIRECTS',
+  'ERR_INVALID_URL',
+  'ERR_INVALID_CHAR',
+  'ERR_INVALID_HTTP_TOKEN',
+  'ERR_UNESCAPED_CHARACTERS',
+  'ERR_BAD_OPTION',
+  'ERR_BAD_OPTION_VALUE',
+  'ERR_NOT_SUPPORT',
+]);
+
+function describeError(err: unknown): { status: RunStatus; error: string; retryable: boolean } {
+  for (let cause: unknown = err; cause instanceof Error; cause = cause.cause) {
+    if (cause instanceof TargetRefusedError)
+      return { status: 'failed', error: cause.message, retryable: false };
+  }
+  const code = err instanceof Error && 'code' in err && typeof err.code === 'string' ? err.code : null;
+  const message = err instanceof Error ? err.message || err.name : String(err);
+  const tls = code !== null && /CERT|SELF_SIGNED|ERR_TLS/.test(code);
+  return {
+    status: 'failed',
+    error: code && !message.includes(code) ? `${code}: ${message}` : message,
+    retryable: !(code !== null && (PERMANENT_CODES.has(code) || tls)),
+  };
+}
+
+function redact(message: string, secrets: string[]): string {
+  return secrets.reduce((text, secret) => text.split(secret).join('[redacted]'), message);
+}

@@ -1,0 +1,47 @@
+import { parseRetryAfter, snippetOf } from './http-executor';
+
+describe('parseRetryAfter', () => {
+  const now = Date.parse('2025-01-01T00:00:00Z');
+
+  it('should read delay-seconds', () => {
+    expect(parseRetryAfter('120', now)).toBe(120_000);
+    expect(parseRetryAfter(' 0 ', now)).toBe(0);
+  });
+
+  it('should read an HTTP date relative to now, never negative', () => {
+    expect(parseRetryAfter('Wed, 01 Jan 2025 00:01:30 GMT', now)).toBe(90_000);
+    expect(parseRetryAfter('Tue, 31 Dec 2024 23:00:00 GMT', now)).toBe(0);
+  });
+
+  it('should ignore absent or invalid values', () => {
+    expect(parseRetryAfter(undefined, now)).toBeNull();
+    expect(parseRetryAfter('', now)).toBeNull();
+    expect(parseRetryAfter('soon', now)).toBeNull();
+    expect(parseRetryAfter('-5', now)).toBeNull();
+  });
+});
+
+describe('snippetOf', () => {
+  it('should pretty-print JSON', () => {
+    expect(snippetOf(Buffer.from('{"a":[1,2]}'), 100)).toBe('{\n  "a": [\n    1,\n    2\n  ]\n}');
+  });
+
+  it('should keep text that only looks like JSON as it is', () => {
+    expect(snippetOf(Buffer.from('{"a":1'), 100)).toBe('{"a":1');
+  });
+
+  it('should cut on a UTF-8 boundary', () => {
+    expect(snippetOf(Buffer.from('aé€'), 4)).toBe('aé');
+    expect(snippetOf(Buffer.from('aé€'), 3)).toBe('aé');
+    expect(snippetOf(Buffer.from('aé€'), 2)).toBe('a');
+    expect(Buffer.byteLength(snippetOf(Buffer.from('€'.repeat(2000)), 4096))).toBeLessThanOrEqual(4096);
+  });
+
+  it('should drop a character cut in half by the read limit', () => {
+    expect(snippetOf(Buffer.from('a€').subarray(0, 3), 100)).toBe('a');
+  });
+
+  it('should strip a byte order mark', () => {
+    expect(snippetOf(Buffer.from('\uFEFF[1]'), 100)).toBe('[\n  1\n]');
+  });
+});
