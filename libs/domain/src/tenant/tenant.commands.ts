@@ -1,0 +1,27 @@
+import { Command } from '../core/command';
+
+/** Registers a tenant (`POST /v1/tenants`, admin only). `tenantId` is new. */
+export type CreateTenant = Command<'CreateTenant', { tenantId: string; name: string }>;
+
+/**
+ * Records a new API key. The adapter generates the key, shows it once, and passes only its
+ * SHA-256 hash and a short display prefix.
+ */
+export type IssueApiKey = Command<
+  'IssueApiKey',
+  { tenantId: string; keyId: string; name: string; keyHash: string; prefix: string }
+>;
+
+/** Stops a key from authenticating. Revoking a revoked key does nothing. */
+export type RevokeApiKey = Command<'RevokeApiKey', { tenantId: string; keyId: string }>;
+
+/**
+ * Records that a named trigger fired. `endpointIds` are the listening endpoints the adapter
+ * found; each of them gets its own `RequestRun` (source `trigger`) on its own stream.
+ */
+export type FireTrigger = Command<
+  'FireTrigger',
+  { tenantId: string; triggerId: string; name: string; payload: unknown; endpointIds: string[] }
+>;
+
+export type TenantCommand = CreateTenant | IssueApiKey | RevokeApiKey | FireTrigger;
