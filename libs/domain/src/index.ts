@@ -20,3 +20,4 @@ export {
 export { endpointDecider } from './endpoint/endpoint.decider';
 export * from './endpoint/endpoint.config';
 export * from './endpoint/endpoint.hints';
+export * from './schedule';

@@ -1,7 +1,7 @@
 import { EndpointConfig, EndpointSchedule } from '@cronicorn/events';
 import { invalid } from '../core/errors';
 import { definedOnly, instant, integerError, MAX_REASON_LENGTH, textError } from '../core/validation';
-import { cronError, timezoneError } from './endpoint.cron';
+import { validateCron, validateTimezone } from '../schedule/cron';
 
 /** Hard limits of an endpoint's configuration; values outside them are refused. */
 export const ENDPOINT_LIMITS = {
@@ -209,9 +209,9 @@ function scheduleErrors(schedule: EndpointSchedule, now: Date, options: ConfigVa
   const errors: Record<string, string> = {};
   switch (schedule?.kind) {
     case 'cron': {
-      const zone = timezoneError(schedule.timezone);
+      const zone = validateTimezone(schedule.timezone);
       if (zone) errors['schedule.timezone'] = zone;
-      const cron = cronError(schedule.cron, schedule.timezone, now);
+      const cron = validateCron(schedule.cron);
       if (cron) errors['schedule.cron'] = cron;
       break;
     }
