@@ -1,6 +1,6 @@
 // Three tiers by file suffix (STYLE.md §7). `npm test` runs all of them in one process.
 const moduleNameMapper = {
-  '^@cronicorn/(events|domain|event-store|messaging|platform|testing)$': '<rootDir>/libs/$1/src',
+  '^@cronicorn/(events|domain|event-store|messaging|platform|testing|read-models)$': '<rootDir>/libs/$1/src',
 };
 const base = {
   rootDir: __dirname,
@@ -14,6 +14,11 @@ module.exports = {
   projects: [
     { ...base, displayName: 'unit', testMatch: ['<rootDir>/{apps,libs,scripts}/**/*.unit.spec.ts'] },
     { ...base, displayName: 'int', testMatch: ['<rootDir>/{apps,libs,scripts}/**/*.int.spec.ts'] },
-    { ...base, displayName: 'e2e', testMatch: ['<rootDir>/{apps,libs,scripts,test}/**/*.e2e.spec.ts'] },
+    {
+      ...base,
+      displayName: 'e2e',
+      testMatch: ['<rootDir>/{apps,libs,scripts,test}/**/*.e2e.spec.ts'],
+      globalSetup: '<rootDir>/test/build-once.js',
+    },
   ],
 };
