@@ -21,3 +21,4 @@ export { endpointDecider } from './endpoint/endpoint.decider';
 export * from './endpoint/endpoint.config';
 export * from './endpoint/endpoint.hints';
 export * from './schedule';
+export * from './templates/request-template';

@@ -3,3 +3,4 @@ export * from './governor.types';
 export { planNextRun } from './governor';
 export { jitterOffsetMs } from './jitter';
 export * from './overlap';
+export * from './presets';

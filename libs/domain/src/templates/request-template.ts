@@ -1,0 +1,68 @@
+// A deliberately tiny template language for request bodies: `{{trigger.payload.orderId}}`,
+// `{{previousRun.response.json.cursor}}`. Placeholders are property paths, never code; only
+// own properties are followed, so `__proto__` or `constructor` lead nowhere.
+
+const PLACEHOLDER = /\{\{\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_-]+)*)\s*\}\}/g;
+const WHOLE_PLACEHOLDER = /^\{\{\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_-]+)*)\s*\}\}$/;
+const FORBIDDEN_KEYS = new Set(['__proto__', 'prototype', 'constructor']);
+
+export interface RenderedTemplate {
+  value: unknown;
+  /** Paths that resolved to nothing; they rendered empty (or null for a whole value). */
+  unresolved: string[];
+}
+
+/** Looks a dotted path up in `context`, or returns `undefined`. Array indexes are numbers. */
+export function resolvePath(context: unknown, path: string): unknown {
+  let current: unknown = context;
+  for (const key of path.split('.')) {
+    if (FORBIDDEN_KEYS.has(key) || current === null || typeof current !== 'object') return undefined;
+    if (!Object.prototype.hasOwnProperty.call(current, key)) return undefined;
+    current = (current as Record<string, unknown>)[key];
+  }
+  return current;
+}
+
+/**
+ * Renders every string inside `template` (any JSON value). A string that is exactly one
+ * placeholder takes the referenced value with its type (a number stays a number, an object
+ * stays an object); a placeholder inside a longer string is interpolated as text.
+ */
+export function renderTemplate(template: unknown, context: Record<string, unknown>): RenderedTemplate {
+  const unresolved = new Set<string>();
+
+  const lookup = (path: string): unknown => {
+    const value = resolvePath(context, path);
+    if (value === undefined) unresolved.add(path);
+    return value;
+  };
+
+  const renderString = (text: string): unknown => {
+    const whole = WHOLE_PLACEHOLDER.exec(text);
+    if (whole) return lookup(whole[1]) ?? null;
+    return text.replace(PLACEHOLDER, (_match, path: string) => {
+      const value = lookup(path);
+      if (value === undefined || value === null) return '';
+      return typeof value === 'string' ? value : JSON.stringify(value);
+    });
+  };
+
+  const render = (node: unknown): unknown => {
+    if (typeof node === 'string') return renderString(node);
+    if (Array.isArray(node)) return node.map(render);
+    if (node !== null && typeof node === 'object') {
+      return Object.fromEntries(Object.entries(node).map(([key, value]) => [key, render(value)]));
+    }
+    return node;
+  };
+
+  return { value: render(template), unresolved: [...unresolved] };
+}
+
+/** True when `template` contains at least one placeholder anywhere. */
+export function hasPlaceholders(template: unknown): boolean {
+  if (typeof template === 'string') return new RegExp(PLACEHOLDER.source).test(template);
+  if (Array.isArray(template)) return template.some(hasPlaceholders);
+  if (template !== null && typeof template === 'object') return Object.values(template).some(hasPlaceholders);
+  return false;
+}
