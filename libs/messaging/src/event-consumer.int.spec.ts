@@ -1,0 +1,299 @@
+import { randomUUID } from 'node:crypto';
+import { EventEnvelope, StreamCategory } from '@cronicorn/events';
+import { LogCheckpoint, PostgresEventStore } from '@cronicorn/event-store';
+import { createTestDatabase, createTestNats, TestDatabase, TestNats } from '@cronicorn/testing';
+import {
+  envelopeOf,
+  latestCheckpoint,
+  storedMessages,
+  waitFor,
+  waitForCheckpointPast,
+} from '../test/helpers';
+import { EventConsumer, EventConsumerOptions, EventHandler, eventConsumerSpec } from './event-consumer';
+import { silentLogger } from './logger';
+import { OutboxRelay } from './outbox-relay';
+import { provisionConsumer } from './provisioning';
+
+jest.setTimeout(60_000);
+
+type Via = 'nats' | 'gap' | 'sweep';
+
+describe('EventConsumer', () => {
+  let db: TestDatabase;
+  let nats: TestNats;
+  let store: PostgresEventStore;
+  let relay: OutboxRelay;
+  const consumers: EventConsumer[] = [];
+  const tenantId = 'tcons';
+
+  beforeAll(async () => {
+    db = await createTestDatabase({ max: 20 });
+    store = new PostgresEventStore(db.pool);
+    await db.pool.query(
+      `CREATE TABLE test_handled (consumer text, event_id uuid, stream_id text, version int, PRIMARY KEY (consumer, event_id))`,
+    );
+  });
+  beforeEach(async () => {
+    nats = await createTestNats();
+    const head = await latestCheckpoint(db.pool);
+    await db.pool.query(
+      `INSERT INTO relay_checkpoints (name, transaction_id, position) VALUES ('nats', $1, $2)
+       ON CONFLICT (name) DO UPDATE SET transaction_id = $1, position = $2`,
+      [head.transactionId, head.position],
+    );
+    relay = new OutboxRelay({
+      pool: db.pool,
+      store,
+      js: nats.js,
+      names: nats.names,
+      pollIntervalMs: 100,
+      logger: silentLogger,
+    });
+    relay.start();
+  });
+  afterEach(async () => {
+    await Promise.all(consumers.splice(0).map((c) => c.stop()));
+    await relay.stop();
+    await nats.cleanup();
+  });
+  afterAll(() => db.drop());
+
+  /** A handler that records into a table in the consumer's transaction (a second insert would fail). */
+  const recording =
+    (name: string): EventHandler =>
+    async (envelope, client) => {
+      await client.query(
+        'INSERT INTO test_handled (consumer, event_id, stream_id, version) VALUES ($1, $2, $3, $4)',
+        [name, envelope.id, envelope.streamId, envelope.streamVersion],
+      );
+    };
+
+  const consumerName = () => `c${randomUUID().slice(0, 8)}`;
+
+  async function startConsumer(
+    categories: StreamCategory[],
+    options: Partial<EventConsumerOptions> & { sweepFrom?: LogCheckpoint } = {},
+  ) {
+    const { sweepFrom, name = consumerName(), ...overrides } = options;
+    const handled: Array<{ envelope: EventEnvelope; via: Via }> = [];
+    await provisionConsumer(
+      nats.jsm,
+      nats.names.eventsStream,
+      eventConsumerSpec(name, nats.names, categories, { maxDeliver: overrides.maxDeliver ?? 3 }),
+    );
+    // Up to date with the log so far (or `sweepFrom`), like a consumer that was running.
+    const head = sweepFrom ?? (await latestCheckpoint(db.pool));
+    await db.pool.query(
+      'INSERT INTO consumer_checkpoints (consumer, transaction_id, position) VALUES ($1, $2, $3)',
+      [name, head.transactionId, head.position],
+    );
+    const consumer = new EventConsumer({
+      name,
+      names: nats.names,
+      categories,
+      handle: recording(name),
+      js: nats.js,
+      pool: db.pool,
+      store,
+      sweepIntervalMs: 3_600_000,
+      retryDelayMs: () => 50,
+      logger: silentLogger,
+      ...overrides,
+      metrics: { onHandled: (envelope, via) => handled.push({ envelope, via }) },
+    });
+    consumers.push(consumer);
+    consumer.start();
+    return { name, consumer, handled };
+  }
+
+  async function append(streamId: string, count: number, expectedVersion = 0): Promise<EventEnvelope[]> {
+    const events = Array.from({ length: count }, (_, i) => ({
+      type: 'TestHappened',
+      data: { n: expectedVersion + i + 1 },
+    }));
+    return (await store.append(streamId, events, { expectedVersion, metadata: { tenantId, actor: 'test' } }))
+      .envelopes;
+  }
+
+  async function published(events: EventEnvelope[]): Promise<void> {
+    const ids = new Set(events.map((e) => e.id));
+    await waitFor(
+      async () =>
+        (await storedMessages(nats.jsm, nats.names.eventsStream)).filter((m) => ids.has(envelopeOf(m).id))
+          .length === ids.size,
+      'the events on JetStream',
+    );
+  }
+
+  /** Simulates JetStream losing acknowledged messages (a broker crash before fsync). */
+  async function loseOnJetStream(event: EventEnvelope): Promise<void> {
+    const msg = (await storedMessages(nats.jsm, nats.names.eventsStream)).find(
+      (m) => envelopeOf(m).id === event.id,
+    );
+    if (!msg) throw new Error(`${event.id} is not on JetStream`);
+    await nats.jsm.streams.deleteMessage(nats.names.eventsStream, msg.seq);
+  }
+
+  async function rowsOf(name: string) {
+    const { rows } = await db.pool.query<{ stream_id: string; version: number }>(
+      'SELECT stream_id, version FROM test_handled WHERE consumer = $1 ORDER BY stream_id, version',
+      [name],
+    );
+    return rows;
+  }
+
+  async function versionOf(name: string, streamId: string): Promise<number | null> {
+    const { rows } = await db.pool.query<{ version: number }>(
+      'SELECT version FROM consumer_stream_versions WHERE consumer = $1 AND stream_id = $2',
+      [name, streamId],
+    );
+    return rows[0]?.version ?? null;
+  }
+
+  async function settled(name: string): Promise<boolean> {
+    const info = await nats.jsm.consumers.info(nats.names.eventsStream, name);
+    return info.num_pending === 0 && info.num_ack_pending === 0;
+  }
+
+  describe('When events arrive on NATS', () => {
+    it('should handle each wanted event once, in stream order, and ack the other categories without database work', async () => {
+      const { name, handled } = await startConsumer(['job', 'endpoint']);
+      const job = `job-${randomUUID()}`;
+      const run = `run-${randomUUID()}`;
+
+      const jobEvents = [
+        ...(await append(job, 2)),
+        ...(await append(run, 2, 0)),
+        ...(await append(job, 1, 2)),
+      ].filter((e) => e.streamId === job);
+      await waitFor(() => handled.length === 3, 'three handled events');
+      // A copy past the duplicate window (published under another msg id) changes nothing.
+      await nats.js.publish(nats.names.subjectOfEnvelope(jobEvents[1]), JSON.stringify(jobEvents[1]));
+      await waitFor(() => settled(name), 'every message acked');
+
+      expect(handled.map((h) => [h.envelope.streamVersion, h.via])).toEqual([
+        [1, 'nats'],
+        [2, 'nats'],
+        [3, 'nats'],
+      ]);
+      expect(await rowsOf(name)).toEqual([1, 2, 3].map((version) => ({ stream_id: job, version })));
+      expect(await versionOf(name, job)).toBe(3);
+      expect(await versionOf(name, run)).toBeNull();
+      const { rowCount } = await db.pool.query('SELECT 1 FROM dead_letters WHERE consumer = $1', [name]);
+      expect(rowCount).toBe(0);
+    });
+  });
+
+  describe('When JetStream lost a message', () => {
+    it('should read it from the store when a later version of its stream arrives', async () => {
+      const job = `job-${randomUUID()}`;
+      const events = await append(job, 2);
+      await published(events);
+      await loseOnJetStream(events[0]);
+
+      const { name, handled } = await startConsumer(['job']);
+      await waitFor(() => handled.length === 2, 'both events handled');
+
+      expect(handled.map((h) => [h.envelope.id, h.via])).toEqual([
+        [events[0].id, 'gap'],
+        [events[1].id, 'nats'],
+      ]);
+      expect(await rowsOf(name)).toEqual([1, 2].map((version) => ({ stream_id: job, version })));
+    });
+
+    it('should find it with the sweep when it was the last event of its stream', async () => {
+      const job = `job-${randomUUID()}`;
+      const before = await latestCheckpoint(db.pool);
+      const [event] = await append(job, 1);
+      await published([event]);
+      await loseOnJetStream(event);
+
+      const { name, handled } = await startConsumer(['job'], { sweepIntervalMs: 100, sweepFrom: before });
+      await waitFor(() => handled.length === 1, 'the lost event handled');
+
+      expect(handled[0]).toMatchObject({ envelope: { id: event.id }, via: 'sweep' });
+      expect(await rowsOf(name)).toEqual([{ stream_id: job, version: 1 }]);
+      await waitForCheckpointPast(
+        db.pool,
+        'SELECT * FROM consumer_checkpoints WHERE consumer = $1',
+        [name],
+        event,
+      );
+    });
+  });
+
+  describe('When the handler fails on one event', () => {
+    it('should go on with the others, retry it, then dead-letter it and move its stream on', async () => {
+      const bad = `job-${randomUUID()}`;
+      const name = consumerName();
+      let attempts = 0;
+      const { handled } = await startConsumer(['job'], {
+        name,
+        handle: async (envelope, client) => {
+          if (envelope.streamId === bad && envelope.streamVersion === 1) {
+            attempts += 1;
+            throw new Error('projection broke');
+          }
+          await recording(name)(envelope, client);
+        },
+      });
+      const good = `job-${randomUUID()}`;
+
+      await append(bad, 1);
+      await append(good, 1);
+      await waitFor(async () => (await versionOf(name, bad)) === 1, 'the failing event skipped');
+      const [next] = await append(bad, 1, 1);
+      await waitFor(
+        () => handled.some((h) => h.envelope.id === next.id),
+        'the next event of the failing stream',
+      );
+
+      expect(attempts).toBe(3);
+      expect(await rowsOf(name)).toEqual(
+        [
+          { stream_id: bad, version: 2 },
+          { stream_id: good, version: 1 },
+        ].sort((a, b) => a.stream_id.localeCompare(b.stream_id)),
+      );
+      const { rows } = await db.pool.query<{ stream: string; error: string; delivery_count: number }>(
+        'SELECT stream, error, delivery_count FROM dead_letters WHERE consumer = $1',
+        [name],
+      );
+      expect(rows).toEqual([
+        {
+          stream: nats.names.eventsStream,
+          error: expect.stringContaining('projection broke'),
+          delivery_count: 3,
+        },
+      ]);
+      expect(rows[0].error).toContain(`${bad}@1`);
+    });
+
+    it('should dead-letter it from the sweep too when it never came through NATS', async () => {
+      const bad = `job-${randomUUID()}`;
+      const before = await latestCheckpoint(db.pool);
+      const [event] = await append(bad, 1);
+      await published([event]);
+      await loseOnJetStream(event);
+      let attempts = 0;
+
+      const { name } = await startConsumer(['job'], {
+        sweepFrom: before,
+        sweepIntervalMs: 50,
+        maxDeliver: 2,
+        handle: async () => {
+          attempts += 1;
+          throw new Error('still broken');
+        },
+      });
+      await waitFor(async () => (await versionOf(name, bad)) === 1, 'the failing event skipped');
+
+      expect(attempts).toBe(2);
+      const { rows } = await db.pool.query<{ stream: string; seq: string; delivery_count: number }>(
+        'SELECT stream, seq::text, delivery_count FROM dead_letters WHERE consumer = $1',
+        [name],
+      );
+      expect(rows).toEqual([{ stream: '$event-store', seq: event.position, delivery_count: 2 }]);
+    });
+  });
+});
