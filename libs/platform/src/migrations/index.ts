@@ -1,0 +1,26 @@
+import { Pool } from 'pg';
+import * as m0001 from './0001_event_store';
+import * as m0002 from './0002_messaging';
+import * as m0010 from './0010_command_api';
+import * as m0020 from './0020_read_models';
+import * as m0030 from './0030_scheduler';
+import { applyMigrations, Migration, MigrationLog } from './runner';
+
+export { applyMigrations } from './runner';
+export type { Migration, MigrationLog } from './runner';
+
+/**
+ * Every migration, applied in id order. Number ranges keep parallel work from clashing:
+ * 0001-0009 event store and messaging, 0010-0019 command-api, 0020-0029 projector,
+ * 0030-0039 scheduler, 0040-0049 ai-planner, 0050-0059 webhooks.
+ */
+export const ALL_MIGRATIONS: readonly Migration[] = [m0001, m0002, m0010, m0020, m0030].sort((a, b) => (a.id < b.id ? -1 : 1));
+
+/** Brings the database up to date; safe to call from every app at start-up. */
+export function runMigrations(
+  pool: Pool,
+  migrations: readonly Migration[] = ALL_MIGRATIONS,
+  log?: MigrationLog,
+): Promise<string[]> {
+  return applyMigrations(pool, migrations, log);
+}

@@ -1,0 +1,54 @@
+import { Logger as NestLogger, Type } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { Logger } from 'nestjs-pino';
+import type { AppName, CronicornConfig } from '../config';
+import { CONFIG } from './tokens';
+
+export interface BootstrapOptions {
+  /** Runs after logging and before `listen`: global pipes, Swagger, filters. */
+  configure?: (app: NestExpressApplication, config: CronicornConfig) => void | Promise<void>;
+  /** Largest JSON / form body accepted (body-parser syntax); default `100kb`. */
+  bodyLimit?: string;
+}
+
+/**
+ * Creates and starts one app's HTTP server: JSON logs through pino, graceful shutdown on
+ * SIGTERM/SIGINT (Nest hooks: consumers stop, in-flight work finishes, pool and NATS close,
+ * then the process exits 0), listening on the app's port from the config.
+ */
+export async function bootstrapApp(
+  module: Type<unknown>,
+  appName: AppName,
+  options: BootstrapOptions = {},
+): Promise<NestExpressApplication> {
+  const app = await NestFactory.create<NestExpressApplication>(module, {
+    bufferLogs: true,
+    bodyParser: false,
+  });
+  app.useLogger(app.get(Logger));
+  const limit = options.bodyLimit ?? '100kb';
+  app.useBodyParser('json', { limit });
+  app.useBodyParser('urlencoded', { limit, extended: true });
+  app.enableShutdownHooks(['SIGTERM', 'SIGINT'], { useProcessExit: true });
+  const config = app.get<CronicornConfig>(CONFIG);
+  await options.configure?.(app, config);
+  await app.listen(config.port);
+  new NestLogger('Bootstrap').log(`${appName} listening on :${config.port}`);
+  return app;
+}
+
+/**
+ * `main.ts` entry: start the app, or log why it could not start and exit 1. Under a parent
+ * that gave it an IPC channel (`npm start`), losing the channel means the parent died: the
+ * app then shuts down rather than live on as an orphan.
+ */
+export function runApp(module: Type<unknown>, appName: AppName, options: BootstrapOptions = {}): void {
+  if (process.send) process.once('disconnect', () => process.kill(process.pid, 'SIGTERM'));
+  bootstrapApp(module, appName, options).catch((error: unknown) => {
+    new NestLogger('Bootstrap').error(
+      `${appName} failed to start: ${error instanceof Error ? error.stack : String(error)}`,
+    );
+    process.exit(1);
+  });
+}

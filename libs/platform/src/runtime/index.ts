@@ -1,0 +1,11 @@
+export * from './tokens';
+export * from './core.module';
+export * from './bootstrap';
+export * from './database.runtime';
+export * from './nats.runtime';
+export * from './relay.supervisor';
+export * from './health.controller';
+export * from './logging';
+export * from './metrics';
+export * from './messaging-logger';
+export { describeError, retryUntilSuccess, withTimeout } from './retry';

@@ -1,0 +1,3 @@
+export * from './tcp-proxy';
+export * from './database';
+export * from './nats';
