@@ -26,5 +26,9 @@ export default tseslint.config(
       ],
     },
   },
-  { files: ['**/*.mjs', '**/*.js'], languageOptions: { globals: { URL: 'readonly', module: 'writable', require: 'readonly' } } },
+  {
+    files: ['**/*.mjs', '**/*.js'],
+    languageOptions: { globals: { URL: 'readonly', module: 'writable', require: 'readonly' } },
+  },
+  { files: ['**/*.js'], rules: { '@typescript-eslint/no-require-imports': 'off' } },
 );
