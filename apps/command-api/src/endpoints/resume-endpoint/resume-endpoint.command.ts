@@ -1,0 +1,11 @@
+import { Command } from '@nestjs/cqrs';
+import type { CommandOrigin, WriteResult } from '../../resources/write-result';
+
+export class ResumeEndpointCommand extends Command<WriteResult> {
+  constructor(
+    readonly origin: CommandOrigin,
+    readonly endpointId: string,
+  ) {
+    super();
+  }
+}

@@ -1,0 +1,50 @@
+import { Controller, Param, Post } from '@nestjs/common';
+import { CommandBus } from '@nestjs/cqrs';
+import {
+  ApiAcceptedResponse,
+  ApiConflictResponse,
+  ApiNotFoundResponse,
+  ApiOperation,
+  ApiParam,
+  ApiTags,
+} from '@nestjs/swagger';
+import { Auth, TenantAuth } from '../../auth/auth.decorators';
+import type { TenantAuthContext } from '../../auth/auth-context';
+import { ErrorResponseDto } from '../../common/error-response.dto';
+import { IdempotencyKeyHeader } from '../../common/swagger';
+import { accepted } from '../../common/responses';
+import { CorrelationId } from '../../common/correlation-id.decorator';
+import { EndpointIdPipe } from '../../resources/resource-id.pipe';
+import { EndpointWriteAnswerDto } from '../../resources/write-result';
+import { ResumeEndpointCommand } from './resume-endpoint.command';
+
+@ApiTags('endpoints')
+@TenantAuth()
+@Controller('v1/endpoints')
+export class ResumeEndpointHttpController {
+  constructor(private readonly commandBus: CommandBus) {}
+
+  @Post(':id/resume')
+  @IdempotencyKeyHeader()
+  @ApiOperation({
+    summary: 'Resume a paused endpoint',
+    description: 'Ends a user pause or a pause after failures.',
+  })
+  @ApiParam({ name: 'id', format: 'uuid' })
+  @ApiAcceptedResponse({ type: EndpointWriteAnswerDto })
+  @ApiNotFoundResponse({ type: ErrorResponseDto })
+  @ApiConflictResponse({
+    type: ErrorResponseDto,
+    description: 'Not paused (an AI pause is a hint: DELETE …/hints), or archived',
+  })
+  async resume(
+    @Auth() auth: TenantAuthContext,
+    @CorrelationId() correlationId: string,
+    @Param('id', EndpointIdPipe) endpointId: string,
+  ) {
+    const result = await this.commandBus.execute(
+      new ResumeEndpointCommand({ auth, correlationId }, endpointId),
+    );
+    return accepted('endpoint', result.id, result.position);
+  }
+}
