@@ -22,6 +22,13 @@ export type RunStarted = Event<
     attempt: number;
     trigger: RunTrigger;
     retryOf: string | null;
+    /**
+     * JetStream sequence of the work item this delivery came from: a redelivery of the same
+     * message takes the run over, a second copy of the work item does not.
+     */
+    workItemSeq?: number;
+    /** The dispatcher instance (`host:pid:tag`) that began this attempt. */
+    dispatcherId?: string;
   }
 >;
 

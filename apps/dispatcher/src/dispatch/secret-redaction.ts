@@ -1,0 +1,43 @@
+import type { CallResult } from './run-delivery';
+
+export const REDACTED = '[redacted]';
+
+// A shorter tail is too likely to be an innocent suffix of the snippet.
+const MIN_TAIL = 4;
+
+/**
+ * Removes secret header values from text that is about to be stored and published. Targets
+ * echo request headers back (httpbin's `/headers`, debugging endpoints), so the response
+ * snippet may carry them; the snippet is pretty-printed JSON, hence the JSON-escaped form too.
+ * A snippet cut in the middle of a secret would still leak its start: such a tail goes too.
+ */
+export function redactText(text: string, secrets: readonly string[]): string {
+  let out = text;
+  // Longest first, so a secret that contains another is not left half-redacted.
+  for (const secret of [...secrets].sort((a, b) => b.length - a.length)) {
+    if (secret === '') continue;
+    for (const form of new Set([secret, JSON.stringify(secret).slice(1, -1)])) {
+      out = out.split(form).join(REDACTED);
+    }
+    for (let length = secret.length - 1; length >= MIN_TAIL; length--) {
+      if (out.endsWith(secret.slice(0, length))) {
+        out = `${out.slice(0, out.length - length)}${REDACTED}`;
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+/** The call's result with every secret value removed from the error and the response snippet. */
+export function redactResult(result: CallResult, secrets: readonly string[]): CallResult {
+  if (secrets.length === 0) return result;
+  return {
+    ...result,
+    error: result.error === null ? null : redactText(result.error, secrets),
+    response: result.response && {
+      ...result.response,
+      snippet: redactText(result.response.snippet, secrets),
+    },
+  };
+}

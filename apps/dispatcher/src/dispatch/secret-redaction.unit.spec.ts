@@ -1,0 +1,44 @@
+import { redactResult, redactText } from './secret-redaction';
+
+describe('Secret redaction', () => {
+  it('should remove every occurrence of a secret value', () => {
+    expect(redactText('a s3cr3t-token b s3cr3t-token', ['s3cr3t-token'])).toBe('a [redacted] b [redacted]');
+  });
+
+  it('should remove the JSON-escaped form found in a pretty-printed echo', () => {
+    const secret = 'pa"ss\\word';
+    const echoed = JSON.stringify({ headers: { authorization: secret } }, null, 2);
+    expect(echoed).not.toContain(secret);
+    expect(redactText(echoed, [secret])).not.toContain(JSON.stringify(secret).slice(1, -1));
+    expect(redactText(echoed, [secret])).toContain('[redacted]');
+  });
+
+  it('should remove the start of a secret cut off at the end of a snippet', () => {
+    expect(redactText('token: Bearer abcd', ['Bearer abcdefgh'])).toBe('token: [redacted]');
+  });
+
+  it('should leave a tail shorter than four characters alone', () => {
+    expect(redactText('value abc', ['abcdefgh'])).toBe('value abc');
+  });
+
+  it('should redact a secret that contains another secret entirely', () => {
+    expect(redactText('x=longsecret-and-more', ['longsecret', 'longsecret-and-more'])).toBe('x=[redacted]');
+  });
+
+  it('should redact the snippet and the error of a call result', () => {
+    const result = redactResult(
+      {
+        status: 'failed',
+        httpStatus: 500,
+        durationMs: 1,
+        attempts: 1,
+        error: 'boom key-123456',
+        response: { snippet: '{"auth":"key-123456"}', bytes: 20, truncated: false, contentType: null },
+        retryAfterMs: null,
+      },
+      ['key-123456'],
+    );
+    expect(result.error).toBe('boom [redacted]');
+    expect(result.response?.snippet).toBe('{"auth":"[redacted]"}');
+  });
+});

@@ -1,0 +1,53 @@
+/** How the dispatcher consumes `CRONICORN_DISPATCH`; read from the environment once at boot. */
+export interface DispatcherSettings {
+  /** Durable consumer shared by every replica. */
+  durable: string;
+  /** Calls in flight per replica (`DISPATCHER_CONCURRENCY`, default 64). */
+  concurrency: number;
+  /**
+   * A delivery not acknowledged (nor kept alive with `working()`) within this long is handed
+   * to another replica (`DISPATCHER_ACK_WAIT_MS`, default 30 s).
+   */
+  ackWaitMs: number;
+  /** `working()` interval during a call: a third of `ackWaitMs`, so two beats may be lost. */
+  heartbeatMs: number;
+  /**
+   * Deliveries of one work item before it is dead-lettered (`DISPATCHER_MAX_DELIVER`,
+   * default 1000). Deliberately large: a delivery fails only when Postgres or NATS is away,
+   * and the item must stay queued through such an outage. With the retry delay capped at
+   * 30 s this rides out hours. Crash loops are bounded by `maxRunAttempts` instead.
+   */
+  maxDeliver: number;
+  /**
+   * Deliveries that may begin the call of one run (`DISPATCHER_MAX_RUN_ATTEMPTS`, default 5).
+   * Counted from the `RunStarted` events in Postgres; when they are used up without a
+   * `RunFinished` the run is recorded as failed instead of called again.
+   */
+  maxRunAttempts: number;
+  /** Redelivery delay after a failed delivery (Postgres down): `baseMs` doubling to `maxMs`. */
+  retryDelay: { baseMs: number; maxMs: number };
+}
+
+function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new Error(`${name} must be a positive integer, got "${raw}"`);
+  }
+  return value;
+}
+
+export function dispatcherSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): DispatcherSettings {
+  const ackWaitMs = positiveInt(env, 'DISPATCHER_ACK_WAIT_MS', 30_000);
+  if (ackWaitMs < 300) throw new Error(`DISPATCHER_ACK_WAIT_MS must be at least 300, got ${ackWaitMs}`);
+  return {
+    durable: 'dispatcher',
+    concurrency: positiveInt(env, 'DISPATCHER_CONCURRENCY', 64),
+    ackWaitMs,
+    heartbeatMs: Math.floor(ackWaitMs / 3),
+    maxDeliver: positiveInt(env, 'DISPATCHER_MAX_DELIVER', 1_000),
+    maxRunAttempts: positiveInt(env, 'DISPATCHER_MAX_RUN_ATTEMPTS', 5),
+    retryDelay: { baseMs: 1_000, maxMs: 30_000 },
+  };
+}

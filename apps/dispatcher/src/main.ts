@@ -1,0 +1,5 @@
+import 'reflect-metadata';
+import { runApp } from '@cronicorn/platform';
+import { DispatcherModule } from './dispatcher.module';
+
+runApp(DispatcherModule, 'dispatcher');
