@@ -1,0 +1,37 @@
+import { Controller, Get, Query } from '@nestjs/common';
+import { ApiBadRequestResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { describeCron, nextCronTimes, validateCron, validateTimezone } from '@cronicorn/domain';
+import { TenantAuth } from '../../auth/auth.decorators';
+import { badInput } from '../../common/api-error';
+import { ErrorResponseDto } from '../../common/error-response.dto';
+import { DescribeCronQueryDto } from './describe-cron.request.dto';
+import { DescribeCronResponseDto } from './describe-cron.response.dto';
+
+const DEFAULT_PREVIEW = 5;
+
+@ApiTags('cron')
+@Controller('v1/cron')
+@TenantAuth()
+export class DescribeCronHttpController {
+  /**
+   * An invalid expression is an answer (`valid: false`), not an error: this route exists to
+   * check expressions. An unknown time zone is a bad request (400 naming `timezone`).
+   */
+  @Get('describe')
+  @ApiOperation({ summary: 'Check a cron expression: description and next fire times' })
+  @ApiOkResponse({ type: DescribeCronResponseDto })
+  @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'Unknown time zone, or count out of range' })
+  describe(@Query() query: DescribeCronQueryDto): DescribeCronResponseDto {
+    const timezone = query.timezone ?? 'UTC';
+    const zoneProblem = validateTimezone(timezone);
+    if (zoneProblem) throw badInput({ timezone: zoneProblem });
+    const problem = validateCron(query.expr);
+    if (problem) return { valid: false, error: problem };
+    const nextTimes = nextCronTimes(query.expr, timezone, new Date(), query.count ?? DEFAULT_PREVIEW);
+    return {
+      valid: true,
+      description: describeCron(query.expr) ?? query.expr.trim(),
+      nextTimes: nextTimes.map((time) => time.toISOString()),
+    };
+  }
+}
