@@ -1,0 +1,249 @@
+import { randomUUID } from 'node:crypto';
+import type { JetStreamClient } from '@nats-io/jetstream';
+import type { Pool } from 'pg';
+import { DispatchWorkItem, NatsNames, RunTrigger } from '@cronicorn/events';
+import { GovernorOptions } from '@cronicorn/domain';
+import { backoffMs, errorFields, MessagingLogger, sleep, Wakeup } from '@cronicorn/messaging';
+import type { Clock } from '@cronicorn/platform';
+import { withTransaction } from '@cronicorn/platform';
+import { emptyTally, SchedulerMetrics } from '../scheduler.metrics';
+import { SchedulerOptions } from '../scheduler.options';
+import { HandOut, replan, runMissed } from '../schedule/schedule.decisions';
+import {
+  lockEndpoint,
+  markRunMissed,
+  openRuns,
+  readJob,
+  releaseQueuedRun,
+} from '../schedule/schedule.repository';
+import { ScheduleWriter } from '../schedule/schedule.writer';
+
+export interface DispatchOutboxDeps {
+  pool: Pool;
+  js: JetStreamClient;
+  names: NatsNames;
+  clock: Clock;
+  writer: ScheduleWriter;
+  options: Pick<
+    SchedulerOptions,
+    | 'publishClaimMs'
+    | 'republishAfterMs'
+    | 'missedAfterMs'
+    | 'outboxIntervalMs'
+    | 'missedCheckIntervalMs'
+    | 'runRetentionMs'
+  >;
+  governor: Partial<GovernorOptions>;
+  logger: MessagingLogger;
+  metrics?: SchedulerMetrics;
+  /** A missed run freed the endpoint: its next plan may be due now. */
+  wakeDue?: () => void;
+}
+
+interface ClaimedRun {
+  run_id: string;
+  trigger: RunTrigger;
+  work_item: DispatchWorkItem;
+  first: boolean;
+}
+
+const PUBLISH_TIMEOUT_MS = 5_000;
+const BATCH = 200;
+const PRUNE_EVERY_MS = 60_000;
+
+/**
+ * Gets work items from `scheduler_runs` onto the dispatch stream, `Nats-Msg-Id` = runId:
+ *
+ * - The replica that hands a run out publishes it right after its commit (`publishNow`).
+ *   Publishing after the commit keeps NATS out of the transaction; a crash in between leaves
+ *   the run unpublished, and the outbox of any replica publishes it once the claim lapses.
+ * - A run dispatched but not started `republishAfterMs` after its last publish is published
+ *   again, in case the message was lost; within the stream's duplicate window JetStream drops
+ *   the copy, past it the dispatcher finds the run stream already begun.
+ * - A run not started within `missedAfterMs` of being handed out gets `RunMissed` (once: the
+ *   state change and the event share a transaction under the endpoint's row lock) and stops
+ *   counting as in flight, so the endpoint plans on instead of stalling behind it.
+ */
+export class DispatchOutbox {
+  private readonly wakeup = new Wakeup();
+  private readonly abort = new AbortController();
+  private loops: Promise<void>[] = [];
+  private prunedAt = 0;
+
+  constructor(private readonly deps: DispatchOutboxDeps) {}
+
+  start(): void {
+    if (this.loops.length) return;
+    this.loops = [
+      this.loop(
+        'dispatch outbox',
+        () => this.publishPending(),
+        (signal) => this.wakeup.wait(this.deps.options.outboxIntervalMs, signal),
+      ),
+      this.loop(
+        'missed-run check',
+        () => this.checkMissed(),
+        (signal) => sleep(this.deps.options.missedCheckIntervalMs, signal),
+      ),
+    ];
+  }
+
+  wake(): void {
+    this.wakeup.wake();
+  }
+
+  async stop(): Promise<void> {
+    this.abort.abort();
+    await Promise.all(this.loops);
+  }
+
+  /** Publishes runs this replica just handed out (and claimed for `publishClaimMs`). */
+  async publishNow(handOuts: readonly HandOut[]): Promise<void> {
+    await Promise.all(
+      handOuts
+        .filter((h) => h.state === 'dispatched')
+        .map((h) =>
+          this.publish({ run_id: h.runId, trigger: h.trigger, work_item: h.workItem, first: true }),
+        ),
+    );
+  }
+
+  private async loop(
+    what: string,
+    step: () => Promise<unknown>,
+    pause: (signal: AbortSignal) => Promise<void>,
+  ): Promise<void> {
+    const signal = this.abort.signal;
+    let failures = 0;
+    while (!signal.aborted) {
+      try {
+        await step();
+        failures = 0;
+        await pause(signal);
+      } catch (error) {
+        failures += 1;
+        this.deps.logger.warn(
+          { what, attempt: failures, ...errorFields(error) },
+          'scheduler step failed; retrying',
+        );
+        await sleep(backoffMs(failures, 250, 10_000), signal);
+      }
+    }
+  }
+
+  //////////////////////////////////////// Publishing
+
+  private async publishPending(): Promise<void> {
+    const { publishClaimMs, republishAfterMs } = this.deps.options;
+    for (;;) {
+      const { rows } = await this.deps.pool.query<ClaimedRun>(
+        `UPDATE scheduler_runs r SET publish_claimed_until = clock_timestamp() + $1 * interval '1 millisecond'
+          FROM (SELECT run_id FROM scheduler_runs
+                 WHERE state = 'dispatched'
+                   AND (publish_claimed_until IS NULL OR publish_claimed_until <= clock_timestamp())
+                   AND (published_at IS NULL OR published_at <= clock_timestamp() - $2 * interval '1 millisecond')
+                 ORDER BY dispatched_at
+                 LIMIT $3
+                 FOR UPDATE SKIP LOCKED) due
+         WHERE r.run_id = due.run_id
+         RETURNING r.run_id, r.trigger, r.work_item, r.published_at IS NULL AS first`,
+        [publishClaimMs, republishAfterMs, BATCH],
+      );
+      if (rows.length === 0 || this.abort.signal.aborted) return;
+      const republished = rows.filter((r) => !r.first).length;
+      if (republished > 0) this.deps.logger.info({ runs: republished }, 'republishing runs not started yet');
+      await Promise.all(rows.map((row) => this.publish(row)));
+      if (rows.length < BATCH) return;
+    }
+  }
+
+  /** One publish; a failure is logged and left to the outbox (the claim lapses, then it retries). */
+  private async publish(run: ClaimedRun): Promise<void> {
+    const item = run.work_item;
+    try {
+      const ack = await this.deps.js.publish(
+        this.deps.names.dispatchSubject(item.tenantId, item.endpointId),
+        JSON.stringify(item),
+        { msgID: item.runId, timeout: PUBLISH_TIMEOUT_MS },
+      );
+      await this.deps.pool.query(
+        `UPDATE scheduler_runs
+            SET published_at = clock_timestamp(), publish_count = publish_count + 1, publish_claimed_until = NULL
+          WHERE run_id = $1`,
+        [item.runId],
+      );
+      const lateness = run.first ? this.deps.clock.now().getTime() - Date.parse(item.scheduledFor) : null;
+      this.deps.metrics?.onPublished?.(run.trigger, lateness, ack.duplicate);
+    } catch (error) {
+      this.deps.metrics?.onPublishFailed?.();
+      this.deps.logger.warn(
+        { runId: item.runId, ...errorFields(error) },
+        'work item publish failed; will retry',
+      );
+    }
+  }
+
+  //////////////////////////////////////// Missed runs
+
+  private async checkMissed(): Promise<void> {
+    const { missedAfterMs, runRetentionMs } = this.deps.options;
+    const now = this.deps.clock.now();
+    const { rows } = await this.deps.pool.query<{ run_id: string; endpoint_id: string }>(
+      `SELECT run_id, endpoint_id FROM scheduler_runs
+        WHERE state = 'dispatched' AND dispatched_at <= $1
+        ORDER BY dispatched_at LIMIT $2`,
+      [new Date(now.getTime() - missedAfterMs), BATCH],
+    );
+    for (const row of rows) {
+      if (this.abort.signal.aborted) return;
+      await this.missRun(row.run_id, row.endpoint_id);
+    }
+    if (Date.now() - this.prunedAt >= PRUNE_EVERY_MS) {
+      await this.deps.pool.query(
+        `DELETE FROM scheduler_runs
+          WHERE state IN ('finished', 'missed') AND created_at < clock_timestamp() - $1 * interval '1 millisecond'`,
+        [runRetentionMs],
+      );
+      this.prunedAt = Date.now();
+    }
+  }
+
+  private async missRun(runId: string, endpointId: string): Promise<void> {
+    const tally = emptyTally();
+    let released = false;
+    await withTransaction(this.deps.pool, async (client) => {
+      const row = await lockEndpoint(client, endpointId);
+      const { rows } = await client.query<{ scheduled_for: Date }>(
+        'SELECT scheduled_for FROM scheduler_runs WHERE run_id = $1',
+        [runId],
+      );
+      if (!row || rows.length === 0) return;
+      const now = this.deps.clock.now();
+      if (!(await markRunMissed(client, runId, now))) return;
+      released = (await releaseQueuedRun(client, endpointId, now)) !== null;
+      const ctx = {
+        now,
+        job: await readJob(client, row.jobId),
+        open: await openRuns(client, endpointId),
+        governor: this.deps.governor,
+        newId: randomUUID,
+      };
+      const missed = runMissed(
+        row,
+        { runId, scheduledFor: rows[0].scheduled_for.toISOString() },
+        this.deps.options.missedAfterMs,
+        now,
+      );
+      await this.deps.writer.apply(
+        client,
+        replan(ctx, row),
+        { now, releaseLease: false, claimPublishMs: 0, prepend: [missed], cause: { correlationId: runId } },
+        tally,
+      );
+      this.deps.logger.warn({ endpointId, runId, budgetMs: this.deps.options.missedAfterMs }, 'run missed');
+    });
+    this.deps.metrics?.onCommitted?.(tally);
+    if (released) this.wake();
+    this.deps.wakeDue?.();
+  }
+}

@@ -1,0 +1,223 @@
+import { randomUUID } from 'node:crypto';
+import type { PoolClient } from 'pg';
+import {
+  EndpointEvent,
+  EndpointEventTypes,
+  EventEnvelope,
+  JobEvent,
+  JobEventTypes,
+  parseStreamId,
+  RunEvent,
+  RunEventTypes,
+} from '@cronicorn/events';
+import { GovernorOptions } from '@cronicorn/domain';
+import { MessagingLogger } from '@cronicorn/messaging';
+import type { Clock } from '@cronicorn/platform';
+import { emptyTally, SchedulerMetrics, Tally } from '../scheduler.metrics';
+import { Outcome, PlanContext, replan, requestRun } from '../schedule/schedule.decisions';
+import {
+  applyEndpointEvent,
+  applyJobEvent,
+  applyRunFinished,
+  applyRunStarted,
+  createdRow,
+  EndpointRow,
+  JobRow,
+} from '../schedule/schedule.model';
+import {
+  insertEndpoint,
+  lockEndpoint,
+  lockEndpointsOfJob,
+  lockJob,
+  markRunFinished,
+  markRunStarted,
+  openRuns,
+  readJob,
+  releaseQueuedRun,
+  saveJob,
+} from '../schedule/schedule.repository';
+import { Cause, ScheduleWriter } from '../schedule/schedule.writer';
+
+export interface ScheduleFolderDeps {
+  writer: ScheduleWriter;
+  clock: Clock;
+  governor: Partial<GovernorOptions>;
+  horizonMs: number;
+  logger: MessagingLogger;
+  metrics?: SchedulerMetrics;
+  /** A plan now falls within the due loop's horizon: claim it without waiting for the poll. */
+  wakeDue: () => void;
+  /** A run was handed out (manual, or released from the queue): publish it now. */
+  wakeOutbox: () => void;
+}
+
+/** What to do once the event's transaction has committed. */
+interface AfterCommit {
+  tally: Tally;
+  wakeDue: boolean;
+  wakeOutbox: boolean;
+}
+
+const PENDING_LIMIT = 10_000;
+
+/**
+ * The scheduler's event handler: folds endpoint, job and run events into the schedule table
+ * and re-plans the endpoints they touch, inside the event consumer's transaction (which also
+ * records the stream version it handled, so a redelivery changes nothing).
+ */
+export class ScheduleFolder {
+  private readonly pending = new Map<string, AfterCommit>();
+
+  constructor(private readonly deps: ScheduleFolderDeps) {}
+
+  readonly handle = async (envelope: EventEnvelope, client: PoolClient): Promise<void> => {
+    const after: AfterCommit = { tally: emptyTally(), wakeDue: false, wakeOutbox: false };
+    const { category } = parseStreamId(envelope.streamId);
+    if (category === 'endpoint' && isOneOf<EndpointEvent>(envelope, EndpointEventTypes)) {
+      await this.onEndpointEvent(envelope, client, after);
+    } else if (category === 'job' && isOneOf<JobEvent>(envelope, JobEventTypes)) {
+      await this.onJobEvent(envelope, client, after);
+    } else if (category === 'run' && isOneOf<RunEvent>(envelope, RunEventTypes)) {
+      await this.onRunEvent(envelope, client, after);
+    } else {
+      return;
+    }
+    if (this.pending.size >= PENDING_LIMIT) this.pending.clear();
+    this.pending.set(envelope.id, after);
+  };
+
+  /** Called by the consumer after the event's transaction committed. */
+  committed(envelope: EventEnvelope): void {
+    const after = this.pending.get(envelope.id);
+    if (!after) return;
+    this.pending.delete(envelope.id);
+    this.deps.metrics?.onCommitted?.(after.tally);
+    if (after.wakeDue) this.deps.wakeDue();
+    if (after.wakeOutbox) this.deps.wakeOutbox();
+  }
+
+  //////////////////////////////////////// Endpoint events
+
+  private async onEndpointEvent(
+    envelope: EventEnvelope<EndpointEvent>,
+    client: PoolClient,
+    after: AfterCommit,
+  ): Promise<void> {
+    const event = eventOf(envelope);
+    const now = this.deps.clock.now();
+    if (event.type === 'EndpointCreated') {
+      // The job row is locked first (shared) so that a job pause folding at the same moment
+      // either sees this endpoint or is seen by it.
+      const job = await lockJob(client, event.data.jobId, envelope.tenantId, 'share');
+      await insertEndpoint(client, createdRow(envelope.tenantId, event.data));
+      const row = await lockEndpoint(client, event.data.endpointId);
+      if (!row) return;
+      const outcome = replan(this.context(now, job, await openRuns(client, row.endpointId)), row);
+      return this.write(client, outcome, now, envelope, after);
+    }
+    const row = await lockEndpoint(client, event.data.endpointId);
+    if (!row) {
+      this.deps.logger.warn(
+        { endpointId: event.data.endpointId, type: event.type },
+        'event for an unknown endpoint',
+      );
+      return;
+    }
+    const ctx = this.context(now, await readJob(client, row.jobId), await openRuns(client, row.endpointId));
+    const outcome =
+      event.type === 'RunRequested'
+        ? requestRun(ctx, row, event.data, envelope.metadata.correlationId ?? null)
+        : replan(ctx, applyEndpointEvent(row, event));
+    await this.write(client, outcome, now, envelope, after);
+  }
+
+  //////////////////////////////////////// Job events
+
+  private async onJobEvent(
+    envelope: EventEnvelope<JobEvent>,
+    client: PoolClient,
+    after: AfterCommit,
+  ): Promise<void> {
+    const event = eventOf(envelope);
+    const now = this.deps.clock.now();
+    const before = await lockJob(client, event.data.jobId, envelope.tenantId, 'update');
+    const job = applyJobEvent(before, event, envelope.tenantId);
+    if (job.status === before.status && job.pausedUntil === before.pausedUntil) return;
+    await saveJob(client, job);
+    for (const row of await lockEndpointsOfJob(client, job.jobId)) {
+      const outcome = replan(this.context(now, job, await openRuns(client, row.endpointId)), row);
+      await this.write(client, outcome, now, envelope, after);
+    }
+  }
+
+  //////////////////////////////////////// Run events
+
+  private async onRunEvent(
+    envelope: EventEnvelope<RunEvent>,
+    client: PoolClient,
+    after: AfterCommit,
+  ): Promise<void> {
+    const event = eventOf(envelope);
+    const now = this.deps.clock.now();
+    const row = await lockEndpoint(client, event.data.endpointId);
+    let next: EndpointRow | null = row;
+    if (event.type === 'RunStarted') {
+      await markRunStarted(client, event.data.runId, event.data.startedAt);
+      if (row) next = applyRunStarted(row, event.data);
+    } else {
+      await markRunFinished(client, event.data.runId, event.data.finishedAt);
+      if (row) {
+        next = applyRunFinished(row, event.data);
+        if (await releaseQueuedRun(client, row.endpointId, now)) after.wakeOutbox = true;
+      }
+    }
+    if (!next) return;
+    const ctx = this.context(now, await readJob(client, next.jobId), await openRuns(client, next.endpointId));
+    await this.write(client, replan(ctx, next), now, envelope, after);
+  }
+
+  //////////////////////////////////////// Shared
+
+  private context(now: Date, job: JobRow | null, open: PlanContext['open']): PlanContext {
+    return { now, job, open, governor: this.deps.governor, newId: randomUUID };
+  }
+
+  private async write(
+    client: PoolClient,
+    outcome: Outcome,
+    now: Date,
+    envelope: EventEnvelope,
+    after: AfterCommit,
+  ): Promise<void> {
+    await this.deps.writer.apply(
+      client,
+      outcome,
+      { now, releaseLease: false, claimPublishMs: 0, cause: causeOf(envelope) },
+      after.tally,
+    );
+    const plan = outcome.row.plan;
+    if (outcome.planChanged && plan && Date.parse(plan.runAt) <= now.getTime() + this.deps.horizonMs) {
+      after.wakeDue = true;
+    }
+    if (outcome.handOuts.some((h) => h.state === 'dispatched')) after.wakeOutbox = true;
+  }
+}
+
+function isOneOf<E extends EndpointEvent | JobEvent | RunEvent>(
+  envelope: EventEnvelope,
+  types: readonly string[],
+): envelope is EventEnvelope<E> {
+  return types.includes(envelope.type);
+}
+
+/** The envelope's fact as the domain types it (type and data travel together). */
+function eventOf<E extends EndpointEvent | JobEvent | RunEvent>(envelope: EventEnvelope<E>): E {
+  return { type: envelope.type, data: envelope.data } as E;
+}
+
+function causeOf(envelope: EventEnvelope): Cause {
+  return {
+    causationId: envelope.id,
+    ...(envelope.metadata.correlationId ? { correlationId: envelope.metadata.correlationId } : {}),
+  };
+}

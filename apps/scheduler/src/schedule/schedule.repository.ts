@@ -1,0 +1,306 @@
+import type { PoolClient } from 'pg';
+import { EndpointConfig, RunTrigger } from '@cronicorn/events';
+import { GovernorHint, RunHistory } from '@cronicorn/domain';
+import { HandOut } from './schedule.decisions';
+import { EndpointRow, JobRow, OpenRuns, ScheduleStatus } from './schedule.model';
+
+// SQL on the scheduler's tables (migration 0030_scheduler). Every function runs on the
+// caller's transaction. Lock order, to stay free of deadlocks: job row, then endpoint rows
+// (by id), then run rows.
+
+interface EndpointRecord {
+  endpoint_id: string;
+  tenant_id: string;
+  job_id: string;
+  config: EndpointConfig;
+  created_at: Date;
+  status: ScheduleStatus;
+  paused_until: Date | null;
+  hints: GovernorHint[];
+  last_run_id: string | null;
+  last_run_scheduled_for: Date | null;
+  last_run_started_at: Date | null;
+  last_finished: RunHistory['lastFinished'];
+  consecutive_failures: number;
+  streak_since: Date | null;
+  last_failure_at: Date | null;
+  scheduled_runs: number;
+  skipped_through: Date | null;
+  next_run_id: string | null;
+  next_run_at: Date | null;
+  next_slot: Date | null;
+  next_reason: string | null;
+  planned_at: Date | null;
+  lease_owner: string | null;
+}
+
+/** A row with the lease holder, as read under its lock. */
+export type LockedEndpoint = EndpointRow & { leaseOwner: string | null };
+
+const iso = (date: Date | null): string | null => (date === null ? null : date.toISOString());
+
+function toRow(r: EndpointRecord): LockedEndpoint {
+  return {
+    endpointId: r.endpoint_id,
+    tenantId: r.tenant_id,
+    jobId: r.job_id,
+    config: r.config,
+    createdAt: r.created_at.toISOString(),
+    status: r.status,
+    pausedUntil: iso(r.paused_until),
+    hints: r.hints,
+    lastRun:
+      r.last_run_id !== null && r.last_run_scheduled_for !== null
+        ? {
+            runId: r.last_run_id,
+            scheduledFor: r.last_run_scheduled_for.toISOString(),
+            startedAt: iso(r.last_run_started_at),
+          }
+        : null,
+    lastFinished: r.last_finished,
+    streak: {
+      count: r.consecutive_failures,
+      since: iso(r.streak_since),
+      lastFailureAt: iso(r.last_failure_at),
+    },
+    scheduledRuns: r.scheduled_runs,
+    skippedThrough: iso(r.skipped_through),
+    plan:
+      r.next_run_id !== null && r.next_run_at !== null && r.next_slot !== null
+        ? {
+            runId: r.next_run_id,
+            runAt: r.next_run_at.toISOString(),
+            slot: r.next_slot.toISOString(),
+            reason: r.next_reason ?? '',
+            plannedAt: (r.planned_at ?? r.next_run_at).toISOString(),
+          }
+        : null,
+    leaseOwner: r.lease_owner,
+  };
+}
+
+//////////////////////////////////////// Endpoints
+
+export async function lockEndpoint(client: PoolClient, endpointId: string): Promise<LockedEndpoint | null> {
+  const { rows } = await client.query<EndpointRecord>(
+    'SELECT * FROM scheduler_endpoints WHERE endpoint_id = $1 FOR UPDATE',
+    [endpointId],
+  );
+  return rows.length ? toRow(rows[0]) : null;
+}
+
+/** The job's endpoints, locked in id order. */
+export async function lockEndpointsOfJob(client: PoolClient, jobId: string): Promise<LockedEndpoint[]> {
+  const { rows } = await client.query<EndpointRecord>(
+    'SELECT * FROM scheduler_endpoints WHERE job_id = $1 ORDER BY endpoint_id FOR UPDATE',
+    [jobId],
+  );
+  return rows.map(toRow);
+}
+
+/** Inserts the row of a new endpoint; false when it exists already. */
+export async function insertEndpoint(client: PoolClient, row: EndpointRow): Promise<boolean> {
+  const { rowCount } = await client.query(
+    `INSERT INTO scheduler_endpoints (endpoint_id, tenant_id, job_id, config, created_at, status)
+     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (endpoint_id) DO NOTHING`,
+    [row.endpointId, row.tenantId, row.jobId, JSON.stringify(row.config), row.createdAt, row.status],
+  );
+  return rowCount === 1;
+}
+
+/**
+ * Writes the row. `releaseLease`: the plan it was leased for is gone or handed out (a new plan
+ * must be claimed afresh); a lease on an unchanged plan is kept.
+ */
+export async function saveEndpoint(
+  client: PoolClient,
+  row: EndpointRow,
+  releaseLease: boolean,
+): Promise<void> {
+  await client.query(
+    `UPDATE scheduler_endpoints SET
+        config = $2, status = $3, paused_until = $4, hints = $5,
+        last_run_id = $6, last_run_scheduled_for = $7, last_run_started_at = $8, last_finished = $9,
+        consecutive_failures = $10, streak_since = $11, last_failure_at = $12,
+        scheduled_runs = $13, skipped_through = $14,
+        next_run_id = $15, next_run_at = $16, next_slot = $17, next_reason = $18, planned_at = $19,
+        lease_owner = CASE WHEN $20 THEN NULL ELSE lease_owner END,
+        lease_until = CASE WHEN $20 THEN NULL ELSE lease_until END,
+        updated_at = now()
+      WHERE endpoint_id = $1`,
+    [
+      row.endpointId,
+      JSON.stringify(row.config),
+      row.status,
+      row.pausedUntil,
+      JSON.stringify(row.hints),
+      row.lastRun?.runId ?? null,
+      row.lastRun?.scheduledFor ?? null,
+      row.lastRun?.startedAt ?? null,
+      row.lastFinished === null ? null : JSON.stringify(row.lastFinished),
+      row.streak.count,
+      row.streak.since,
+      row.streak.lastFailureAt,
+      row.scheduledRuns,
+      row.skippedThrough,
+      row.plan?.runId ?? null,
+      row.plan?.runAt ?? null,
+      row.plan?.slot ?? null,
+      row.plan?.reason ?? null,
+      row.plan?.plannedAt ?? null,
+      releaseLease,
+    ],
+  );
+}
+
+//////////////////////////////////////// Jobs
+
+/** The job row, created as active when this is the first the scheduler hears of the job. */
+export async function lockJob(
+  client: PoolClient,
+  jobId: string,
+  tenantId: string,
+  mode: 'share' | 'update',
+): Promise<JobRow> {
+  await client.query(
+    'INSERT INTO scheduler_jobs (job_id, tenant_id) VALUES ($1, $2) ON CONFLICT (job_id) DO NOTHING',
+    [jobId, tenantId],
+  );
+  const { rows } = await client.query<JobRecord>(
+    `SELECT * FROM scheduler_jobs WHERE job_id = $1 ${mode === 'share' ? 'FOR SHARE' : 'FOR UPDATE'}`,
+    [jobId],
+  );
+  return toJob(rows[0]);
+}
+
+/** The job without a lock: a concurrent change re-plans this endpoint after it commits. */
+export async function readJob(client: PoolClient, jobId: string): Promise<JobRow | null> {
+  const { rows } = await client.query<JobRecord>('SELECT * FROM scheduler_jobs WHERE job_id = $1', [jobId]);
+  return rows.length ? toJob(rows[0]) : null;
+}
+
+export async function saveJob(client: PoolClient, job: JobRow): Promise<void> {
+  await client.query(
+    'UPDATE scheduler_jobs SET status = $2, paused_until = $3, updated_at = now() WHERE job_id = $1',
+    [job.jobId, job.status, job.pausedUntil],
+  );
+}
+
+interface JobRecord {
+  job_id: string;
+  tenant_id: string;
+  status: ScheduleStatus;
+  paused_until: Date | null;
+}
+
+const toJob = (r: JobRecord): JobRow => ({
+  jobId: r.job_id,
+  tenantId: r.tenant_id,
+  status: r.status,
+  pausedUntil: iso(r.paused_until),
+});
+
+//////////////////////////////////////// Runs
+
+export async function openRuns(client: PoolClient, endpointId: string): Promise<OpenRuns> {
+  const { rows } = await client.query<{ in_flight: boolean; queued: boolean }>(
+    `SELECT bool_or(state IN ('dispatched', 'started')) IS TRUE AS in_flight,
+            bool_or(state = 'queued') IS TRUE AS queued
+       FROM scheduler_runs WHERE endpoint_id = $1 AND state IN ('queued', 'dispatched', 'started')`,
+    [endpointId],
+  );
+  return { inFlight: rows[0].in_flight, queued: rows[0].queued };
+}
+
+/**
+ * Records runs handed out at `now` (app clock). `claimPublishMs`: the caller publishes them
+ * itself right after commit, so the outbox leaves them alone that long; 0 leaves them to it.
+ */
+export async function insertRuns(
+  client: PoolClient,
+  handOuts: readonly HandOut[],
+  now: Date,
+  claimPublishMs: number,
+): Promise<void> {
+  if (handOuts.length === 0) return;
+  await client.query(
+    `INSERT INTO scheduler_runs (run_id, endpoint_id, tenant_id, trigger, scheduled_for, state, work_item,
+                                 dispatched_at, publish_claimed_until)
+     SELECT t.run_id, t.endpoint_id, t.tenant_id, t.trigger, t.scheduled_for, t.state, t.work_item,
+            CASE WHEN t.state = 'dispatched' THEN $8::timestamptz END,
+            CASE WHEN t.state = 'dispatched' AND $9 > 0
+                 THEN clock_timestamp() + $9 * interval '1 millisecond' END
+       FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $7::jsonb[])
+            AS t(run_id, endpoint_id, tenant_id, trigger, scheduled_for, state, work_item)
+     ON CONFLICT (run_id) DO NOTHING`,
+    [
+      handOuts.map((h) => h.runId),
+      handOuts.map((h) => h.workItem.endpointId),
+      handOuts.map((h) => h.workItem.tenantId),
+      handOuts.map((h) => h.trigger),
+      handOuts.map((h) => h.scheduledFor),
+      handOuts.map((h) => h.state),
+      handOuts.map((h) => JSON.stringify(h.workItem)),
+      now,
+      claimPublishMs,
+    ],
+  );
+}
+
+export async function markRunStarted(client: PoolClient, runId: string, startedAt: string): Promise<void> {
+  await client.query(
+    `UPDATE scheduler_runs SET state = 'started', started_at = COALESCE(started_at, $2)
+      WHERE run_id = $1 AND state IN ('dispatched', 'missed')`,
+    [runId, startedAt],
+  );
+}
+
+export async function markRunFinished(client: PoolClient, runId: string, finishedAt: string): Promise<void> {
+  await client.query(
+    `UPDATE scheduler_runs SET state = 'finished', finished_at = $2 WHERE run_id = $1 AND state <> 'finished'`,
+    [runId, finishedAt],
+  );
+}
+
+/** The run must still be dispatched and unstarted; returns whether it was marked missed. */
+export async function markRunMissed(client: PoolClient, runId: string, now: Date): Promise<boolean> {
+  const { rowCount } = await client.query(
+    `UPDATE scheduler_runs SET state = 'missed', missed_at = $2 WHERE run_id = $1 AND state = 'dispatched'`,
+    [runId, now],
+  );
+  return rowCount === 1;
+}
+
+/**
+ * When nothing of the endpoint is in flight any more, the run `queue_one` held back is
+ * handed out now; returns its id (the outbox publishes it).
+ */
+export async function releaseQueuedRun(
+  client: PoolClient,
+  endpointId: string,
+  now: Date,
+): Promise<string | null> {
+  const { rows } = await client.query<{ run_id: string }>(
+    `UPDATE scheduler_runs SET state = 'dispatched', dispatched_at = $2
+      WHERE run_id = (
+        SELECT run_id FROM scheduler_runs
+         WHERE endpoint_id = $1 AND state = 'queued'
+           AND NOT EXISTS (SELECT 1 FROM scheduler_runs o
+                            WHERE o.endpoint_id = $1 AND o.state IN ('dispatched', 'started'))
+         ORDER BY scheduled_for LIMIT 1)
+     RETURNING run_id`,
+    [endpointId, now],
+  );
+  return rows.length ? rows[0].run_id : null;
+}
+
+/** A run as the dispatch outbox and the missed-run check read it. */
+export interface RunRecord {
+  runId: string;
+  endpointId: string;
+  tenantId: string;
+  trigger: RunTrigger;
+  scheduledFor: string;
+  workItem: HandOut['workItem'];
+  published: boolean;
+}

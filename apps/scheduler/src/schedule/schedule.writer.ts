@@ -1,0 +1,114 @@
+import type { PoolClient } from 'pg';
+import { EndpointEvent, EventMetadata, ScheduleEvent, streamIds } from '@cronicorn/events';
+import { DomainError, endpointDecider, fold } from '@cronicorn/domain';
+import { EventStore } from '@cronicorn/event-store';
+import { MessagingLogger } from '@cronicorn/messaging';
+import { Tally } from '../scheduler.metrics';
+import { Outcome } from './schedule.decisions';
+import { EndpointRow } from './schedule.model';
+import { insertRuns, saveEndpoint } from './schedule.repository';
+
+export interface Cause {
+  correlationId?: string;
+  causationId?: string;
+}
+
+export interface ApplyOptions {
+  now: Date;
+  /** Drop the row's lease even if the plan did not change (the holder is done with it). */
+  releaseLease: boolean;
+  /** See `insertRuns`. */
+  claimPublishMs: number;
+  cause?: Cause;
+  /** Schedule events that come before the outcome's own (a RunMissed). */
+  prepend?: readonly ScheduleEvent[];
+}
+
+/**
+ * Writes an outcome in the caller's transaction: the row, the runs handed out, the schedule
+ * events (same transaction, so the table and the `schedule-<endpointId>` stream never disagree)
+ * and, when `pauseAfterFailures` was reached, the endpoint's pause through its decider.
+ */
+export class ScheduleWriter {
+  constructor(
+    private readonly store: Pick<EventStore, 'append' | 'readStream'>,
+    private readonly logger: MessagingLogger,
+  ) {}
+
+  async apply(client: PoolClient, outcome: Outcome, options: ApplyOptions, tally: Tally): Promise<void> {
+    const { row } = outcome;
+    await saveEndpoint(client, row, options.releaseLease || outcome.planChanged);
+    await insertRuns(client, outcome.handOuts, options.now, options.claimPublishMs);
+    const events = [...(options.prepend ?? []), ...outcome.events];
+    const metadata = metadataOf(row, options.cause);
+    if (events.length > 0) {
+      await this.store.append(streamIds.schedule(row.endpointId), events, {
+        expectedVersion: 'any',
+        client,
+        metadata,
+        occurredAt: options.now,
+      });
+    }
+    for (const event of events) {
+      if (event.type === 'NextRunPlanned') tally.planned += 1;
+      else if (event.type === 'RunSkipped') {
+        if (event.data.policy === 'catch_up') tally.skipped.catch_up += event.data.count;
+        else tally.skipped.overlap += event.data.count;
+      } else tally.missed += 1;
+    }
+    if (outcome.pauseForFailures) await this.pauseForFailures(client, row, options.now, metadata);
+  }
+
+  /**
+   * `PauseEndpointForFailures` through the endpoint decider, appended with the version just
+   * read: a concurrent command makes the append fail, the transaction roll back and the
+   * consumer (or loop) try again. The decider does nothing when a pause is already in force.
+   */
+  private async pauseForFailures(client: PoolClient, row: EndpointRow, now: Date, metadata: EventMetadata) {
+    const streamId = streamIds.endpoint(row.endpointId);
+    const stored = await this.store.readStream(streamId);
+    const state = fold(
+      endpointDecider,
+      stored.map((e) => ({ type: e.type, data: e.data }) as EndpointEvent),
+    );
+    let decided: EndpointEvent[];
+    try {
+      decided = endpointDecider.decide(
+        {
+          type: 'PauseEndpointForFailures',
+          data: {
+            endpointId: row.endpointId,
+            until: null,
+            reason: `${row.streak.count} consecutive failures (pauseAfterFailures ${row.config.pauseAfterFailures})`,
+          },
+          metadata: { now },
+        },
+        state,
+      );
+    } catch (error) {
+      if (!(error instanceof DomainError)) throw error;
+      this.logger.warn({ endpointId: row.endpointId, code: error.code }, 'not pausing after failures');
+      return;
+    }
+    if (decided.length === 0) return;
+    await this.store.append(streamId, decided, {
+      expectedVersion: stored.at(-1)?.streamVersion ?? 0,
+      client,
+      metadata,
+      occurredAt: now,
+    });
+    this.logger.info(
+      { endpointId: row.endpointId, failures: row.streak.count },
+      'endpoint paused after failures',
+    );
+  }
+}
+
+function metadataOf(row: EndpointRow, cause: Cause | undefined): EventMetadata {
+  return {
+    tenantId: row.tenantId,
+    actor: 'scheduler',
+    ...(cause?.correlationId ? { correlationId: cause.correlationId } : {}),
+    ...(cause?.causationId ? { causationId: cause.causationId } : {}),
+  };
+}

@@ -1,0 +1,261 @@
+import { NextRunPlanned, RunMissed, RunSkipped } from '@cronicorn/events';
+import { Received, SchedulerWorld, waitFor } from '../test/harness';
+
+jest.setTimeout(60_000);
+
+const SECOND = 1_000;
+
+/** Every NextRunPlanned of the endpoint, by run id. */
+async function plansById(
+  world: SchedulerWorld,
+  endpointId: string,
+): Promise<Map<string, NextRunPlanned['data']>> {
+  const events = await world.scheduleEvents(endpointId);
+  return new Map(
+    events
+      .filter((e) => e.type === 'NextRunPlanned')
+      .map((e) => [(e.data as NextRunPlanned['data']).runId, e.data as NextRunPlanned['data']]),
+  );
+}
+
+/** The scheduled runs handed out, in order, each once. */
+const scheduled = (received: Received[]) => received.filter((r) => r.item.trigger === 'schedule');
+
+describe('Scheduler (one replica)', () => {
+  let world: SchedulerWorld;
+  let jobId: string;
+  /** Runs every second the whole time: "as long as this ran twice more, nothing else should have". */
+  let witness: string;
+
+  beforeAll(async () => {
+    world = await SchedulerWorld.create();
+    world.startScheduler({ missedAfterMs: 1_500, republishAfterMs: 400 });
+    jobId = await world.createJob();
+    witness = await world.createEndpoint(jobId, { schedule: { kind: 'interval', intervalMs: SECOND } });
+  });
+  afterAll(() => world.close());
+
+  const witnessRuns = () => world.receivedFor(witness).length;
+  /** Waits until the witness endpoint was dispatched `n` more times. */
+  async function whileWitnessRuns(n: number): Promise<void> {
+    const target = witnessRuns() + n;
+    await waitFor(() => witnessRuns() >= target, `${n} more witness runs`);
+  }
+
+  describe('When an endpoint runs every second', () => {
+    it('should hand out a run every second, never before its planned time, each planned first', async () => {
+      const endpointId = await world.createEndpoint(jobId, {
+        schedule: { kind: 'interval', intervalMs: SECOND },
+      });
+      await waitFor(() => world.receivedFor(endpointId).length >= 6, 'six dispatches');
+
+      const runs = scheduled(world.receivedFor(endpointId));
+      const plans = await plansById(world, endpointId);
+      for (const run of runs) {
+        expect(run.msgId).toBe(run.item.runId);
+        expect(run.receivedAt).toBeGreaterThanOrEqual(Date.parse(run.item.scheduledFor));
+        expect(plans.get(run.item.runId)?.runAt).toBe(run.item.scheduledFor);
+      }
+      const times = runs.map((r) => Date.parse(r.item.scheduledFor));
+      for (let i = 1; i < times.length; i++) expect(times[i] - times[i - 1]).toBeGreaterThanOrEqual(SECOND);
+      expect(new Set(runs.map((r) => r.item.runId)).size).toBe(runs.length);
+    });
+  });
+
+  describe('When an endpoint is paused and resumed', () => {
+    it('should stop handing out its runs while paused and start again on resume', async () => {
+      const endpointId = await world.createEndpoint(jobId, {
+        schedule: { kind: 'interval', intervalMs: SECOND },
+      });
+      await waitFor(() => world.receivedFor(endpointId).length >= 2, 'two dispatches');
+
+      await world.endpointCommand(endpointId, {
+        type: 'PauseEndpoint',
+        data: { endpointId, until: null, reason: 'maintenance' },
+      });
+      await waitFor(async () => (await world.row(endpointId))?.status === 'paused', 'the pause folded');
+      expect((await world.row(endpointId))?.next_run_at).toBeNull();
+      const before = world.receivedFor(endpointId).length;
+      await whileWitnessRuns(3);
+      // At most the run handed out just before the pause was folded may still arrive.
+      expect(world.receivedFor(endpointId).length).toBeLessThanOrEqual(before + 1);
+
+      await world.endpointCommand(endpointId, { type: 'ResumeEndpoint', data: { endpointId } });
+      const resumedFrom = world.receivedFor(endpointId).length;
+      await waitFor(() => world.receivedFor(endpointId).length >= resumedFrom + 2, 'dispatches after resume');
+    });
+  });
+
+  describe('When an endpoint runs once', () => {
+    it('should hand the run out once, at its time', async () => {
+      const runAt = new Date(Date.now() + 1_500).toISOString();
+      const endpointId = await world.createEndpoint(jobId, { schedule: { kind: 'once', runAt } });
+      await waitFor(() => world.receivedFor(endpointId).length >= 1, 'the one-time run');
+      await whileWitnessRuns(3);
+
+      const runs = world.receivedFor(endpointId);
+      expect(runs).toHaveLength(1);
+      expect(runs[0].item.scheduledFor).toBe(runAt);
+      expect(runs[0].receivedAt).toBeGreaterThanOrEqual(Date.parse(runAt));
+      expect((await world.row(endpointId))?.next_run_at).toBeNull();
+    });
+  });
+
+  describe('When a hint lengthens the interval', () => {
+    it('should postpone the run already planned', async () => {
+      const endpointId = await world.createEndpoint(jobId, {
+        schedule: { kind: 'interval', intervalMs: 2 * SECOND },
+      });
+      await waitFor(
+        async () => (await world.row(endpointId))?.last_run_started_at instanceof Date,
+        'the first run started',
+      );
+      const plannedBefore = (await world.row(endpointId))?.next_run_at as Date;
+
+      await world.endpointCommand(endpointId, {
+        type: 'ProposeHint',
+        data: {
+          endpointId,
+          hintId: 'slow-down',
+          kind: 'interval',
+          value: 10 * 60 * SECOND,
+          ttlMinutes: 60,
+          reason: 'target is overloaded',
+          source: 'api',
+          model: null,
+        },
+      });
+      await waitFor(
+        async () => (await world.row(endpointId))?.next_reason === 'hint:interval',
+        'the hint folded',
+      );
+      const row = await world.row(endpointId);
+      const startedAt = (row?.last_run_started_at as Date).getTime();
+      expect((row?.next_run_at as Date).getTime()).toBe(startedAt + 10 * 60 * SECOND);
+      expect((row?.next_run_at as Date).getTime()).toBeGreaterThan(plannedBefore.getTime());
+
+      const count = world.receivedFor(endpointId).length;
+      await whileWitnessRuns(4);
+      expect(world.receivedFor(endpointId)).toHaveLength(count);
+      const last = (await world.scheduleEvents(endpointId)).at(-1);
+      expect(last).toMatchObject({ type: 'NextRunPlanned', data: { reason: 'hint:interval' } });
+    });
+  });
+
+  describe('When a job is paused and resumed', () => {
+    it('should stop planning every endpoint of the job, then plan them again', async () => {
+      const pausedJob = await world.createJob();
+      const endpoints = [
+        await world.createEndpoint(pausedJob, { schedule: { kind: 'interval', intervalMs: SECOND } }),
+        await world.createEndpoint(pausedJob, {
+          schedule: { kind: 'cron', cron: '*/5 * * * * *', timezone: 'UTC' },
+        }),
+      ];
+      await waitFor(
+        async () => endpoints.every((id) => world.receivedFor(id).length >= 1),
+        'both endpoints to run',
+      );
+
+      await world.jobCommand(pausedJob, {
+        type: 'PauseJob',
+        data: { jobId: pausedJob, until: null, reason: null },
+      });
+      const planned = async () => {
+        const rows = await Promise.all(endpoints.map((id) => world.row(id)));
+        return rows.map((row) => row?.next_run_at ?? null);
+      };
+      await waitFor(async () => (await planned()).every((at) => at === null), 'both plans dropped');
+
+      await world.jobCommand(pausedJob, { type: 'ResumeJob', data: { jobId: pausedJob } });
+      await waitFor(async () => (await planned()).every((at) => at !== null), 'both planned again');
+      const counts = endpoints.map((id) => world.receivedFor(id).length);
+      await waitFor(
+        () => endpoints.every((id, i) => world.receivedFor(id).length > counts[i]),
+        'both to run again',
+      );
+    });
+  });
+
+  describe('When an endpoint keeps failing', () => {
+    it('should pause it through the endpoint decider after pauseAfterFailures failures', async () => {
+      const endpointId = await world.createEndpoint(jobId, {
+        schedule: { kind: 'interval', intervalMs: SECOND },
+        pauseAfterFailures: 2,
+      });
+      world.failing.add(endpointId);
+      await waitFor(async () => (await world.row(endpointId))?.status === 'paused', 'the automatic pause');
+
+      const paused = (await world.store.readStream(`endpoint-${endpointId}`)).filter(
+        (e) => e.type === 'EndpointPaused',
+      );
+      expect(paused).toHaveLength(1);
+      expect(paused[0]).toMatchObject({
+        data: { by: 'failures', until: null },
+        metadata: { actor: 'scheduler' },
+      });
+      expect((await world.row(endpointId))?.next_run_at).toBeNull();
+      await whileWitnessRuns(2);
+      // Two failures, then nothing handed out after the pause was decided.
+      const pausedAt = Date.parse((paused[0].data as { pausedAt: string }).pausedAt);
+      const runs = world.receivedFor(endpointId);
+      expect(runs.length).toBeGreaterThanOrEqual(2);
+      expect(runs.filter((r) => Date.parse(r.item.scheduledFor) > pausedAt)).toEqual([]);
+    });
+  });
+
+  describe('When a run is requested by hand', () => {
+    it('should hand it out at once, outside the schedule', async () => {
+      const endpointId = await world.createEndpoint(jobId, {
+        schedule: { kind: 'interval', intervalMs: 3_600 * SECOND },
+      });
+      await waitFor(() => world.receivedFor(endpointId).length >= 1, 'the first scheduled run');
+      await world.endpointCommand(endpointId, {
+        type: 'RequestRun',
+        data: {
+          endpointId,
+          runId: 'c0ffee00-0000-4000-8000-000000000001',
+          source: 'manual',
+          trigger: null,
+          retryOf: null,
+        },
+      });
+      await waitFor(
+        () => world.receivedFor(endpointId).some((r) => r.item.trigger === 'manual'),
+        'the manual run',
+      );
+      const manual = world.receivedFor(endpointId).find((r) => r.item.trigger === 'manual');
+      expect(manual?.item.runId).toBe('c0ffee00-0000-4000-8000-000000000001');
+    });
+  });
+
+  describe('When nobody starts a dispatched run', () => {
+    it('should record RunMissed once, republish it meanwhile, and plan on', async () => {
+      const endpointId = await world.createEndpoint(jobId, {
+        schedule: { kind: 'interval', intervalMs: SECOND },
+      });
+      world.neverStart.add(endpointId);
+      await waitFor(
+        async () =>
+          (await world.scheduleEvents(endpointId)).filter((e) => e.type === 'RunMissed').length >= 2,
+        'two missed runs',
+      );
+      const events = await world.scheduleEvents(endpointId);
+      const missed = events.filter((e) => e.type === 'RunMissed').map((e) => e.data as RunMissed['data']);
+      expect(new Set(missed.map((m) => m.runId)).size).toBe(missed.length);
+      expect(missed[0]).toMatchObject({ endpointId, budgetMs: 1_500 });
+      expect(missed[0].lateMs).toBeGreaterThanOrEqual(1_500);
+      const skipped = events.filter((e) => e.type === 'RunSkipped').map((e) => e.data as RunSkipped['data']);
+      expect(skipped.every((s) => s.policy === 'overlap' && s.reason === 'overlap:in_flight')).toBe(true);
+      expect(skipped.length).toBeGreaterThan(0);
+
+      const { rows } = await world.db.pool.query<{ state: string; publish_count: number }>(
+        'SELECT state, publish_count FROM scheduler_runs WHERE run_id = $1',
+        [missed[0].runId],
+      );
+      expect(rows[0].state).toBe('missed');
+      expect(rows[0].publish_count).toBeGreaterThanOrEqual(2);
+      // Republishes within the duplicate window reach the queue once.
+      expect(world.received.filter((r) => r.item.runId === missed[0].runId)).toHaveLength(1);
+    });
+  });
+});

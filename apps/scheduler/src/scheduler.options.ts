@@ -1,0 +1,70 @@
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { GovernorOptions } from '@cronicorn/domain';
+
+/** Tuning of one scheduler replica. The defaults suit production; tests shorten the budgets. */
+export interface SchedulerOptions {
+  /** Durable consumer name on the events stream (shared by the replicas). */
+  consumerName: string;
+  /** This replica's id in `lease_owner`; unique per process. */
+  owner: string;
+  /** How often the due loop claims rows when nothing wakes it. */
+  pollIntervalMs: number;
+  /** Rows due within this much are claimed and get an in-memory timer at their exact time. */
+  horizonMs: number;
+  /**
+   * A lease lasts until the plan's due time plus this (database clock). A replica that dies
+   * holding leases delays those runs by at most this much; another then takes them over.
+   */
+  leaseMs: number;
+  /** Due plans handed out at once (each is one short transaction). */
+  fireConcurrency: number;
+  /** Rows claimed per poll. */
+  claimBatch: number;
+  /** How long the outbox leaves a run to the replica that is publishing it. */
+  publishClaimMs: number;
+  /** A dispatched run not started this long after its last publish is published again (same msgID). */
+  republishAfterMs: number;
+  /**
+   * The lateness budget: a dispatched run not started this long after it was handed out gets
+   * `RunMissed` and no longer counts as in flight. Longer than the dispatch consumer's ack wait
+   * (30 s), so a dispatcher that died before `RunStarted` and a redelivery are not a miss.
+   */
+  missedAfterMs: number;
+  /** How often the outbox looks for unpublished or unstarted runs. */
+  outboxIntervalMs: number;
+  /** How often dispatched runs are checked against the lateness budget. */
+  missedCheckIntervalMs: number;
+  /** Finished and missed runs are forgotten after this long. */
+  runRetentionMs: number;
+  /** Events handled at once by this replica's event consumer. */
+  consumerConcurrency: number;
+  sweepIntervalMs: number;
+  governor: Partial<GovernorOptions>;
+}
+
+export const DEFAULT_SCHEDULER_OPTIONS: Omit<SchedulerOptions, 'owner'> = {
+  consumerName: 'scheduler',
+  pollIntervalMs: 250,
+  horizonMs: 2_000,
+  leaseMs: 10_000,
+  fireConcurrency: 8,
+  claimBatch: 500,
+  publishClaimMs: 5_000,
+  republishAfterMs: 10_000,
+  missedAfterMs: 60_000,
+  outboxIntervalMs: 250,
+  missedCheckIntervalMs: 1_000,
+  runRetentionMs: 24 * 3_600_000,
+  consumerConcurrency: 8,
+  sweepIntervalMs: 5_000,
+  governor: {},
+};
+
+export function schedulerOptions(overrides: Partial<SchedulerOptions> = {}): SchedulerOptions {
+  return {
+    ...DEFAULT_SCHEDULER_OPTIONS,
+    owner: `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`,
+    ...overrides,
+  };
+}
