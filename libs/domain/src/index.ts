@@ -22,3 +22,4 @@ export * from './endpoint/endpoint.config';
 export * from './endpoint/endpoint.hints';
 export * from './schedule';
 export * from './templates/request-template';
+export * from './planner';

@@ -1,0 +1,418 @@
+import { ActiveHint } from '../endpoint/endpoint.state';
+import { periodMs } from '../schedule/cadence';
+import { Planner, PlannerContext, PlannerDecision, PlannerRun, ToolCallRequest } from './planner.types';
+
+// The planner that runs without an LLM (no API key, or over the tenant's token budget):
+// deterministic rules, documented in docs/adaptive-scheduling.md, speaking the same tools as
+// the LLM. The first rule that applies decides. It never adds its own exponential backoff:
+// the governor multiplies an interval hint by its backoff, so doing both would square it.
+
+export const HEURISTIC_MODEL = 'heuristic';
+
+const MINUTE = 60_000;
+const DAY = 24 * 60 * MINUTE;
+
+/** Tunables of the rules; the defaults are what the ai-planner uses. */
+export interface HeuristicOptions {
+  /** Life of a hint that stretches a healthy endpoint. */
+  stretchTtlMinutes: number;
+  /** Life of a hint that reacts to something happening (latency, body signals). */
+  reactTtlMinutes: number;
+  /** Without `maxIntervalMs`, stretching stops at this multiple of the baseline. */
+  defaultStretchFactor: number;
+  /** Stretch only after an hour without a failure, with at least this many runs in it. */
+  minStableRuns: number;
+  /** Latency counts as rising when the recent p50 exceeds the 24 h p50 by this ratio... */
+  latencyRiseRatio: number;
+  /** ...and by at least this many milliseconds. */
+  latencyRiseMinMs: number;
+  /** Successful runs the recent latency p50 is taken over. */
+  latencyRecentRuns: number;
+  /** Rising latency widens the interval to at most this multiple of the baseline. */
+  maxLatencyWidenFactor: number;
+  /** A draining backlog is polled `drainPolls` times over its estimated time to empty. */
+  drainPolls: number;
+}
+
+export const DEFAULT_HEURISTIC_OPTIONS: HeuristicOptions = {
+  stretchTtlMinutes: 60,
+  reactTtlMinutes: 30,
+  defaultStretchFactor: 4,
+  minStableRuns: 3,
+  latencyRiseRatio: 1.5,
+  latencyRiseMinMs: 100,
+  latencyRecentRuns: 5,
+  maxLatencyWidenFactor: 4,
+  drainPolls: 8,
+};
+
+/** Body fields read as a queue or backlog size, and as the target's own polling advice. */
+export const QUEUE_FIELDS = ['queue_depth', 'queueDepth', 'backlog', 'pending', 'queue_length', 'queued'];
+export const SUGGESTED_INTERVAL_FIELDS = ['suggested_interval_ms', 'suggestedIntervalMs'];
+
+export type HeuristicRule =
+  | 'not_adaptable'
+  | 'user_hint'
+  | 'retry_after'
+  | 'failure_streak'
+  | 'recovery'
+  | 'suggested_interval'
+  | 'queue'
+  | 'latency'
+  | 'stable'
+  | 'no_change';
+
+/** A decision plus the rule that made it (for tests and the simulator's report). */
+export interface HeuristicDecision extends PlannerDecision {
+  rule: HeuristicRule;
+}
+
+export class HeuristicPlanner implements Planner {
+  private readonly options: HeuristicOptions;
+
+  constructor(options: Partial<HeuristicOptions> = {}) {
+    this.options = { ...DEFAULT_HEURISTIC_OPTIONS, ...options };
+  }
+
+  plan(context: PlannerContext): Promise<PlannerDecision> {
+    return Promise.resolve(this.decide(context));
+  }
+
+  /** The same decision, synchronously. */
+  decide(context: PlannerContext): HeuristicDecision {
+    const facts = readFacts(context, this.options);
+    for (const rule of RULES) {
+      const outcome = rule(facts);
+      if (outcome) return decision(outcome);
+    }
+    return decision({ rule: 'no_change', calls: [], summary: 'no rule applies: no change' });
+  }
+}
+
+//////////////////////////////////////// Facts
+
+interface Facts {
+  ctx: PlannerContext;
+  options: HeuristicOptions;
+  now: number;
+  /** The schedule's own period; null for a one-time schedule. */
+  baselineMs: number | null;
+  /** Never tighten below this (the user's minIntervalMs, at least 1 s). */
+  floorMs: number;
+  /** Never stretch beyond this (the user's maxIntervalMs, or a multiple of the baseline). */
+  ceilingMs: number;
+  /** The interval in force: the active interval hint, else the baseline. */
+  currentMs: number;
+  intervalHint: Extract<ActiveHint, { kind: 'interval' }> | undefined;
+  latest: PlannerRun | undefined;
+  previous: PlannerRun | undefined;
+}
+
+function readFacts(ctx: PlannerContext, options: HeuristicOptions): Facts {
+  const now = Date.parse(ctx.now);
+  const schedule = ctx.schedule;
+  const baselineMs =
+    schedule.kind === 'interval'
+      ? schedule.intervalMs
+      : schedule.kind === 'cron'
+        ? safePeriod(() => periodMs(schedule, now))
+        : null;
+  const floorMs = Math.max(1_000, ctx.bounds.minIntervalMs ?? 0);
+  const base = baselineMs ?? floorMs;
+  const stretchLimit = ctx.bounds.maxIntervalMs ?? Math.min(base * options.defaultStretchFactor, DAY);
+  const ceilingMs = Math.max(floorMs, base, stretchLimit);
+  const intervalHint = ctx.activeHints.find(
+    (hint): hint is Extract<ActiveHint, { kind: 'interval' }> =>
+      hint.kind === 'interval' && Date.parse(hint.expiresAt) > now,
+  );
+  return {
+    ctx,
+    options,
+    now,
+    baselineMs,
+    floorMs,
+    ceilingMs,
+    currentMs: intervalHint?.value ?? base,
+    intervalHint,
+    latest: ctx.recentRuns[0],
+    previous: ctx.recentRuns[1],
+  };
+}
+
+function safePeriod(read: () => number | null): number | null {
+  try {
+    return read();
+  } catch {
+    return null;
+  }
+}
+
+//////////////////////////////////////// Rules, in order
+
+interface Outcome {
+  rule: HeuristicRule;
+  calls: ToolCallRequest[];
+  summary: string;
+}
+
+type Rule = (facts: Facts) => Outcome | null;
+
+/** A one-time schedule has no cadence to adapt. */
+const notAdaptable: Rule = ({ baselineMs }) =>
+  baselineMs === null
+    ? { rule: 'not_adaptable', calls: [], summary: 'one-time schedule: nothing to adapt' }
+    : null;
+
+/** A hint a user set through the API is in force: the user steers, the heuristic stands back. */
+const userHint: Rule = ({ ctx, now }) =>
+  ctx.activeHints.some((hint) => hint.source === 'api' && Date.parse(hint.expiresAt) > now)
+    ? { rule: 'user_hint', calls: [], summary: "a user's hint is in force: no change" }
+    : null;
+
+/** A 429/503 with Retry-After: run again exactly when the target said, not before. */
+const retryAfter: Rule = ({ ctx, now, latest }) => {
+  if (!latest || (latest.httpStatus !== 429 && latest.httpStatus !== 503)) return null;
+  if (latest.retryAfterMs === null || latest.retryAfterMs <= 0) return null;
+  const resume = Date.parse(latest.finishedAt) + latest.retryAfterMs;
+  if (!(resume > now)) return null;
+  const at = new Date(resume).toISOString();
+  const summary = `HTTP ${latest.httpStatus} with Retry-After ${seconds(latest.retryAfterMs)}: next run at ${at}`;
+  const planned = ctx.activeHints.some((hint) => hint.kind === 'one_shot' && hint.value === at);
+  if (planned) return { rule: 'retry_after', calls: [], summary };
+  const ttlMinutes = Math.ceil((resume - now) / MINUTE) + 10;
+  return {
+    rule: 'retry_after',
+    calls: [
+      call('propose_next_time', {
+        at,
+        ttlMinutes,
+        reason: `target asked to retry after ${seconds(latest.retryAfterMs)}`,
+      }),
+    ],
+    summary,
+  };
+};
+
+/**
+ * Failing: drop any stretching or tightening, so the governor's backoff runs from the
+ * baseline (first retry soon, to confirm) up to maxIntervalMs. No extra backoff of its own.
+ */
+const failureStreak: Rule = ({ ctx, latest }) => {
+  if (!latest || latest.status === 'success') return null;
+  const streak = ctx.health.failureStreak;
+  const summary = `failing (${streak} in a row, last ${describeRun(latest)}): governor backoff from the schedule`;
+  return machineHints(ctx).length > 0
+    ? {
+        rule: 'failure_streak',
+        calls: [call('clear_hints', { reason: `failing ${streak} in a row: back off from the schedule` })],
+        summary,
+      }
+    : { rule: 'failure_streak', calls: [], summary };
+};
+
+/** The first success after a failure: back to the plain schedule. */
+const recovery: Rule = ({ ctx, latest, previous }) => {
+  if (!latest || latest.status !== 'success' || !previous || previous.status === 'success') return null;
+  const summary = 'recovered after a failure: back to the schedule';
+  return machineHints(ctx).length > 0
+    ? { rule: 'recovery', calls: [call('clear_hints', { reason: 'recovered after a failure' })], summary }
+    : { rule: 'recovery', calls: [], summary };
+};
+
+/** The target says how often to poll it (`suggested_interval_ms`): follow it within bounds. */
+const suggestedInterval: Rule = (facts) => {
+  const suggested = numberField(facts.latest?.body, SUGGESTED_INTERVAL_FIELDS);
+  if (!facts.latest || facts.latest.status !== 'success' || suggested === null || suggested <= 0) return null;
+  const target = clamp(suggested, facts.floorMs, facts.ceilingMs);
+  return propose(
+    facts,
+    'suggested_interval',
+    target,
+    facts.options.reactTtlMinutes,
+    `target suggests polling every ${seconds(suggested)}`,
+  );
+};
+
+/**
+ * A queue or backlog in the body. Growing or flat: watch it at the schedule's pace. Draining:
+ * poll `drainPolls` times over the estimated time to empty, so polling tightens as the end
+ * nears. Empty after a backlog: clear the hints. Empty and idle: the next rules decide.
+ */
+const queue: Rule = (facts) => {
+  const { ctx, latest, options } = facts;
+  if (!latest || latest.status !== 'success') return null;
+  const depth = numberField(latest.body, QUEUE_FIELDS);
+  if (depth === null || depth < 0) return null;
+  const earlier = ctx.recentRuns
+    .slice(1)
+    .find((run) => run.status === 'success' && numberField(run.body, QUEUE_FIELDS) !== null);
+  const before = earlier ? (numberField(earlier.body, QUEUE_FIELDS) as number) : null;
+
+  if (depth === 0) {
+    if (before === null || before === 0 || machineHints(ctx).length === 0) return null;
+    return {
+      rule: 'queue',
+      calls: [call('clear_hints', { reason: `backlog drained (was ${before})` })],
+      summary: `backlog drained (was ${before}): back to the schedule`,
+    };
+  }
+  const elapsed = earlier ? Date.parse(latest.startedAt) - Date.parse(earlier.startedAt) : 0;
+  if (before !== null && before > depth && elapsed > 0) {
+    const etaMs = depth / ((before - depth) / elapsed);
+    const target = clamp(etaMs / options.drainPolls, facts.floorMs, facts.ceilingMs);
+    return propose(
+      facts,
+      'queue',
+      target,
+      options.reactTtlMinutes,
+      `backlog ${depth} draining, empty in about ${seconds(etaMs)}`,
+    );
+  }
+  const target = clamp(facts.baselineMs as number, facts.floorMs, facts.ceilingMs);
+  const trend = before === null ? 'seen' : before < depth ? `growing from ${before}` : 'not draining';
+  return propose(facts, 'queue', target, options.reactTtlMinutes, `backlog ${depth} ${trend}: watching it`);
+};
+
+/** Latency well above its 24 h median: the target is straining, ease off (never tighten). */
+const latency: Rule = (facts) => {
+  const { ctx, options } = facts;
+  const recent = ctx.recentRuns
+    .filter((run) => run.status === 'success')
+    .slice(0, options.latencyRecentRuns)
+    .map((run) => run.durationMs)
+    .sort((a, b) => a - b);
+  const dayP50 = ctx.health.latency24h.p50Ms;
+  if (recent.length < Math.min(3, options.latencyRecentRuns) || dayP50 === null || dayP50 <= 0) return null;
+  const recentP50 = recent[Math.ceil(recent.length / 2) - 1];
+  if (recentP50 < dayP50 * options.latencyRiseRatio || recentP50 - dayP50 < options.latencyRiseMinMs)
+    return null;
+  const ratio = Math.min(options.maxLatencyWidenFactor, recentP50 / dayP50);
+  const target = clamp(
+    Math.max(facts.currentMs, (facts.baselineMs as number) * ratio),
+    facts.floorMs,
+    facts.ceilingMs,
+  );
+  const why = `latency p50 ${recentP50} ms vs ${dayP50} ms over 24 h`;
+  if (target <= facts.currentMs && facts.intervalHint) {
+    return keepOrRefresh(facts, 'latency', options.reactTtlMinutes, `${why}: already eased off`);
+  }
+  if (target <= facts.currentMs)
+    return { rule: 'latency', calls: [], summary: `${why}: already at the ceiling` };
+  return propose(facts, 'latency', target, options.reactTtlMinutes, `${why}: easing off`);
+};
+
+/** Healthy for the whole window: double the interval, up to the ceiling. */
+const stable: Rule = (facts) => {
+  const { ctx, options, latest } = facts;
+  const { successRate1h, latency1h } = ctx.health;
+  if (!latest || latest.status !== 'success') return null;
+  if (successRate1h !== 1 || latency1h.runs < options.minStableRuns) return null;
+  const runs = latency1h.runs;
+  const target = clamp(facts.currentMs * 2, facts.floorMs, facts.ceilingMs);
+  const why = `no failure in the last hour (${runs} runs)`;
+  if (target <= facts.currentMs) {
+    return facts.intervalHint
+      ? keepOrRefresh(facts, 'stable', options.stretchTtlMinutes, `${why}: at the ceiling`)
+      : { rule: 'stable', calls: [], summary: `${why}: at the ceiling` };
+  }
+  return propose(facts, 'stable', target, options.stretchTtlMinutes, `${why}: stretching`);
+};
+
+const RULES: Rule[] = [
+  notAdaptable,
+  userHint,
+  retryAfter,
+  failureStreak,
+  recovery,
+  suggestedInterval,
+  queue,
+  latency,
+  stable,
+];
+
+//////////////////////////////////////// Helpers
+
+/**
+ * Proposes `targetMs` unless the interval in force is already within 5% of it; the baseline
+ * itself is reached by clearing hints.
+ */
+function propose(
+  facts: Facts,
+  rule: HeuristicRule,
+  targetMs: number,
+  ttlMinutes: number,
+  why: string,
+): Outcome {
+  const target = Math.round(targetMs);
+  const close = (a: number, b: number) => Math.abs(a - b) <= 0.05 * b;
+  if (close(facts.currentMs, target) && (facts.intervalHint || target === facts.baselineMs)) {
+    return facts.intervalHint
+      ? keepOrRefresh(facts, rule, ttlMinutes, why)
+      : { rule, calls: [], summary: `${why}: already every ${seconds(target)}` };
+  }
+  if (target === facts.baselineMs && machineHints(facts.ctx).length > 0) {
+    return { rule, calls: [call('clear_hints', { reason: why })], summary: `${why}: back to the schedule` };
+  }
+  return {
+    rule,
+    calls: [call('propose_interval', { intervalMs: target, ttlMinutes, reason: why })],
+    summary: `${why}: every ${seconds(target)}`,
+  };
+}
+
+/** The hint in force already says this: re-propose it only when it would lapse within half its life. */
+function keepOrRefresh(facts: Facts, rule: HeuristicRule, ttlMinutes: number, why: string): Outcome {
+  const hint = facts.intervalHint;
+  if (!hint) return { rule, calls: [], summary: why };
+  const left = Date.parse(hint.expiresAt) - facts.now;
+  if (left > (ttlMinutes * MINUTE) / 2)
+    return { rule, calls: [], summary: `${why}: keeping every ${seconds(hint.value)}` };
+  return {
+    rule,
+    calls: [call('propose_interval', { intervalMs: hint.value, ttlMinutes, reason: why })],
+    summary: `${why}: renewing every ${seconds(hint.value)}`,
+  };
+}
+
+/** Hints a planner may clear: not a user's. */
+function machineHints(ctx: PlannerContext): ActiveHint[] {
+  const now = Date.parse(ctx.now);
+  return ctx.activeHints.filter((hint) => hint.source !== 'api' && Date.parse(hint.expiresAt) > now);
+}
+
+function numberField(body: unknown, fields: readonly string[]): number | null {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return null;
+  for (const field of fields) {
+    const value = (body as Record<string, unknown>)[field];
+    if (typeof value === 'number' && Number.isFinite(value)) return value;
+  }
+  return null;
+}
+
+function call(name: string, args: Record<string, unknown>): ToolCallRequest {
+  return { name, arguments: args };
+}
+
+function clamp(value: number, min: number, max: number): number {
+  return Math.round(Math.min(Math.max(value, min), max));
+}
+
+function seconds(ms: number): string {
+  if (ms >= 2 * MINUTE) return `${Math.round(ms / MINUTE)} min`;
+  return `${Math.round(ms / 1000)} s`;
+}
+
+function describeRun(run: PlannerRun): string {
+  return run.httpStatus !== null ? `HTTP ${run.httpStatus}` : (run.error ?? run.status);
+}
+
+function decision(outcome: Outcome): HeuristicDecision {
+  return {
+    rule: outcome.rule,
+    toolCalls: outcome.calls,
+    summary: `${outcome.rule}: ${outcome.summary}`,
+    model: HEURISTIC_MODEL,
+    tokensIn: 0,
+    tokensOut: 0,
+  };
+}

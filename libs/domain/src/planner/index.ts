@@ -1,0 +1,5 @@
+export * from './planner.types';
+export * from './planner.tools';
+export * from './planner.context';
+export * from './planner.apply';
+export * from './heuristic-planner';
