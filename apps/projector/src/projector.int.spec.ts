@@ -1,0 +1,159 @@
+import { EventEnvelope, streamIds } from '@cronicorn/events';
+import { PostgresEventStore } from '@cronicorn/event-store';
+import { MessagingLogger, OutboxRelay, silentLogger } from '@cronicorn/messaging';
+import { getJob, readModelProgress, rebuildReadModels } from '@cronicorn/read-models';
+import { createTestDatabase, createTestNats, TestDatabase, TestNats } from '@cronicorn/testing';
+import {
+  appendRichHistory,
+  at,
+  History,
+  newId,
+  snapshotReadModels,
+} from '../../../libs/read-models/test/fixtures';
+import { ProjectorRunner } from './projector.runner';
+
+jest.setTimeout(90_000);
+
+async function waitFor(
+  condition: () => Promise<boolean> | boolean,
+  what: string,
+  timeoutMs = 30_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+function capturingLogger(lines: string[]): MessagingLogger {
+  const push = (_fields: object, message: string) => void lines.push(message);
+  return { debug: () => undefined, info: push, warn: push, error: push };
+}
+
+describe('Projector', () => {
+  let db: TestDatabase;
+  let nats: TestNats;
+  let store: PostgresEventStore;
+  let history: History;
+  let relay: OutboxRelay;
+  const runners: ProjectorRunner[] = [];
+
+  beforeEach(async () => {
+    db = await createTestDatabase({ max: 40 });
+    nats = await createTestNats();
+    store = new PostgresEventStore(db.pool);
+    history = new History(db.pool);
+    relay = new OutboxRelay({
+      pool: db.pool,
+      store,
+      js: nats.js,
+      names: nats.names,
+      pollIntervalMs: 100,
+      logger: silentLogger,
+    });
+    relay.start();
+  });
+  afterEach(async () => {
+    await Promise.all(runners.splice(0).map((runner) => runner.stop()));
+    await relay.stop();
+    await nats.cleanup();
+    await db.drop();
+  });
+
+  function startRunner(logs: string[] = [], applied: Array<{ envelope: EventEnvelope; via: string }> = []) {
+    const runner = new ProjectorRunner({
+      pool: db.pool,
+      store,
+      nats: async () => nats,
+      standbyRetryMs: 100,
+      lockCheckMs: 100,
+      sweepIntervalMs: 1_000,
+      logger: capturingLogger(logs),
+      metrics: { onApplied: (envelope, via) => void applied.push({ envelope, via }) },
+    });
+    runners.push(runner);
+    runner.start();
+    return runner;
+  }
+
+  /** Every stream in the log is recorded by the projector consumer up to its last version. */
+  async function caughtUp(): Promise<boolean> {
+    const { rows } = await db.pool.query<{ behind: boolean }>(
+      `SELECT EXISTS (
+         SELECT 1 FROM (SELECT stream_id, max(stream_version) AS version FROM events GROUP BY stream_id) e
+           LEFT JOIN consumer_stream_versions c ON c.consumer = 'projector' AND c.stream_id = e.stream_id
+          WHERE COALESCE(c.version, 0) < e.version) AS behind`,
+    );
+    return !rows[0].behind;
+  }
+
+  async function appendJob(tenantId: string): Promise<{ jobId: string; position: string }> {
+    const jobId = newId('job');
+    const [envelope] = await history.append(tenantId, streamIds.job(jobId), {
+      type: 'JobCreated',
+      data: { jobId, name: 'after', description: null, createdAt: at(200) },
+    });
+    return { jobId, position: envelope.position };
+  }
+
+  describe('When events reach the live projector through the relay and JetStream', () => {
+    it('should build read models that a full rebuild reproduces exactly, then carry on', async () => {
+      const logs: string[] = [];
+      const applied: Array<{ envelope: EventEnvelope; via: string }> = [];
+      const runner = startRunner(logs, applied);
+      await waitFor(() => runner.isActive, 'the projector to become active');
+
+      const envelopes = await appendRichHistory(history, { project: false });
+      await waitFor(caughtUp, 'the projector to catch up with the log');
+      expect(applied.filter((a) => a.via === 'nats').length).toBeGreaterThan(envelopes.length / 2);
+      const live = await snapshotReadModels(db.pool);
+      expect(live.rm_endpoints.length).toBe(8);
+
+      // The rebuild runs while the projector is active: it asks it to step down.
+      const summary = await rebuildReadModels({ pool: db.pool, store, lockWaitMs: 10_000 });
+      expect(summary.events).toBe(envelopes.length);
+      expect(logs).toContain('a rebuild asked the projector to step down');
+      expect(await snapshotReadModels(db.pool)).toEqual(live);
+
+      await waitFor(() => runner.isActive, 'the projector to take over again after the rebuild');
+      const tenantId = envelopes[0].tenantId;
+      const after = await appendJob(tenantId);
+      await waitFor(() => readModelProgress(db.pool, after.position), 'the new event to be projected');
+      expect(await getJob(db.pool, tenantId, after.jobId)).toMatchObject({ name: 'after' });
+    });
+  });
+
+  describe('When two projectors run', () => {
+    it('should let one write while the other stands by, and hand over when the first stops', async () => {
+      const logsA: string[] = [];
+      const logsB: string[] = [];
+      const appliedB: Array<{ envelope: EventEnvelope; via: string }> = [];
+      const a = startRunner(logsA);
+      await waitFor(() => a.isActive, 'projector A to become active');
+      const b = startRunner(logsB, appliedB);
+      await waitFor(
+        () => logsB.includes('another projector is active; standing by'),
+        'projector B to stand by',
+      );
+      expect(b.isActive).toBe(false);
+
+      const tenantId = newId('tenant');
+      const first = await appendJob(tenantId);
+      await waitFor(() => readModelProgress(db.pool, first.position), 'projector A to project the first job');
+      expect(appliedB).toEqual([]);
+
+      await a.stop();
+      expect(a.isActive).toBe(false);
+      await waitFor(() => b.isActive, 'projector B to take over');
+
+      const second = await appendJob(tenantId);
+      await waitFor(
+        () => readModelProgress(db.pool, second.position),
+        'projector B to project the second job',
+      );
+      expect(appliedB.map((x) => x.envelope.position)).toContain(second.position);
+      expect(await getJob(db.pool, tenantId, second.jobId)).not.toBeNull();
+    });
+  });
+});

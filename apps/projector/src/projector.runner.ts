@@ -1,0 +1,209 @@
+import { STREAM_CATEGORIES, type EventEnvelope } from '@cronicorn/events';
+import type { EventStore } from '@cronicorn/event-store';
+import {
+  backoffMs,
+  consoleLogger,
+  errorFields,
+  EventConsumer,
+  EventConsumerMetrics,
+  eventConsumerSpec,
+  MessagingLogger,
+  provisionConsumer,
+  sleep,
+} from '@cronicorn/messaging';
+import type { NatsHandle } from '@cronicorn/platform';
+import {
+  PROJECTOR_CONSUMER,
+  PROJECTOR_CONTROL_CHANNEL,
+  projectToReadModels,
+  STEP_DOWN,
+  tryProjectorLock,
+} from '@cronicorn/read-models';
+import type { Notification, Pool, PoolClient } from 'pg';
+
+export interface ProjectorRunnerMetrics {
+  /** An event was applied and committed (after the consumer's transaction). */
+  onApplied?(envelope: EventEnvelope, via: 'nats' | 'gap' | 'sweep'): void;
+  /** This process started or stopped being the one writing the read models. */
+  onActive?(active: boolean): void;
+}
+
+export interface ProjectorRunnerOptions {
+  pool: Pool;
+  store: Pick<EventStore, 'readStream' | 'readAll'>;
+  /** The current NATS connection; awaited at the start of each term as the active projector. */
+  nats: () => Promise<NatsHandle>;
+  /** Resolves when the database is migrated. */
+  ready?: Promise<unknown>;
+  /** Durable consumer name and key of the consumer's bookkeeping. Default `projector`. */
+  consumerName?: string;
+  /** How often a standby replica tries the lock. Default 3 s. */
+  standbyRetryMs?: number;
+  /** How often the active projector proves its lock session is alive. Default 2 s. */
+  lockCheckMs?: number;
+  /** The consumer's sweep interval. Default 5 s. */
+  sweepIntervalMs?: number;
+  logger?: MessagingLogger;
+  metrics?: ProjectorRunnerMetrics;
+}
+
+/**
+ * Runs the projector's `EventConsumer` in at most one process at a time.
+ *
+ * The active projector holds `pg_try_advisory_lock` (the projector lock) on a dedicated
+ * connection, on which it also LISTENs for a step-down request from `projector:rebuild`.
+ * Other replicas stand by and retry the lock. The term ends when the process stops, the
+ * lock session dies, NATS closes for good or a rebuild asks: the consumer is stopped first
+ * (running transactions finish), then the session is closed, which drops the lock.
+ */
+export class ProjectorRunner {
+  private readonly logger: MessagingLogger;
+  private readonly stopController = new AbortController();
+  private running: Promise<void> | null = null;
+  private active = false;
+
+  constructor(private readonly options: ProjectorRunnerOptions) {
+    this.logger = options.logger ?? consoleLogger;
+  }
+
+  get isActive(): boolean {
+    return this.active;
+  }
+
+  get consumerName(): string {
+    return this.options.consumerName ?? PROJECTOR_CONSUMER;
+  }
+
+  start(): void {
+    this.running ??= this.run();
+  }
+
+  /** Stops consuming (in-flight events finish), releases the lock and returns. */
+  async stop(): Promise<void> {
+    this.stopController.abort();
+    await this.running;
+  }
+
+  private get stopping(): boolean {
+    return this.stopController.signal.aborted;
+  }
+
+  private async run(): Promise<void> {
+    if (this.options.ready) await Promise.race([this.options.ready, aborted(this.stopController.signal)]);
+    let failures = 0;
+    let standingBy = false;
+    while (!this.stopping) {
+      const term = new AbortController();
+      const endTerm = () => term.abort();
+      this.stopController.signal.addEventListener('abort', endTerm, { once: true });
+      let client: PoolClient | null = null;
+      let broken: Error | undefined;
+      try {
+        client = await this.options.pool.connect();
+        const onError = (err: Error) => {
+          broken = err;
+          this.logger.warn(
+            { consumer: this.consumerName, ...errorFields(err) },
+            'projector lock connection failed',
+          );
+          term.abort();
+        };
+        client.on('error', onError);
+        if (!(await tryProjectorLock(client))) {
+          if (!standingBy)
+            this.logger.info({ consumer: this.consumerName }, 'another projector is active; standing by');
+          standingBy = true;
+          failures = 0;
+          client.off('error', onError);
+          client.release();
+          client = null;
+          await sleep(this.options.standbyRetryMs ?? 3_000, this.stopController.signal);
+          continue;
+        }
+        standingBy = false;
+        client.on('notification', (message: Notification) => {
+          if (message.channel !== PROJECTOR_CONTROL_CHANNEL || message.payload !== STEP_DOWN) return;
+          this.logger.info({ consumer: this.consumerName }, 'a rebuild asked the projector to step down');
+          term.abort();
+        });
+        await client.query(`LISTEN ${PROJECTOR_CONTROL_CHANNEL}`);
+        await this.lead(client, term);
+        failures = 0;
+      } catch (err) {
+        if (!this.stopping) {
+          failures += 1;
+          broken ??= err instanceof Error ? err : new Error(String(err));
+          this.logger.warn(
+            { consumer: this.consumerName, attempt: failures, ...errorFields(err) },
+            'projector failed; retrying',
+          );
+        }
+      } finally {
+        this.stopController.signal.removeEventListener('abort', endTerm);
+        this.setActive(false);
+        // Closing the session drops the advisory lock and the LISTEN with it.
+        client?.release(broken ?? true);
+      }
+      if (failures > 0 && !this.stopping)
+        await sleep(backoffMs(failures, 250, 15_000), this.stopController.signal);
+    }
+  }
+
+  private async lead(lockClient: PoolClient, term: AbortController): Promise<void> {
+    const signal = term.signal;
+    const handle = await Promise.race([this.options.nats(), aborted(signal)]);
+    if (!handle || signal.aborted) return;
+    // The runtime replaces a connection that closed for good; the next term takes the new one.
+    void handle.nc.closed().then(() => term.abort());
+    await provisionConsumer(
+      handle.jsm,
+      handle.names.eventsStream,
+      eventConsumerSpec(this.consumerName, handle.names, STREAM_CATEGORIES, {
+        description: 'projector: builds the read models',
+      }),
+    );
+    const metrics: EventConsumerMetrics = {
+      onHandled: (envelope, via) => this.options.metrics?.onApplied?.(envelope, via),
+    };
+    const consumer = new EventConsumer({
+      name: this.consumerName,
+      names: handle.names,
+      categories: STREAM_CATEGORIES,
+      handle: async (envelope, client) => void (await projectToReadModels(envelope, client)),
+      js: handle.js,
+      pool: this.options.pool,
+      store: this.options.store,
+      sweepIntervalMs: this.options.sweepIntervalMs,
+      logger: this.logger,
+      metrics,
+    });
+    consumer.start();
+    this.setActive(true);
+    try {
+      while (!signal.aborted) {
+        await sleep(this.options.lockCheckMs ?? 2_000, signal);
+        // A dead session has dropped the lock: another projector may be writing already.
+        if (!signal.aborted) await lockClient.query('SELECT 1');
+      }
+    } finally {
+      await consumer.stop();
+    }
+  }
+
+  private setActive(active: boolean): void {
+    if (this.active === active) return;
+    this.active = active;
+    this.logger.info(
+      { consumer: this.consumerName, active },
+      active ? 'projector is active: writing the read models' : 'projector stopped writing the read models',
+    );
+    this.options.metrics?.onActive?.(active);
+  }
+}
+
+function aborted(signal: AbortSignal): Promise<null> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve(null);
+    signal.addEventListener('abort', () => resolve(null), { once: true });
+  });
+}

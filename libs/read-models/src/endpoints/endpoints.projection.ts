@@ -1,0 +1,198 @@
+import type { EndpointConfig, EventEnvelope } from '@cronicorn/events';
+import type { PoolClient } from 'pg';
+import { aggregateLock, isEvent, Projection } from '../projection';
+import type { EndpointConfigView, HintView } from './endpoints.queries';
+
+const HINT_KIND_ORDER = ['interval', 'one_shot', 'pause'];
+
+/** The configuration without the secret header values (ciphertexts): only their names. */
+export function publicConfig(config: EndpointConfig): EndpointConfigView {
+  const { secretHeaders, ...rest } = config;
+  return { ...rest, secretHeaderNames: Object.keys(secretHeaders ?? {}).sort() };
+}
+
+// Failed or timed-out schedule/manual runs finished after `$since` (trigger and retry runs
+// do not count either way). Cost grows with the streak (rm_runs_endpoint_streak_idx).
+const STREAK_SINCE = (since: string) => `
+  (SELECT count(*) FROM rm_runs r
+    WHERE r.endpoint_id = $1 AND r.trigger IN ('schedule', 'manual') AND r.finished_at IS NOT NULL
+      AND r.status IN ('failed', 'timeout') AND r.finished_at > COALESCE(${since}, '-infinity'::timestamptz))`;
+const LAST_SUCCESS = `
+  (SELECT max(finished_at) FROM rm_runs
+    WHERE endpoint_id = $1 AND trigger IN ('schedule', 'manual') AND finished_at IS NOT NULL AND status = 'success')`;
+
+/**
+ * `rm_endpoints`: the endpoint stream (config, pauses, hints, resets), the schedule stream
+ * (next run), run streams (last run, runs count, failure streak) and the planner stream
+ * (last analysis). Each stream arrives on its own, so every write is an upsert that creates
+ * the row if needed; `created_at` stays null until `EndpointCreated`.
+ *
+ * The last run and the failure streak are recomputed from `rm_runs` (the runs projection
+ * runs first) under the endpoint's aggregate lock, rather than counted up, so they come out
+ * the same in any arrival order. The streak restarts at the last such success and at
+ * `FailuresReset` or `EndpointResumed`, as the governor counts it.
+ */
+export const endpointsProjection: Projection = {
+  name: 'endpoints',
+  handles: [
+    'EndpointCreated',
+    'EndpointUpdated',
+    'EndpointPaused',
+    'EndpointResumed',
+    'EndpointArchived',
+    'FailuresReset',
+    'AIHintProposed',
+    'AIHintsCleared',
+    'NextRunPlanned',
+    'RunStarted',
+    'RunFinished',
+    'AIAnalysisCompleted',
+    'AIAnalysisFailed',
+  ],
+
+  locks: (envelope) => [aggregateLock('endpoint', (envelope.data as { endpointId: string }).endpointId)],
+
+  async apply(envelope: EventEnvelope, client: PoolClient): Promise<void> {
+    const tenantId = envelope.tenantId;
+    if (isEvent(envelope, 'EndpointCreated')) {
+      const { endpointId, jobId, config, createdAt } = envelope.data;
+      await client.query(
+        `INSERT INTO rm_endpoints (endpoint_id, tenant_id, job_id, name, description, config, status, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, 'active', $7, $7)
+         ON CONFLICT (endpoint_id) DO UPDATE
+           SET job_id = EXCLUDED.job_id, name = EXCLUDED.name, description = EXCLUDED.description,
+               config = EXCLUDED.config, status = EXCLUDED.status,
+               created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at`,
+        [endpointId, tenantId, jobId, config.name, config.description, publicConfig(config), createdAt],
+      );
+    } else if (isEvent(envelope, 'EndpointUpdated')) {
+      const { endpointId, config, updatedAt } = envelope.data;
+      await client.query(
+        `UPDATE rm_endpoints SET name = $2, description = $3, config = $4, updated_at = $5 WHERE endpoint_id = $1`,
+        [endpointId, config.name, config.description, publicConfig(config), updatedAt],
+      );
+    } else if (isEvent(envelope, 'EndpointPaused')) {
+      const { endpointId, until, reason, by, pausedAt } = envelope.data;
+      await client.query(
+        `UPDATE rm_endpoints
+            SET status = 'paused', paused_until = $2, pause_reason = $3, paused_by = $4, paused_at = $5, updated_at = $5
+          WHERE endpoint_id = $1 AND status <> 'archived'`,
+        [endpointId, until, reason, by, pausedAt],
+      );
+    } else if (isEvent(envelope, 'EndpointResumed')) {
+      const { endpointId, resumedAt } = envelope.data;
+      await client.query(
+        `UPDATE rm_endpoints
+            SET status = 'active', paused_until = NULL, pause_reason = NULL, paused_by = NULL, paused_at = NULL,
+                updated_at = $2, failures_reset_at = GREATEST(failures_reset_at, $2::timestamptz),
+                failure_streak = ${STREAK_SINCE(`GREATEST(${LAST_SUCCESS}, failures_reset_at, $2::timestamptz)`)}
+          WHERE endpoint_id = $1 AND status = 'paused'`,
+        [endpointId, resumedAt],
+      );
+    } else if (isEvent(envelope, 'EndpointArchived')) {
+      const { endpointId, archivedAt } = envelope.data;
+      await client.query(
+        `UPDATE rm_endpoints
+            SET status = 'archived', archived_at = $2, updated_at = $2,
+                paused_until = NULL, pause_reason = NULL, paused_by = NULL, paused_at = NULL
+          WHERE endpoint_id = $1`,
+        [endpointId, archivedAt],
+      );
+    } else if (isEvent(envelope, 'FailuresReset')) {
+      const { endpointId, resetAt } = envelope.data;
+      await client.query(
+        `UPDATE rm_endpoints
+            SET failures_reset_at = GREATEST(failures_reset_at, $2::timestamptz),
+                failure_streak = ${STREAK_SINCE(`GREATEST(${LAST_SUCCESS}, failures_reset_at, $2::timestamptz)`)}
+          WHERE endpoint_id = $1`,
+        [endpointId, resetAt],
+      );
+    } else if (isEvent(envelope, 'AIHintProposed')) {
+      const { endpointId, hintId, kind, value, requested, expiresAt, reason, source, model, proposedAt } =
+        envelope.data;
+      const hint: HintView = { hintId, kind, value, requested, expiresAt, reason, source, model, proposedAt };
+      // One hint per kind, the newest, kept in kind order.
+      await client.query(
+        `UPDATE rm_endpoints
+            SET hints = (SELECT COALESCE(jsonb_agg(h ORDER BY array_position($3::text[], h->>'kind')), '[]'::jsonb)
+                           FROM (SELECT h FROM jsonb_array_elements(hints) AS h WHERE h->>'kind' <> $4
+                                 UNION ALL SELECT $2::jsonb) AS x(h))
+          WHERE endpoint_id = $1`,
+        [endpointId, hint, HINT_KIND_ORDER, kind],
+      );
+    } else if (isEvent(envelope, 'AIHintsCleared')) {
+      await client.query(`UPDATE rm_endpoints SET hints = '[]'::jsonb WHERE endpoint_id = $1`, [
+        envelope.data.endpointId,
+      ]);
+    } else if (isEvent(envelope, 'NextRunPlanned')) {
+      const { endpointId, jobId, runId, runAt, reason, plannedAt } = envelope.data;
+      await client.query(
+        `INSERT INTO rm_endpoints AS e (endpoint_id, tenant_id, job_id, next_run_id, next_run_at, next_run_reason,
+                                        next_run_planned_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (endpoint_id) DO UPDATE
+           SET job_id = COALESCE(e.job_id, EXCLUDED.job_id), next_run_id = EXCLUDED.next_run_id,
+               next_run_at = EXCLUDED.next_run_at, next_run_reason = EXCLUDED.next_run_reason,
+               next_run_planned_at = EXCLUDED.next_run_planned_at`,
+        [endpointId, tenantId, jobId, runId, runAt, reason, plannedAt],
+      );
+    } else if (isEvent(envelope, 'RunStarted') || isEvent(envelope, 'RunFinished')) {
+      const { endpointId, jobId } = envelope.data;
+      // The first event of a run stream is the run's first appearance: it is counted once.
+      await client.query(
+        `WITH last AS (
+           SELECT * FROM rm_runs WHERE endpoint_id = $1 ORDER BY started_at DESC, run_id DESC LIMIT 1
+         ), success AS (SELECT ${LAST_SUCCESS} AS at)
+         INSERT INTO rm_endpoints AS e (endpoint_id, tenant_id, job_id, runs_count, last_run_id, last_run_status,
+                                        last_run_http_status, last_run_duration_ms, last_run_started_at,
+                                        last_run_finished_at, last_success_at, failure_streak)
+         SELECT $1, $2, $3, $4, last.run_id, last.status, last.http_status, last.duration_ms, last.started_at,
+                last.finished_at, success.at, ${STREAK_SINCE('success.at')}
+           FROM success LEFT JOIN last ON true
+         ON CONFLICT (endpoint_id) DO UPDATE
+           SET job_id = COALESCE(e.job_id, EXCLUDED.job_id), runs_count = e.runs_count + EXCLUDED.runs_count,
+               last_run_id = EXCLUDED.last_run_id, last_run_status = EXCLUDED.last_run_status,
+               last_run_http_status = EXCLUDED.last_run_http_status,
+               last_run_duration_ms = EXCLUDED.last_run_duration_ms,
+               last_run_started_at = EXCLUDED.last_run_started_at,
+               last_run_finished_at = EXCLUDED.last_run_finished_at, last_success_at = EXCLUDED.last_success_at,
+               failure_streak = CASE
+                 WHEN e.failures_reset_at IS NULL OR e.failures_reset_at <= EXCLUDED.last_success_at
+                   THEN EXCLUDED.failure_streak
+                 ELSE ${STREAK_SINCE('e.failures_reset_at')} END`,
+        [endpointId, tenantId, jobId, envelope.streamVersion === 1 ? 1 : 0],
+      );
+    } else if (isEvent(envelope, 'AIAnalysisCompleted')) {
+      const { endpointId, analysisId, analyzedAt, planner, model } = envelope.data;
+      await recordAnalysis(client, [
+        endpointId,
+        tenantId,
+        analysisId,
+        'completed',
+        analyzedAt,
+        planner,
+        model,
+      ]);
+    } else if (isEvent(envelope, 'AIAnalysisFailed')) {
+      const { endpointId, analysisId, failedAt, model } = envelope.data;
+      // Only LLM analyses fail; the heuristic planner has no failure mode.
+      await recordAnalysis(client, [endpointId, tenantId, analysisId, 'failed', failedAt, 'ai', model]);
+    }
+  },
+};
+
+async function recordAnalysis(
+  client: PoolClient,
+  row: [string, string, string, 'completed' | 'failed', string, 'ai' | 'heuristic', string],
+): Promise<void> {
+  await client.query(
+    `INSERT INTO rm_endpoints AS e (endpoint_id, tenant_id, last_analysis_id, last_analysis_status, last_analysis_at,
+                                    planner, planner_model)
+     VALUES ($1, $2, $3, $4, $5, $6, $7)
+     ON CONFLICT (endpoint_id) DO UPDATE
+       SET last_analysis_id = EXCLUDED.last_analysis_id, last_analysis_status = EXCLUDED.last_analysis_status,
+           last_analysis_at = EXCLUDED.last_analysis_at, planner = EXCLUDED.planner,
+           planner_model = EXCLUDED.planner_model`,
+    row,
+  );
+}

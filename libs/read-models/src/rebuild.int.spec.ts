@@ -1,0 +1,107 @@
+import { createTestDatabase, TestDatabase } from '@cronicorn/testing';
+import type { PoolClient } from 'pg';
+import { appendRichHistory, History, snapshotReadModels } from '../test/fixtures';
+import { readModelProgress } from './progress';
+import {
+  PROJECTOR_CONTROL_CHANNEL,
+  ProjectorLockBusyError,
+  STEP_DOWN,
+  tryProjectorLock,
+} from './projector-lock';
+import { rebuildReadModels, RebuildProgress } from './rebuild';
+
+jest.setTimeout(60_000);
+
+describe('Read-model rebuild', () => {
+  let db: TestDatabase;
+  let history: History;
+
+  beforeEach(async () => {
+    db = await createTestDatabase();
+    history = new History(db.pool);
+  });
+  afterEach(() => db.drop());
+
+  describe('When the log is replayed', () => {
+    it('should produce exactly what applying the events as they arrived produced', async () => {
+      const envelopes = await appendRichHistory(history, { project: true });
+      const live = await snapshotReadModels(db.pool);
+      expect(live.rm_runs.length).toBeGreaterThan(0);
+
+      const progress: RebuildProgress[] = [];
+      const summary = await rebuildReadModels({
+        pool: db.pool,
+        store: history.store,
+        batchSize: 50,
+        onProgress: (p) => progress.push(p),
+      });
+
+      expect(await snapshotReadModels(db.pool)).toEqual(live);
+      expect(summary.events).toBe(envelopes.length);
+      expect(summary.rows.rm_runs).toBe(live.rm_runs.length);
+      expect(progress[progress.length - 1]).toMatchObject({
+        done: envelopes.length,
+        total: envelopes.length,
+      });
+      expect(progress.length).toBeGreaterThan(1);
+    });
+
+    it('should leave the projector consumer right after the rebuilt state', async () => {
+      const envelopes = await appendRichHistory(history, { project: false });
+      const summary = await rebuildReadModels({ pool: db.pool, store: history.store });
+
+      for (const envelope of envelopes)
+        expect(await readModelProgress(db.pool, envelope.position)).toBe(true);
+      const { rows } = await db.pool.query(
+        `SELECT position::text AS position FROM consumer_checkpoints WHERE consumer = 'projector'`,
+      );
+      expect(rows).toEqual([{ position: summary.checkpoint.position }]);
+    });
+
+    it('should start from empty tables, dropping whatever the read models held', async () => {
+      await appendRichHistory(history, { project: true });
+      const before = await snapshotReadModels(db.pool);
+      await db.pool.query(`UPDATE rm_jobs SET name = 'corrupted'`);
+      await db.pool.query(`INSERT INTO rm_stream_versions (stream_id, version) VALUES ('job-ghost', 7)`);
+
+      await rebuildReadModels({ pool: db.pool, store: history.store });
+      expect(await snapshotReadModels(db.pool)).toEqual(before);
+    });
+  });
+
+  describe('When a projector holds the lock', () => {
+    let holder: PoolClient;
+    beforeEach(async () => {
+      holder = await db.pool.connect();
+      expect(await tryProjectorLock(holder)).toBe(true);
+    });
+    afterEach(() => holder.release(true));
+
+    it('should ask it to step down and rebuild once it lets go', async () => {
+      await appendRichHistory(history, { project: false });
+      holder.on('notification', (message) => {
+        if (message.channel === PROJECTOR_CONTROL_CHANNEL && message.payload === STEP_DOWN) {
+          void holder.query('SELECT pg_advisory_unlock_all()');
+        }
+      });
+      await holder.query(`LISTEN ${PROJECTOR_CONTROL_CHANNEL}`);
+      const logs: string[] = [];
+
+      const summary = await rebuildReadModels({
+        pool: db.pool,
+        store: history.store,
+        onLog: (m) => logs.push(m),
+      });
+      expect(summary.rows.rm_jobs).toBe(4);
+      expect(logs[0]).toMatch(/asking it to step down/);
+    });
+
+    it('should refuse with a clear error when it does not let go in time', async () => {
+      await expect(
+        rebuildReadModels({ pool: db.pool, store: history.store, lockWaitMs: 300 }),
+      ).rejects.toThrow(ProjectorLockBusyError);
+      const { rows } = await db.pool.query('SELECT count(*)::int AS n FROM consumer_checkpoints');
+      expect(rows[0].n).toBe(0);
+    });
+  });
+});

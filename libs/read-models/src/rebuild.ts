@@ -1,0 +1,161 @@
+import type { EventEnvelope } from '@cronicorn/events';
+import { EventStore, LOG_START, LogCheckpoint } from '@cronicorn/event-store';
+import { withTransaction } from '@cronicorn/platform';
+import type { Pool, PoolClient } from 'pg';
+import { PROJECTOR_CONSUMER } from './progress';
+import { releaseProjectorLock, takeProjectorLock } from './projector-lock';
+import { projectToReadModels, READ_MODEL_TABLES } from './read-models';
+
+export interface RebuildProgress {
+  /** Events read from the log so far. */
+  done: number;
+  /** Events in the log when the rebuild started (grows if `done` passes it). */
+  total: number;
+  eventsPerSecond: number;
+  elapsedMs: number;
+}
+
+export interface RebuildSummary {
+  /** Events read from the log. */
+  events: number;
+  /** Events that changed a read model (the others have no projection). */
+  applied: number;
+  elapsedMs: number;
+  eventsPerSecond: number;
+  /** Rows per read-model table after the rebuild. */
+  rows: Record<string, number>;
+  /** Where the live projector's sweep continues from. */
+  checkpoint: LogCheckpoint;
+}
+
+export interface RebuildOptions {
+  pool: Pool;
+  store: Pick<EventStore, 'readAll'>;
+  /** Events per read and per transaction. Default 500. */
+  batchSize?: number;
+  /** The live projector's consumer name. Default `projector`. */
+  consumer?: string;
+  /** How long to wait for a live projector to step down. Default 30 s. */
+  lockWaitMs?: number;
+  /** Called after each batch. */
+  onProgress?: (progress: RebuildProgress) => void;
+  /** Human-readable steps ("waiting for the live projector to step down"). */
+  onLog?: (message: string) => void;
+}
+
+/**
+ * Rebuilds every read model from the event log.
+ *
+ * 1. Takes the projector lock: a live projector is asked to step down (it stops consuming
+ *    and stands by) and standby replicas stay out; throws `ProjectorLockBusyError` if the
+ *    holder does not let go within `lockWaitMs`.
+ * 2. Empties the `rm_*` tables and the projector's bookkeeping (`consumer_stream_versions`,
+ *    `consumer_checkpoints`).
+ * 3. Replays the log with `readAll` in commit order, one transaction per batch, through the
+ *    same projections as the live consumer, recording each stream's version for the
+ *    consumer as it goes, so the projector resumes exactly after the rebuilt state.
+ * 4. Releases the lock; a projector takes over and applies whatever was appended meanwhile.
+ *
+ * The read models are incomplete while it runs (GETs see them fill up). Batches are short
+ * transactions so the log's readers (relay, sweeps) are held back only briefly.
+ */
+export async function rebuildReadModels(options: RebuildOptions): Promise<RebuildSummary> {
+  const { pool, store } = options;
+  const consumer = options.consumer ?? PROJECTOR_CONSUMER;
+  const batchSize = options.batchSize ?? 500;
+  const log = options.onLog ?? (() => undefined);
+  const lockClient = await pool.connect();
+  let broken: Error | undefined;
+  const onError = (error: Error) => (broken = error);
+  lockClient.on('error', onError);
+  try {
+    const waitMs = options.lockWaitMs ?? 30_000;
+    await takeProjectorLock(lockClient, pool, {
+      waitMs,
+      onWait: () => log(`a projector is running; asking it to step down (waiting up to ${waitMs} ms)`),
+    });
+    log('holding the projector lock; projectors stand by until the rebuild ends');
+    try {
+      const started = Date.now();
+      const { rows } = await pool.query<{ total: string }>('SELECT count(*) AS total FROM events');
+      let total = Number(rows[0].total);
+      await withTransaction(pool, async (client) => {
+        await client.query(`TRUNCATE ${READ_MODEL_TABLES.join(', ')}`);
+        await client.query('DELETE FROM consumer_stream_versions WHERE consumer = $1', [consumer]);
+        await client.query('DELETE FROM consumer_checkpoints WHERE consumer = $1', [consumer]);
+      });
+      log(`emptied ${READ_MODEL_TABLES.join(', ')}; replaying ${total} events`);
+
+      let checkpoint = LOG_START;
+      let done = 0;
+      let applied = 0;
+      for (;;) {
+        if (broken) throw new Error(`lost the projector lock connection: ${broken.message}`);
+        const page = await store.readAll(checkpoint, { limit: batchSize });
+        if (page.events.length > 0) {
+          applied += await withTransaction(pool, (client) => applyBatch(client, consumer, page.events));
+          done += page.events.length;
+        }
+        checkpoint = page.checkpoint;
+        total = Math.max(total, done);
+        const elapsedMs = Date.now() - started;
+        options.onProgress?.({ done, total, elapsedMs, eventsPerSecond: rate(done, elapsedMs) });
+        if (page.events.length < batchSize) break;
+        // A dead lock session would let a projector start writing under us.
+        await lockClient.query('SELECT 1');
+      }
+      await pool.query(
+        `INSERT INTO consumer_checkpoints (consumer, transaction_id, position) VALUES ($1, $2, $3)
+         ON CONFLICT (consumer) DO UPDATE
+           SET transaction_id = EXCLUDED.transaction_id, position = EXCLUDED.position, updated_at = now()`,
+        [consumer, checkpoint.transactionId, checkpoint.position],
+      );
+      const elapsedMs = Date.now() - started;
+      return {
+        events: done,
+        applied,
+        elapsedMs,
+        eventsPerSecond: rate(done, elapsedMs),
+        rows: await countRows(pool),
+        checkpoint,
+      };
+    } finally {
+      await releaseProjectorLock(lockClient).catch((error: Error) => (broken ??= error));
+    }
+  } finally {
+    lockClient.off('error', onError);
+    lockClient.release(broken ?? false);
+  }
+}
+
+async function applyBatch(
+  client: PoolClient,
+  consumer: string,
+  events: readonly EventEnvelope[],
+): Promise<number> {
+  let applied = 0;
+  const versions = new Map<string, number>();
+  for (const envelope of events) {
+    if (await projectToReadModels(envelope, client)) applied += 1;
+    versions.set(envelope.streamId, Math.max(versions.get(envelope.streamId) ?? 0, envelope.streamVersion));
+  }
+  await client.query(
+    `INSERT INTO consumer_stream_versions (consumer, stream_id, version)
+     SELECT $1, s.stream_id, s.version FROM unnest($2::text[], $3::int[]) AS s(stream_id, version)
+     ON CONFLICT (consumer, stream_id) DO UPDATE
+       SET version = GREATEST(consumer_stream_versions.version, EXCLUDED.version), updated_at = now()`,
+    [consumer, [...versions.keys()], [...versions.values()]],
+  );
+  return applied;
+}
+
+async function countRows(pool: Pool): Promise<Record<string, number>> {
+  const rows: Record<string, number> = {};
+  for (const table of READ_MODEL_TABLES) {
+    const result = await pool.query<{ n: string }>(`SELECT count(*) AS n FROM ${table}`);
+    rows[table] = Number(result.rows[0].n);
+  }
+  return rows;
+}
+
+const rate = (events: number, ms: number) => (ms > 0 ? Math.round((events * 1000) / ms) : events);
