@@ -1,4 +1,3 @@
-/* eslint-disable @typescript-eslint/no-require-imports -- plain CommonJS, run by node in the image */
 // Docker HEALTHCHECK: GET <path> (default /healthz) on this container's app port, exit 0 on
 // a 2xx. The slim Node image has no curl or wget.
 /* global fetch, AbortSignal */

@@ -1,4 +1,3 @@
-/* eslint-disable @typescript-eslint/no-require-imports -- plain CommonJS, run by node in the image */
 // Container entry: runs the app named by APP in this process (no shell in between, so
 // SIGTERM reaches Nest's shutdown hooks directly).
 const path = require('node:path');

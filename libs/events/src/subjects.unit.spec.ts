@@ -5,9 +5,9 @@ describe('NatsNames', () => {
     const names = new NatsNames();
     expect(names.eventsStream).toBe('CRONICORN_EVENTS');
     expect(names.dispatchStream).toBe('CRONICORN_DISPATCH');
-    expect(names.subjectOfEnvelope({ tenantId: 't1', streamId: 'endpoint-ab-cd', type: 'EndpointCreated' })).toBe(
-      'cronicorn.events.t1.endpoint.EndpointCreated',
-    );
+    expect(
+      names.subjectOfEnvelope({ tenantId: 't1', streamId: 'endpoint-ab-cd', type: 'EndpointCreated' }),
+    ).toBe('cronicorn.events.t1.endpoint.EndpointCreated');
     expect(names.tenantCategoryFilter('t1', 'run')).toBe('cronicorn.events.t1.run.>');
     expect(names.dispatchSubject('t1', 'e1')).toBe('cronicorn.dispatch.t1.e1');
   });

@@ -26,7 +26,9 @@ export class UpcasterRegistry {
   }
 
   upcast<E extends RawStoredEvent>(event: E): E {
-    const target = isCronicornEventType(event.type) ? CURRENT_SCHEMA_VERSION[event.type] : event.schemaVersion;
+    const target = isCronicornEventType(event.type)
+      ? CURRENT_SCHEMA_VERSION[event.type]
+      : event.schemaVersion;
     let { data, schemaVersion } = event;
     while (schemaVersion < target) {
       const step = this.byKey.get(`${event.type}@${schemaVersion}`);

@@ -18,7 +18,11 @@ describe('UpcasterRegistry', () => {
       { type: 'JobCreated', fromVersion: 1, upcast: (d) => ({ ...(d as object), description: null }) },
       { type: 'JobCreated', fromVersion: 2, upcast: (d) => ({ ...(d as object), tags: [] }) },
     ]);
-    const upcast = registry.upcast({ type: 'JobCreated', schemaVersion: 1, data: { jobId: 'j1', name: 'n' } });
+    const upcast = registry.upcast({
+      type: 'JobCreated',
+      schemaVersion: 1,
+      data: { jobId: 'j1', name: 'n' },
+    });
     expect(upcast).toEqual({
       type: 'JobCreated',
       schemaVersion: 3,

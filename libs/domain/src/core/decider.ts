@@ -11,6 +11,9 @@ export interface Decider<State, Command, E extends Event> {
 }
 
 /** Folds a stream's events into the decider's state. */
-export function fold<State, E extends Event>(decider: Pick<Decider<State, never, E>, 'evolve' | 'initialState'>, events: readonly E[]): State {
+export function fold<State, E extends Event>(
+  decider: Pick<Decider<State, never, E>, 'evolve' | 'initialState'>,
+  events: readonly E[],
+): State {
   return events.reduce(decider.evolve, decider.initialState());
 }

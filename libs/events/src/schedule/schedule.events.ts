@@ -38,7 +38,14 @@ export type RunSkipped = Event<
 /** A run did not start within its lateness budget: the alert of this product. */
 export type RunMissed = Event<
   'RunMissed',
-  { endpointId: string; runId: string; scheduledFor: string; lateMs: number; budgetMs: number; detectedAt: string }
+  {
+    endpointId: string;
+    runId: string;
+    scheduledFor: string;
+    lateMs: number;
+    budgetMs: number;
+    detectedAt: string;
+  }
 >;
 
 export type ScheduleEvent = NextRunPlanned | RunSkipped | RunMissed;

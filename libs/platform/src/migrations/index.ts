@@ -16,8 +16,8 @@ export type { Migration, MigrationLog } from './runner';
  * 0001-0009 event store and messaging, 0010-0019 command-api, 0020-0029 projector,
  * 0030-0039 scheduler, 0040-0049 ai-planner, 0050-0059 webhooks.
  */
-export const ALL_MIGRATIONS: readonly Migration[] = [m0001, m0002, m0010, m0020, m0030, m0040, m0050].sort((a, b) =>
-  a.id < b.id ? -1 : 1,
+export const ALL_MIGRATIONS: readonly Migration[] = [m0001, m0002, m0010, m0020, m0030, m0040, m0050].sort(
+  (a, b) => (a.id < b.id ? -1 : 1),
 );
 
 /** Brings the database up to date; safe to call from every app at start-up. */
