@@ -21,6 +21,8 @@ export interface CronicornConfig {
   app: AppName;
   port: number;
   databaseUrl: string;
+  /** Connections per app process (`DATABASE_POOL_SIZE`); keep replicas × size below Postgres' `max_connections`. */
+  databasePoolSize: number;
   natsUrl: string;
   nats: NatsNames;
   adminApiKey: string | null;
@@ -55,6 +57,7 @@ export function loadConfig(app: AppName, env: NodeJS.ProcessEnv = process.env): 
     app,
     port: intFrom(env, portVariable(app), DEFAULT_PORTS[app]),
     databaseUrl: env.DATABASE_URL || DEFAULT_DATABASE_URL,
+    databasePoolSize: Math.max(2, intFrom(env, 'DATABASE_POOL_SIZE', 10)),
     natsUrl: env.NATS_URL || DEFAULT_NATS_URL,
     nats: new NatsNames(env.CRONICORN_NATS_NAMESPACE ?? ''),
     adminApiKey: orNull(env.ADMIN_API_KEY),

@@ -54,7 +54,8 @@ export class CoreModule implements OnModuleInit, OnApplicationShutdown, NestModu
       {
         provide: DatabaseRuntime,
         inject: [CONFIG],
-        useFactory: (config: CronicornConfig) => new DatabaseRuntime(config.databaseUrl, `cronicorn-${app}`),
+        useFactory: (config: CronicornConfig) =>
+          new DatabaseRuntime(config.databaseUrl, `cronicorn-${app}`, config.databasePoolSize),
       },
       { provide: PG_POOL, inject: [DatabaseRuntime], useFactory: (db: DatabaseRuntime) => db.pool },
       {

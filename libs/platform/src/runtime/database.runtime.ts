@@ -25,9 +25,11 @@ export class DatabaseRuntime {
   constructor(
     private readonly databaseUrl: string,
     applicationName = 'cronicorn',
+    poolSize = 10,
   ) {
     this.pool = createPool(databaseUrl, {
       applicationName,
+      max: poolSize,
       onError: (error) => this.log.warn(`idle connection lost: ${describeError(error)}`),
     });
   }
