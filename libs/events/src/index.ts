@@ -10,3 +10,4 @@ export * from './endpoint/endpoint.events';
 export * from './schedule/schedule.events';
 export * from './run/run.events';
 export * from './planner/planner.events';
+export * from './planner/planner.analyze';

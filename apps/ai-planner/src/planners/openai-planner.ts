@@ -1,0 +1,170 @@
+import OpenAI, { APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
+import type {
+  ChatCompletion,
+  ChatCompletionMessageParam,
+  ChatCompletionMessageToolCall,
+  ChatCompletionTool,
+} from 'openai/resources/chat/completions';
+import {
+  Planner,
+  PLANNER_TOOL_DEFINITIONS,
+  PlannerContext,
+  PlannerDecision,
+  ToolCallRequest,
+} from '@cronicorn/domain';
+import { ToolCallApplier, ToolCallOutcome } from '../analysis/tool-call-session';
+import { PlannerFailure, PlannerFailureReason } from './planner-failure';
+import { DEFAULT_PROMPT_LIMITS, PromptLimits, systemPrompt, userPrompt } from './prompt';
+
+/** A planner that can apply its calls as it goes and hear back (the LLM's tool results). */
+export interface InteractivePlanner extends Planner {
+  plan(context: PlannerContext, applier?: ToolCallApplier): Promise<PlannerDecision>;
+}
+
+export interface OpenAIPlannerOptions {
+  apiKey: string;
+  /** `OPENAI_BASE_URL`: any OpenAI-compatible server (vLLM, Ollama, llama.cpp). */
+  baseURL: string | null;
+  model: string;
+  /** `AI_MAX_PAUSE_MS`, told to the model. */
+  aiMaxPauseMs: number;
+  /** Per request. */
+  requestTimeoutMs: number;
+  /** For the whole analysis, every round included. */
+  analysisTimeoutMs: number;
+  /** Rounds of model calls; tool results are fed back between rounds. */
+  maxSteps: number;
+  /** Retries of one request by the client (connection errors, 429, 5xx). */
+  maxRetries: number;
+  maxCompletionTokens?: number;
+  promptLimits?: PromptLimits;
+}
+
+export const OPENAI_TOOLS: ChatCompletionTool[] = PLANNER_TOOL_DEFINITIONS.map((tool) => ({
+  type: 'function',
+  function: { name: tool.name, description: tool.description, parameters: tool.parameters },
+}));
+
+/**
+ * The LLM planner (DESIGN §7): OpenAI chat completions with the four tools. Each round's tool
+ * calls go to the applier (the endpoint decider) and its verdicts go back to the model as tool
+ * messages, so it can correct a rejected call; at most `maxSteps` rounds. Token usage of all
+ * rounds is summed. Failures throw `PlannerFailure`.
+ */
+export class OpenAIPlanner implements InteractivePlanner {
+  private readonly client: OpenAI;
+
+  constructor(private readonly options: OpenAIPlannerOptions) {
+    this.client = new OpenAI({
+      apiKey: options.apiKey,
+      baseURL: options.baseURL ?? undefined,
+      // Our own signal ends a request at requestTimeoutMs (see `plan`); this is a backstop.
+      timeout: options.requestTimeoutMs + 1_000,
+      maxRetries: options.maxRetries,
+    });
+  }
+
+  get model(): string {
+    return this.options.model;
+  }
+
+  async plan(context: PlannerContext, applier?: ToolCallApplier): Promise<PlannerDecision> {
+    const deadline = AbortSignal.timeout(this.options.analysisTimeoutMs);
+    const messages: ChatCompletionMessageParam[] = [
+      { role: 'system', content: systemPrompt(this.options.aiMaxPauseMs) },
+      { role: 'user', content: userPrompt(context, this.options.promptLimits ?? DEFAULT_PROMPT_LIMITS) },
+    ];
+    const toolCalls: ToolCallRequest[] = [];
+    let tokensIn = 0;
+    let tokensOut = 0;
+    let summary = '';
+    const fail = (reason: PlannerFailureReason, message: string, cause?: unknown): never => {
+      throw new PlannerFailure(reason, message, { tokensIn, tokensOut, toolCalls }, { cause });
+    };
+
+    for (let step = 1; step <= this.options.maxSteps; step++) {
+      let completion: ChatCompletion;
+      const requestTimer = AbortSignal.timeout(this.options.requestTimeoutMs);
+      try {
+        completion = await this.client.chat.completions.create(
+          {
+            model: this.options.model,
+            messages,
+            tools: OPENAI_TOOLS,
+            tool_choice: 'auto',
+            ...(this.options.maxCompletionTokens
+              ? { max_completion_tokens: this.options.maxCompletionTokens }
+              : {}),
+          },
+          { signal: AbortSignal.any([deadline, requestTimer]) },
+        );
+      } catch (error) {
+        const [reason, message] = classify(error, requestTimer, deadline);
+        return fail(reason, message, error);
+      }
+      tokensIn += nonNegative(completion?.usage?.prompt_tokens);
+      tokensOut += nonNegative(completion?.usage?.completion_tokens);
+      const message = Array.isArray(completion?.choices) ? completion.choices[0]?.message : undefined;
+      if (!message || typeof message !== 'object') {
+        return fail('malformed', 'the response holds no message (not a chat completion)');
+      }
+      if (typeof message.content === 'string' && message.content.trim() !== '')
+        summary = message.content.trim();
+      const calls = Array.isArray(message.tool_calls) ? message.tool_calls : [];
+      if (calls.length === 0) break;
+
+      const requests = calls.map(toRequest);
+      toolCalls.push(...requests);
+      const outcomes: ToolCallOutcome[] = applier
+        ? await applier.apply(requests)
+        : requests.map(() => ({ accepted: true, reason: 'not applied yet' }));
+      messages.push({ role: 'assistant', content: message.content ?? null, tool_calls: calls });
+      calls.forEach((call, i) =>
+        messages.push({
+          role: 'tool',
+          tool_call_id: call.id,
+          content: JSON.stringify(
+            outcomes[i]?.accepted
+              ? { accepted: true, ...(outcomes[i].reason ? { note: outcomes[i].reason } : {}) }
+              : { accepted: false, rejected: outcomes[i]?.reason ?? 'rejected' },
+          ),
+        }),
+      );
+    }
+    if (!summary) {
+      summary = toolCalls.length
+        ? `${toolCalls.length} tool call(s): ${toolCalls.map((c) => c.name).join(', ')}`
+        : 'no change';
+    }
+    return { toolCalls, summary, model: this.options.model, tokensIn, tokensOut };
+  }
+}
+
+function toRequest(call: ChatCompletionMessageToolCall): ToolCallRequest {
+  if (call.type === 'function') return { name: call.function?.name, arguments: call.function?.arguments };
+  return { name: call.custom?.name ?? call.type, arguments: call.custom?.input };
+}
+
+const nonNegative = (value: unknown) =>
+  typeof value === 'number' && Number.isFinite(value) && value > 0 ? Math.round(value) : 0;
+
+/**
+ * Timeouts (per request or for the whole analysis), unusable answers, everything else. A
+ * timeout is read from our own signals, not from the error's class: an abort surfaces as
+ * whichever error the fetch implementation raises.
+ */
+function classify(
+  error: unknown,
+  request: AbortSignal,
+  deadline: AbortSignal,
+): [PlannerFailureReason, string] {
+  if (deadline.aborted) return ['timeout', 'the analysis ran out of time'];
+  if (request.aborted || error instanceof APIConnectionTimeoutError)
+    return ['timeout', 'the LLM request timed out'];
+  if (error instanceof APIUserAbortError) return ['error', 'the LLM request was aborted'];
+  if (error instanceof SyntaxError) return ['malformed', `unreadable response: ${error.message}`];
+  if (error instanceof APIError) {
+    return ['error', error.status ? `HTTP ${error.status}: ${error.message}` : error.message];
+  }
+  return ['error', error instanceof Error ? error.message : String(error)];
+}

@@ -1,0 +1,206 @@
+import type { Pool, PoolClient } from 'pg';
+import { EventEnvelope, RunFinished } from '@cronicorn/events';
+import { dueAfterAnalysis, dueAfterRun, DueState, streakAfterRun } from './analysis-due';
+
+/** A row of `ai_planner_endpoints` this replica holds the lease of. */
+export interface ClaimedEndpoint {
+  endpointId: string;
+  tenantId: string;
+  /** The streak the queue has seen; recorded as what this analysis saw. */
+  failureStreak: number;
+  correlationId: string | null;
+  causationId: string | null;
+  /** Global position of the newest RunFinished seen (decimal string). */
+  runPosition: string | null;
+  attempts: number;
+}
+
+interface Row {
+  endpoint_id: string;
+  tenant_id: string;
+  due_at: Date | null;
+  failure_streak: number;
+  last_finished_at: Date | null;
+  analyzed_failure_streak: number | null;
+  last_analyzed_at: Date | null;
+  correlation_id: string | null;
+  causation_id: string | null;
+  run_position: string | null;
+  attempts: number;
+}
+
+const claimed = (row: Row): ClaimedEndpoint => ({
+  endpointId: row.endpoint_id,
+  tenantId: row.tenant_id,
+  failureStreak: row.failure_streak,
+  correlationId: row.correlation_id,
+  causationId: row.causation_id,
+  runPosition: row.run_position,
+  attempts: row.attempts,
+});
+
+/**
+ * `ai_planner_endpoints`: which endpoints want an analysis, and who is analysing which.
+ *
+ * Leases are short transactions, never a lock held across an LLM call: a transaction that
+ * stays open holds back every reader of the event log (ADR 0001). A lease expires by the
+ * database clock, so a replica that dies mid-analysis delays that endpoint by `leaseMs`.
+ */
+export class AnalysisQueue {
+  constructor(
+    private readonly pool: Pool,
+    private readonly owner: string,
+    private readonly intervalMs: number,
+    private readonly leaseMs: number,
+  ) {}
+
+  /**
+   * In the event consumer's transaction: a run finished, so its endpoint wants an analysis
+   * (debounced, see `dueAfterRun`). Returns when it is due.
+   */
+  async recordRunFinished(client: PoolClient, envelope: EventEnvelope, now: Date): Promise<Date> {
+    const data = envelope.data as RunFinished['data'];
+    const { rows } = await client.query<Row>(
+      'SELECT * FROM ai_planner_endpoints WHERE endpoint_id = $1 FOR UPDATE',
+      [data.endpointId],
+    );
+    const state: DueState = rows.length
+      ? {
+          dueAt: rows[0].due_at,
+          failureStreak: rows[0].failure_streak,
+          lastFinishedAt: rows[0].last_finished_at,
+          analyzedFailureStreak: rows[0].analyzed_failure_streak,
+          lastAnalyzedAt: rows[0].last_analyzed_at,
+        }
+      : {
+          dueAt: null,
+          failureStreak: 0,
+          lastFinishedAt: null,
+          analyzedFailureStreak: null,
+          lastAnalyzedAt: null,
+        };
+    const streak = streakAfterRun(state, {
+      status: data.status,
+      trigger: data.trigger,
+      finishedAt: new Date(data.finishedAt),
+    });
+    const dueAt = dueAfterRun(state, streak.failureStreak, now, this.intervalMs);
+    await client.query(
+      `INSERT INTO ai_planner_endpoints (endpoint_id, tenant_id, due_at, requests, requested_at, failure_streak,
+                                         last_finished_at, correlation_id, causation_id, run_position)
+       VALUES ($1, $2, $3, 1, $4, $5, $6, $7, $8, $9)
+       ON CONFLICT (endpoint_id) DO UPDATE SET
+         due_at = EXCLUDED.due_at, requests = ai_planner_endpoints.requests + 1,
+         requested_at = EXCLUDED.requested_at, failure_streak = EXCLUDED.failure_streak,
+         last_finished_at = EXCLUDED.last_finished_at, correlation_id = EXCLUDED.correlation_id,
+         causation_id = EXCLUDED.causation_id,
+         run_position = GREATEST(ai_planner_endpoints.run_position, EXCLUDED.run_position), updated_at = now()`,
+      [
+        data.endpointId,
+        envelope.tenantId,
+        dueAt,
+        now,
+        streak.failureStreak,
+        streak.lastFinishedAt,
+        envelope.metadata.correlationId ?? null,
+        envelope.id,
+        envelope.position,
+      ],
+    );
+    return dueAt;
+  }
+
+  /** Leases up to `limit` due rows nobody holds (replicas skip each other's locked rows). */
+  async claimDue(now: Date, limit: number): Promise<ClaimedEndpoint[]> {
+    const { rows } = await this.pool.query<Row>(
+      `UPDATE ai_planner_endpoints t
+          SET lease_owner = $1, lease_until = clock_timestamp() + make_interval(secs => $2::double precision / 1000),
+              claimed_requests = t.requests, updated_at = now()
+        WHERE t.endpoint_id IN (
+                SELECT endpoint_id FROM ai_planner_endpoints
+                 WHERE due_at <= $3 AND (lease_until IS NULL OR lease_until <= clock_timestamp())
+                 ORDER BY due_at
+                 LIMIT $4
+                 FOR UPDATE SKIP LOCKED)
+        RETURNING t.*`,
+      [this.owner, this.leaseMs, now, limit],
+    );
+    return rows.map(claimed);
+  }
+
+  /**
+   * Leases one endpoint for an analysis on demand, creating its row if needed; null while
+   * another analysis of it holds the lease.
+   */
+  async acquire(endpointId: string, tenantId: string): Promise<ClaimedEndpoint | null> {
+    const { rows } = await this.pool.query<Row>(
+      `INSERT INTO ai_planner_endpoints (endpoint_id, tenant_id, lease_owner, lease_until)
+       VALUES ($1, $2, $3, clock_timestamp() + make_interval(secs => $4::double precision / 1000))
+       ON CONFLICT (endpoint_id) DO UPDATE
+         SET lease_owner = EXCLUDED.lease_owner, lease_until = EXCLUDED.lease_until,
+             claimed_requests = ai_planner_endpoints.requests, updated_at = now()
+       WHERE ai_planner_endpoints.lease_until IS NULL OR ai_planner_endpoints.lease_until <= clock_timestamp()
+       RETURNING *`,
+      [endpointId, tenantId, this.owner, this.leaseMs],
+    );
+    return rows.length ? claimed(rows[0]) : null;
+  }
+
+  /**
+   * In the transaction that records the analysis: releases the lease and decides when the
+   * next analysis is due (`dueAfterAnalysis`). Does nothing if the lease was lost meanwhile.
+   */
+  async finish(client: PoolClient, endpoint: ClaimedEndpoint, now: Date): Promise<void> {
+    const { rows } = await client.query<{ failure_streak: number; fresh: boolean }>(
+      `SELECT failure_streak, requests > claimed_requests AS fresh FROM ai_planner_endpoints
+        WHERE endpoint_id = $1 AND lease_owner = $2 FOR UPDATE`,
+      [endpoint.endpointId, this.owner],
+    );
+    if (rows.length === 0) return;
+    const dueAt = dueAfterAnalysis(
+      rows[0].failure_streak,
+      endpoint.failureStreak,
+      rows[0].fresh,
+      now,
+      this.intervalMs,
+    );
+    await client.query(
+      `UPDATE ai_planner_endpoints
+          SET lease_owner = NULL, lease_until = NULL, attempts = 0, last_analyzed_at = $2,
+              analyzed_failure_streak = $3, due_at = $4, updated_at = now()
+        WHERE endpoint_id = $1`,
+      [endpoint.endpointId, now, endpoint.failureStreak, dueAt],
+    );
+  }
+
+  /** The endpoint is gone (archived or never existed): nothing is due any more. */
+  async drop(endpoint: ClaimedEndpoint): Promise<void> {
+    await this.pool.query(
+      `UPDATE ai_planner_endpoints SET lease_owner = NULL, lease_until = NULL, due_at = NULL, attempts = 0,
+              updated_at = now()
+        WHERE endpoint_id = $1 AND lease_owner = $2`,
+      [endpoint.endpointId, this.owner],
+    );
+  }
+
+  /** The analysis could not run (Postgres or NATS trouble): try again at `retryAt`. */
+  async retryLater(endpoint: ClaimedEndpoint, retryAt: Date): Promise<void> {
+    await this.pool.query(
+      `UPDATE ai_planner_endpoints
+          SET lease_owner = NULL, lease_until = NULL, attempts = attempts + 1,
+              due_at = CASE WHEN due_at IS NULL AND requests <= claimed_requests THEN NULL ELSE $3 END,
+              updated_at = now()
+        WHERE endpoint_id = $1 AND lease_owner = $2`,
+      [endpoint.endpointId, this.owner, retryAt],
+    );
+  }
+
+  /** Gives a lease back untouched (on-demand analysis refused, shutdown). */
+  async release(endpoint: ClaimedEndpoint): Promise<void> {
+    await this.pool.query(
+      `UPDATE ai_planner_endpoints SET lease_owner = NULL, lease_until = NULL, updated_at = now()
+        WHERE endpoint_id = $1 AND lease_owner = $2`,
+      [endpoint.endpointId, this.owner],
+    );
+  }
+}
