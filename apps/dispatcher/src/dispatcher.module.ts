@@ -19,11 +19,12 @@ import { RunDispatcher } from './dispatch/run-dispatcher';
 import { DispatcherSettings, dispatcherSettingsFromEnv } from './dispatcher.settings';
 import { HttpExecutor } from './http/http-executor';
 import { TargetGuard, targetPolicyFromEnv } from './http/target-guard';
+import { WebhooksModule } from './webhooks/webhooks.module';
 
 const SECRET_BOX = Symbol('SECRET_BOX');
 
 @Module({
-  imports: [CoreModule.forRoot('dispatcher')],
+  imports: [CoreModule.forRoot('dispatcher'), WebhooksModule.forRoot()],
   providers: [
     { provide: DISPATCHER_SETTINGS, useFactory: () => dispatcherSettingsFromEnv() },
     {

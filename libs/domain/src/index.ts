@@ -23,3 +23,15 @@ export * from './endpoint/endpoint.hints';
 export * from './schedule';
 export * from './templates/request-template';
 export * from './planner';
+export * from './subscription/subscription.commands';
+export {
+  type SubscriptionsState,
+  type WebhookSubscriptionState,
+  activeSubscriptions,
+} from './subscription/subscription.state';
+export {
+  subscriptionDecider,
+  subscriptionMatches,
+  SUBSCRIPTION_LIMITS,
+  ALL_EVENT_TYPES_WILDCARD,
+} from './subscription/subscription.decider';

@@ -46,6 +46,8 @@ export function evolve(state: TenantState, event: TenantEvent): TenantState {
       return { ...state, keys };
     }
     case 'TriggerFired':
+    case 'WebhookSubscriptionCreated':
+    case 'WebhookSubscriptionDeleted':
       return state;
     default: {
       const _unknown: never = event;

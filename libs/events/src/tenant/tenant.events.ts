@@ -17,14 +17,58 @@ export type ApiKeyIssued = Event<
 /** The key stops authenticating from this event on. */
 export type ApiKeyRevoked = Event<'ApiKeyRevoked', { keyId: string; revokedAt: string }>;
 
+/** Why a listening endpoint got no run when a trigger fired. */
+export type TriggerSkipReason = 'endpoint_paused' | 'job_paused';
+
 /**
  * A named trigger was fired (`POST /v1/triggers/:name`). `endpointIds` lists the listening
- * endpoints that were asked to run; each of them also gets a `RunRequested`.
+ * endpoints that were asked to run; each of them also gets a `RunRequested` (its run id in
+ * `runs`). Listening endpoints that were paused get no run: `skippedEndpointIds`, with the
+ * reason of each in `skipped`.
  */
 export type TriggerFired = Event<
   'TriggerFired',
-  { triggerId: string; name: string; payload: unknown; endpointIds: string[]; firedAt: string }
+  {
+    triggerId: string;
+    name: string;
+    payload: unknown;
+    endpointIds: string[];
+    runs?: { endpointId: string; runId: string }[];
+    skippedEndpointIds?: string[];
+    skipped?: { endpointId: string; reason: TriggerSkipReason }[];
+    firedAt: string;
+  }
 >;
 
-export type TenantEvent = TenantCreated | ApiKeyIssued | ApiKeyRevoked | TriggerFired;
-export const TenantEventTypes = ['TenantCreated', 'ApiKeyIssued', 'ApiKeyRevoked', 'TriggerFired'] as const;
+/**
+ * The tenant subscribed a URL to its events (`POST /v1/subscriptions`). The dispatcher POSTs
+ * every later event (in log order) whose type is in `eventTypes` (`*` = every type) to `url`,
+ * signed with `secret`. `secret` is a SecretBox token (`enc:v1:…`), never the secret in clear;
+ * the clear secret is shown once in the HTTP answer. Stable: all fields.
+ */
+export type WebhookSubscriptionCreated = Event<
+  'WebhookSubscriptionCreated',
+  { subscriptionId: string; url: string; eventTypes: string[]; secret: string; createdAt: string }
+>;
+
+/** The subscription stops receiving events; deliveries not yet made are cancelled. */
+export type WebhookSubscriptionDeleted = Event<
+  'WebhookSubscriptionDeleted',
+  { subscriptionId: string; deletedAt: string }
+>;
+
+export type TenantEvent =
+  | TenantCreated
+  | ApiKeyIssued
+  | ApiKeyRevoked
+  | TriggerFired
+  | WebhookSubscriptionCreated
+  | WebhookSubscriptionDeleted;
+export const TenantEventTypes = [
+  'TenantCreated',
+  'ApiKeyIssued',
+  'ApiKeyRevoked',
+  'TriggerFired',
+  'WebhookSubscriptionCreated',
+  'WebhookSubscriptionDeleted',
+] as const;

@@ -4,8 +4,8 @@ import * as m0002 from './0002_messaging';
 import * as m0010 from './0010_command_api';
 import * as m0020 from './0020_read_models';
 import * as m0030 from './0030_scheduler';
-import * as m0050 from './0050_webhooks';
 import * as m0040 from './0040_ai_planner';
+import * as m0050 from './0050_webhooks';
 import { applyMigrations, Migration, MigrationLog } from './runner';
 
 export { applyMigrations } from './runner';

@@ -1,0 +1,226 @@
+import { randomUUID } from 'node:crypto';
+import type { EventEnvelope, RunFinished } from '@cronicorn/events';
+import { LOG_START, PostgresEventStore } from '@cronicorn/event-store';
+import { startApi, TestApi } from '../../test/harness';
+import { EventsStreamService } from './events-stream.service';
+
+interface Frame {
+  id?: string;
+  event?: string;
+  data?: string;
+}
+
+/** A minimal EventSource over fetch: records frames and comments as they arrive. */
+class SseClient {
+  readonly frames: Frame[] = [];
+  readonly comments: string[] = [];
+  private readonly controller = new AbortController();
+  private buffer = '';
+  private reading: Promise<void> = Promise.resolve();
+
+  private constructor(readonly status: number) {}
+
+  static async open(url: string, headers: Record<string, string>): Promise<SseClient> {
+    const probe = new AbortController();
+    const res = await fetch(url, { headers, signal: probe.signal });
+    const client = new SseClient(res.status);
+    client.controller.signal.addEventListener('abort', () => probe.abort());
+    if (res.status !== 200 || !res.body) {
+      await res.text();
+      return client;
+    }
+    expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    client.reading = client.pump(res.body);
+    return client;
+  }
+
+  get events(): Array<Frame & { envelope: EventEnvelope }> {
+    return this.frames
+      .filter((f) => f.data !== undefined)
+      .map((f) => ({ ...f, envelope: JSON.parse(f.data as string) as EventEnvelope }));
+  }
+
+  async close(): Promise<void> {
+    this.controller.abort();
+    await this.reading;
+  }
+
+  private async pump(body: ReadableStream<Uint8Array>): Promise<void> {
+    const decoder = new TextDecoder();
+    try {
+      for await (const chunk of body) {
+        this.buffer += decoder.decode(chunk, { stream: true });
+        let end: number;
+        while ((end = this.buffer.indexOf('\n\n')) >= 0) {
+          this.parse(this.buffer.slice(0, end));
+          this.buffer = this.buffer.slice(end + 2);
+        }
+      }
+    } catch {
+      // aborted by close()
+    }
+  }
+
+  private parse(block: string): void {
+    const frame: Frame = {};
+    for (const line of block.split('\n')) {
+      if (line.startsWith(':')) this.comments.push(line.slice(1).trim());
+      else if (line.startsWith('id: ')) frame.id = line.slice(4);
+      else if (line.startsWith('event: ')) frame.event = line.slice(7);
+      else if (line.startsWith('data: ')) frame.data = line.slice(6);
+    }
+    if (frame.id !== undefined || frame.data !== undefined) this.frames.push(frame);
+  }
+}
+
+async function waitFor(
+  what: string,
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 15_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+describe('GET /v1/events/stream (Server-Sent Events)', () => {
+  let api: TestApi;
+  let store: PostgresEventStore;
+  let a: { tenantId: string; apiKey: string };
+  let b: { tenantId: string; apiKey: string };
+  const clients: SseClient[] = [];
+
+  const open = async (query: string, apiKey: string, headers: Record<string, string> = {}) => {
+    const client = await SseClient.open(`${api.url}/v1/events/stream${query}`, {
+      'x-api-key': apiKey,
+      ...headers,
+    });
+    clients.push(client);
+    return client;
+  };
+
+  /** Appends a RunFinished on a new run stream of the tenant; returns its envelope. */
+  const runFinished = async (tenantId: string): Promise<EventEnvelope> => {
+    const runId = randomUUID();
+    const event: RunFinished = {
+      type: 'RunFinished',
+      data: {
+        runId,
+        endpointId: randomUUID(),
+        jobId: randomUUID(),
+        status: 'success',
+        httpStatus: 200,
+        durationMs: 12,
+        attempts: 1,
+        error: null,
+        response: null,
+        retryAfterMs: null,
+        scheduledFor: '2025-03-10T12:00:00.000Z',
+        startedAt: '2025-03-10T12:00:00.010Z',
+        finishedAt: '2025-03-10T12:00:00.022Z',
+        trigger: 'schedule',
+        retryOf: null,
+      },
+    };
+    const result = await store.append(`run-${runId}`, [event], {
+      expectedVersion: 0,
+      metadata: { tenantId },
+    });
+    return result.envelopes[0];
+  };
+
+  beforeAll(async () => {
+    api = await startApi();
+    store = new PostgresEventStore(api.db.pool);
+    a = await api.createTenant('Tail A');
+    b = await api.createTenant('Tail B');
+  });
+
+  afterAll(async () => {
+    await Promise.all(clients.map((c) => c.close()));
+    await api?.close();
+  });
+
+  it('should send the tenant events after a position, then new ones, and resume from Last-Event-ID without gaps or repeats', async () => {
+    const start = await runFinished(a.tenantId);
+    const before = [
+      await runFinished(a.tenantId),
+      await runFinished(b.tenantId),
+      await runFinished(a.tenantId),
+    ];
+
+    const first = await open(`?after=${start.position}`, a.apiKey);
+    expect(first.status).toBe(200);
+    await waitFor('the existing events', () => first.events.length >= 2);
+
+    const live = [
+      await runFinished(a.tenantId),
+      await runFinished(b.tenantId),
+      await runFinished(a.tenantId),
+    ];
+    await waitFor('the new events', () => first.events.length >= 4);
+    await first.close();
+    const service = api.app.get(EventsStreamService);
+    await waitFor('the server to close the stream', () => service.openStreams === 0);
+
+    const missed = [await runFinished(a.tenantId), await runFinished(a.tenantId)];
+    const lastSeen = first.events[first.events.length - 1].id as string;
+    // The header wins over `after`, as for an EventSource reconnecting to its original URL.
+    const second = await open(`?after=${start.position}`, a.apiKey, { 'Last-Event-ID': lastSeen });
+    await waitFor('the missed events', () => second.events.length >= 2);
+    const later = await runFinished(a.tenantId);
+    await waitFor('the event after reconnecting', () => second.events.length >= 3);
+
+    const expected = [...before, ...live, ...missed, later].filter((e) => e.tenantId === a.tenantId);
+    const received = [...first.events, ...second.events];
+    expect(received.map((f) => f.id)).toEqual(expected.map((e) => e.position));
+    expect(received.map((f) => f.event)).toEqual(expected.map(() => 'RunFinished'));
+    expect(received.map((f) => f.envelope)).toEqual(expected.map((e) => JSON.parse(JSON.stringify(e))));
+    expect(received.every((f) => f.envelope.tenantId === a.tenantId)).toBe(true);
+
+    // The same events, in the same order, as the commit-ordered log says.
+    const from = await store.checkpointOfPosition(start.position);
+    const { events: log } = await store.readAll(from ?? LOG_START, { tenantId: a.tenantId });
+    expect(received.map((f) => f.envelope.id)).toEqual(log.map((e) => e.id));
+  });
+
+  it('should send only new events when no position is given', async () => {
+    const older = await runFinished(a.tenantId);
+    // The stream starts at the end of the readable log (below the oldest open transaction).
+    await waitFor('the older event to be readable', async () => {
+      const { events } = await store.readAll(LOG_START, { tenantId: a.tenantId, limit: 10_000 });
+      return events.some((e) => e.id === older.id);
+    });
+    const client = await open('', a.apiKey);
+    await waitFor('the stream to open', () => client.comments.includes('connected'));
+    const fresh = await runFinished(a.tenantId);
+    await waitFor('the new event', () => client.events.length >= 1);
+    expect(client.events.map((f) => f.id)).toEqual([fresh.position]);
+    await client.close();
+  });
+
+  it('should let tenant B see only its own events from the start of the log', async () => {
+    const mine = await runFinished(b.tenantId);
+    const client = await open('?after=0', b.apiKey);
+    await waitFor('B\u2019s run event', () => client.events.some((f) => f.envelope.id === mine.id));
+    expect(client.events.every((f) => f.envelope.tenantId === b.tenantId)).toBe(true);
+    expect(client.events.map((f) => f.event)).toContain('TenantCreated');
+    await client.close();
+  });
+
+  it.each([
+    ['a position that is not digits', '?after=abc', {}],
+    ['a position of no event', '?after=999999999999', {}],
+    ['a Last-Event-ID that is not a position', '', { 'Last-Event-ID': 'nope' }],
+  ])('should answer 400 for %s', async (_name, query, headers) => {
+    const client = await open(query, a.apiKey, headers);
+    expect(client.status).toBe(400);
+  });
+
+  it('should answer 401 without a tenant key', async () => {
+    expect((await open('', 'ck_live_wrong')).status).toBe(401);
+    expect((await open('', api.adminKey)).status).toBe(401);
+  });
+});

@@ -1,0 +1,110 @@
+import { BeforeApplicationShutdown, Inject, Injectable } from '@nestjs/common';
+import type { Subscription } from '@nats-io/nats-core';
+import type { EventStore, LogCheckpoint } from '@cronicorn/event-store';
+import { Wakeup } from '@cronicorn/messaging';
+import { EVENT_STORE, NatsRuntime, nestMessagingLogger } from '@cronicorn/platform';
+import type { Response } from 'express';
+import { EventTail } from './event-tail';
+import { EVENTS_STREAM_OPTIONS, EventsStreamOptions } from './events-stream.options';
+import { sseComment, sseRetry } from './sse';
+
+/**
+ * The open `GET /v1/events/stream` connections of this replica.
+ *
+ * Wake-ups come from core NATS: a subscription on the tenant's subjects
+ * (`<prefix>.<tenantId>.>`, no JetStream consumer). The outbox relay publishes an event only
+ * after reading it from the store below the oldest open transaction, so when its message
+ * arrives the event is readable by `readAll` too. Events themselves are always read from the
+ * store by checkpoint, never taken from the message: NATS may lose or repeat messages, the
+ * log does neither. Without NATS the stream polls the store.
+ */
+@Injectable()
+export class EventsStreamService implements BeforeApplicationShutdown {
+  private readonly logger = nestMessagingLogger('EventsStream');
+  private readonly open = new Map<AbortController, Promise<void>>();
+
+  constructor(
+    @Inject(EVENT_STORE) private readonly store: EventStore,
+    private readonly nats: NatsRuntime,
+    @Inject(EVENTS_STREAM_OPTIONS) private readonly options: EventsStreamOptions,
+  ) {}
+
+  /** Streams open on this replica. */
+  get openStreams(): number {
+    return this.open.size;
+  }
+
+  /** Streams from `from` on `res` until the client disconnects or the app stops. */
+  async serve(tenantId: string, from: LogCheckpoint, res: Response): Promise<void> {
+    const controller = new AbortController();
+    const { signal } = controller;
+    res.on('close', () => controller.abort());
+    res.status(200);
+    res.setHeader('content-type', 'text/event-stream; charset=utf-8');
+    res.setHeader('cache-control', 'no-cache, no-transform');
+    res.setHeader('connection', 'keep-alive');
+    res.setHeader('x-accel-buffering', 'no');
+    res.flushHeaders();
+    res.socket?.setNoDelay(true);
+
+    const wakeup = new Wakeup();
+    let subscription: Subscription | null = null;
+    const subscribed = () => {
+      if (subscription && !subscription.isClosed()) return true;
+      const handle = this.nats.handle;
+      if (!handle || handle.nc.isClosed()) return false;
+      subscription = handle.nc.subscribe(`${handle.names.eventsSubjectPrefix}.${tenantId}.>`, {
+        callback: () => wakeup.wake(),
+      });
+      return true;
+    };
+    const write = (frame: string) => writeFrame(res, frame);
+    const tail = new EventTail({
+      store: this.store,
+      tenantId,
+      from,
+      write,
+      signal,
+      wakeup,
+      pollMs: () => (subscribed() ? this.options.pollMs : this.options.pollWithoutNatsMs),
+      heartbeatMs: this.options.heartbeatMs,
+      batchSize: this.options.batchSize,
+      logger: this.logger,
+    });
+    const running = (async () => {
+      subscribed();
+      await write(sseRetry(this.options.retryMs) + sseComment('connected'));
+      await tail.run();
+    })();
+    this.open.set(controller, running);
+    try {
+      await running;
+    } finally {
+      this.open.delete(controller);
+      (subscription as Subscription | null)?.unsubscribe();
+      if (!res.writableEnded) res.end();
+    }
+  }
+
+  /** Before the HTTP server closes (it waits for open responses): end every stream. */
+  async beforeApplicationShutdown(): Promise<void> {
+    const running = [...this.open.entries()];
+    for (const [controller] of running) controller.abort();
+    await Promise.allSettled(running.map(([, done]) => done));
+  }
+}
+
+/** Resolves once `res` can take more, or at once when it is closed. */
+function writeFrame(res: Response, frame: string): Promise<void> {
+  return new Promise((resolve) => {
+    if (res.writableEnded || res.destroyed) return resolve();
+    if (res.write(frame)) return resolve();
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
+}

@@ -1,0 +1,171 @@
+import { randomUUID } from 'node:crypto';
+import { request } from '../../test/http';
+import { startApi, TestApi } from '../../test/harness';
+
+interface SubscriptionView {
+  id: string;
+  url: string;
+  eventTypes: string[];
+  createdAt: string;
+}
+
+describe('Webhook subscriptions API', () => {
+  let api: TestApi;
+  let a: { tenantId: string; apiKey: string };
+  let b: { tenantId: string; apiKey: string };
+  const call = <T = Record<string, unknown>>(method: string, path: string, apiKey?: string, body?: unknown) =>
+    request<T>(api.url, method, path, { apiKey, body });
+
+  beforeAll(async () => {
+    api = await startApi();
+    a = await api.createTenant('Hooks A');
+    b = await api.createTenant('Hooks B');
+  });
+
+  afterAll(async () => {
+    await api?.close();
+  });
+
+  describe('When a subscription is created', () => {
+    it('should answer 201 with a generated secret shown once, and list it without the secret', async () => {
+      const res = await call('POST', '/v1/subscriptions', a.apiKey, {
+        url: 'https://hooks.example.com/a',
+        eventTypes: ['RunFinished', 'RunStarted'],
+      });
+      expect(res.status).toBe(201);
+      expect(res.body).toEqual({
+        id: res.body.subscriptionId,
+        subscriptionId: expect.stringMatching(/^[0-9a-f-]{36}$/),
+        position: expect.stringMatching(/^\d+$/),
+        url: 'https://hooks.example.com/a',
+        eventTypes: ['RunFinished', 'RunStarted'],
+        secret: expect.stringMatching(/^whsec_[A-Za-z0-9_-]{43}$/),
+        createdAt: expect.any(String),
+      });
+      expect(res.headers.get('x-position')).toBe(res.body.position);
+      const secret = res.body.secret as string;
+
+      const list = await call<{ subscriptions: SubscriptionView[] }>('GET', '/v1/subscriptions', a.apiKey);
+      expect(list.status).toBe(200);
+      expect(list.body.subscriptions).toContainEqual({
+        id: res.body.subscriptionId,
+        url: 'https://hooks.example.com/a',
+        eventTypes: ['RunFinished', 'RunStarted'],
+        createdAt: res.body.createdAt,
+      });
+      expect(JSON.stringify(list.body)).not.toContain(secret);
+
+      // The event carries the secret encrypted only.
+      const events = await request<{ events: Array<{ type: string; data: { secret: string } }> }>(
+        api.url,
+        'GET',
+        '/v1/events?type=WebhookSubscriptionCreated',
+        { apiKey: a.apiKey, headers: { 'x-min-position': res.body.position as string } },
+      );
+      const recorded = events.body.events.map((e) => e.data.secret);
+      expect(recorded.length).toBeGreaterThan(0);
+      for (const token of recorded) expect(token).toMatch(/^enc:v1:/);
+      expect(JSON.stringify(events.body)).not.toContain(secret);
+    });
+
+    it('should keep a secret given by the caller and accept "*"', async () => {
+      const secret = 'my-own-signing-secret-0123456789';
+      const res = await call('POST', '/v1/subscriptions', a.apiKey, {
+        url: 'http://hooks.example.com/all',
+        eventTypes: ['*'],
+        secret,
+      });
+      expect(res.status).toBe(201);
+      expect(res.body.secret).toBe(secret);
+    });
+
+    it('should show an empty delivery log', async () => {
+      const created = await call('POST', '/v1/subscriptions', a.apiKey, {
+        url: 'https://hooks.example.com/empty',
+        eventTypes: ['JobCreated'],
+      });
+      const log = await call('GET', `/v1/subscriptions/${created.body.id as string}/deliveries`, a.apiKey);
+      expect(log.status).toBe(200);
+      expect(log.body).toEqual({ deliveries: [] });
+    });
+  });
+
+  describe('When the input is bad', () => {
+    it.each([
+      ['a ftp URL', { url: 'ftp://example.com/x', eventTypes: ['RunFinished'] }, 'url'],
+      ['an unknown event type', { url: 'https://example.com/', eventTypes: ['RunExploded'] }, 'eventTypes'],
+      ['no event types', { url: 'https://example.com/', eventTypes: [] }, 'eventTypes'],
+      ['a short secret', { url: 'https://example.com/', eventTypes: ['*'], secret: 'short' }, 'secret'],
+      ['an unknown field', { url: 'https://example.com/', eventTypes: ['*'], retries: 3 }, 'retries'],
+    ])('should answer 400 naming the field for %s', async (_name, body, field) => {
+      const res = await call<{ error: string; fields: Record<string, string> }>(
+        'POST',
+        '/v1/subscriptions',
+        a.apiKey,
+        body,
+      );
+      expect(res.status).toBe(400);
+      expect(Object.keys(res.body.fields)).toContain(field);
+    });
+
+    it('should answer 401 without a key', async () => {
+      expect((await call('GET', '/v1/subscriptions')).status).toBe(401);
+    });
+  });
+
+  describe('When another tenant asks', () => {
+    it('should answer 404 for its subscription, never 403, and not list it', async () => {
+      const created = await call('POST', '/v1/subscriptions', a.apiKey, {
+        url: 'https://hooks.example.com/private',
+        eventTypes: ['RunFinished'],
+      });
+      const id = created.body.id as string;
+      expect((await call('GET', `/v1/subscriptions/${id}/deliveries`, b.apiKey)).status).toBe(404);
+      const deleted = await call('DELETE', `/v1/subscriptions/${id}`, b.apiKey);
+      expect(deleted.status).toBe(404);
+      expect(deleted.body.error).toBe('SUBSCRIPTION.NOT_FOUND');
+      const list = await call<{ subscriptions: SubscriptionView[] }>('GET', '/v1/subscriptions', b.apiKey);
+      expect(list.body.subscriptions.map((s) => s.id)).not.toContain(id);
+      expect((await call('GET', `/v1/subscriptions/${id}/deliveries`, a.apiKey)).status).toBe(200);
+    });
+
+    it('should answer 404 for an unknown or malformed id', async () => {
+      expect((await call('DELETE', `/v1/subscriptions/${randomUUID()}`, a.apiKey)).status).toBe(404);
+      expect((await call('GET', '/v1/subscriptions/not-an-id/deliveries', a.apiKey)).status).toBe(404);
+    });
+  });
+
+  describe('When a subscription is deleted', () => {
+    it('should answer 202, drop it from the list, and answer 202 with no position the second time', async () => {
+      const created = await call('POST', '/v1/subscriptions', a.apiKey, {
+        url: 'https://hooks.example.com/doomed',
+        eventTypes: ['RunFinished'],
+      });
+      const id = created.body.id as string;
+      const deleted = await call('DELETE', `/v1/subscriptions/${id}`, a.apiKey);
+      expect(deleted.status).toBe(202);
+      expect(deleted.body).toEqual({ id, subscriptionId: id, position: expect.stringMatching(/^\d+$/) });
+      const list = await call<{ subscriptions: SubscriptionView[] }>('GET', '/v1/subscriptions', a.apiKey);
+      expect(list.body.subscriptions.map((s) => s.id)).not.toContain(id);
+      const again = await call('DELETE', `/v1/subscriptions/${id}`, a.apiKey);
+      expect(again.status).toBe(202);
+      expect(again.body.position).toBeNull();
+      const { rows } = await api.db.pool.query<{ deleted_at: Date | null }>(
+        'SELECT deleted_at FROM webhook_subscriptions WHERE subscription_id = $1',
+        [id],
+      );
+      expect(rows[0].deleted_at).not.toBeNull();
+    });
+  });
+
+  describe('Swagger', () => {
+    it('should document the subscription routes and the event stream', async () => {
+      const res = await fetch(`${api.url}/docs-json`);
+      const doc = (await res.json()) as { paths: Record<string, Record<string, unknown>> };
+      expect(Object.keys(doc.paths['/v1/subscriptions'])).toEqual(expect.arrayContaining(['post', 'get']));
+      expect(doc.paths['/v1/subscriptions/{id}']).toHaveProperty('delete');
+      expect(doc.paths['/v1/subscriptions/{id}/deliveries']).toHaveProperty('get');
+      expect(doc.paths['/v1/events/stream']).toHaveProperty('get');
+    });
+  });
+});

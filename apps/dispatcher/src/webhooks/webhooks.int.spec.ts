@@ -1,0 +1,332 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { createServer, IncomingHttpHeaders, Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { INestApplication } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import type { Event, EventEnvelope, RunFinished, RunStarted } from '@cronicorn/events';
+import { PostgresEventStore } from '@cronicorn/event-store';
+import { CoreModule, loadConfig } from '@cronicorn/platform';
+import { request } from '../../../command-api/test/http';
+import { startApi, TestApi } from '../../../command-api/test/harness';
+import { verifyWebhookSignature, WEBHOOK_HEADERS } from './webhook-signature';
+import { WebhooksModule } from './webhooks.module';
+
+jest.setTimeout(60_000);
+
+interface Hit {
+  path: string;
+  headers: IncomingHttpHeaders;
+  body: string;
+  answered: number;
+}
+
+/** A webhook receiver on 127.0.0.1: answers 500 once for the event ids in `failOnce`, else 200. */
+class Receiver {
+  readonly hits: Hit[] = [];
+  readonly failOnce = new Set<string>();
+
+  private constructor(private readonly server: Server) {}
+
+  static async start(): Promise<Receiver> {
+    let receiver: Receiver | null = null;
+    const server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', () => {
+        const eventId = String(req.headers[WEBHOOK_HEADERS.eventId]);
+        const fail = receiver?.failOnce.delete(eventId) ?? false;
+        const answered = fail ? 500 : 200;
+        receiver?.hits.push({
+          path: req.url ?? '/',
+          headers: req.headers,
+          body: Buffer.concat(chunks).toString('utf8'),
+          answered,
+        });
+        res.writeHead(answered, { 'content-type': 'text/plain' }).end(fail ? 'boom' : 'ok');
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    receiver = new Receiver(server);
+    return receiver;
+  }
+
+  get port(): number {
+    return (this.server.address() as AddressInfo).port;
+  }
+
+  hitsOf(path: string): Hit[] {
+    return this.hits.filter((hit) => hit.path === path);
+  }
+
+  /** Event ids the receiver answered 2xx on `path`. */
+  delivered(path: string): string[] {
+    return this.hitsOf(path)
+      .filter((hit) => hit.answered === 200)
+      .map((hit) => String(hit.headers[WEBHOOK_HEADERS.eventId]));
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+async function waitFor(
+  what: string,
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 20_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+interface DeliveryLine {
+  eventId: string;
+  attempt: number;
+  outcome: string;
+  statusCode: number | null;
+  error: string | null;
+  nextAttemptAt: string | null;
+}
+
+describe('Outbound webhooks (command-api subscriptions → dispatcher delivery)', () => {
+  const secretsKey = randomBytes(32).toString('base64url');
+  let api: TestApi;
+  let dispatcher: INestApplication;
+  let receiver: Receiver;
+  let store: PostgresEventStore;
+  let a: { tenantId: string; apiKey: string };
+  let b: { tenantId: string; apiKey: string };
+
+  const runEvent = async (tenantId: string, type: 'RunFinished' | 'RunStarted'): Promise<EventEnvelope> => {
+    const runId = randomUUID();
+    const common = {
+      runId,
+      endpointId: randomUUID(),
+      jobId: randomUUID(),
+      trigger: 'schedule' as const,
+      retryOf: null,
+    };
+    const times = { scheduledFor: '2025-03-10T12:00:00.000Z', startedAt: '2025-03-10T12:00:00.010Z' };
+    const event: Event =
+      type === 'RunFinished'
+        ? ({
+            type,
+            data: {
+              ...common,
+              ...times,
+              status: 'success',
+              httpStatus: 200,
+              durationMs: 12,
+              attempts: 1,
+              error: null,
+              response: null,
+              retryAfterMs: null,
+              finishedAt: '2025-03-10T12:00:00.022Z',
+            },
+          } satisfies RunFinished)
+        : ({ type, data: { ...common, ...times, lateMs: 10, attempt: 1 } } satisfies RunStarted);
+    const result = await store.append(`run-${runId}`, [event], {
+      expectedVersion: 0,
+      metadata: { tenantId },
+    });
+    return result.envelopes[0];
+  };
+
+  const subscribe = async (apiKey: string, body: object) => {
+    const res = await request(api.url, 'POST', '/v1/subscriptions', { apiKey, body });
+    expect(res.status).toBe(201);
+    return res.body as { id: string; secret: string };
+  };
+
+  const deliveryLog = async (apiKey: string, id: string) => {
+    const res = await request<{ deliveries: DeliveryLine[] }>(
+      api.url,
+      'GET',
+      `/v1/subscriptions/${id}/deliveries`,
+      {
+        apiKey,
+      },
+    );
+    expect(res.status).toBe(200);
+    return res.body.deliveries;
+  };
+
+  /** The `webhooks` consumer has handled the (single-event) stream of `envelope`. */
+  const handled = async (envelope: EventEnvelope) => {
+    const { rows } = await api.db.pool.query<{ version: number }>(
+      `SELECT version FROM consumer_stream_versions WHERE consumer = 'webhooks' AND stream_id = $1`,
+      [envelope.streamId],
+    );
+    return rows.length > 0 && rows[0].version >= envelope.streamVersion;
+  };
+
+  const deliveryRows = async (eventId: string) =>
+    (await api.db.pool.query('SELECT 1 FROM webhook_deliveries WHERE event_id = $1', [eventId])).rowCount;
+
+  const checkSignatures = (hits: Hit[], secret: string, tenantId: string) => {
+    for (const hit of hits) {
+      const envelope = JSON.parse(hit.body) as EventEnvelope;
+      expect(hit.headers['content-type']).toBe('application/json');
+      expect(hit.headers[WEBHOOK_HEADERS.eventId]).toBe(envelope.id);
+      expect(hit.headers[WEBHOOK_HEADERS.eventType]).toBe(envelope.type);
+      expect(envelope.tenantId).toBe(tenantId);
+      const valid = verifyWebhookSignature({
+        secret,
+        body: hit.body,
+        timestamp: hit.headers[WEBHOOK_HEADERS.timestamp] as string,
+        signature: hit.headers[WEBHOOK_HEADERS.signature] as string,
+        nowSeconds: Math.floor(Date.now() / 1000),
+      });
+      expect(valid).toBe(true);
+      expect(
+        verifyWebhookSignature({
+          secret: `${secret}x`,
+          body: hit.body,
+          timestamp: hit.headers[WEBHOOK_HEADERS.timestamp] as string,
+          signature: hit.headers[WEBHOOK_HEADERS.signature] as string,
+          nowSeconds: Math.floor(Date.now() / 1000),
+        }),
+      ).toBe(false);
+    }
+  };
+
+  beforeAll(async () => {
+    api = await startApi({ env: { SECRETS_KEY: secretsKey } });
+    store = new PostgresEventStore(api.db.pool);
+    receiver = await Receiver.start();
+    a = await api.createTenant('Webhooks A');
+    b = await api.createTenant('Webhooks B');
+    const config = loadConfig('dispatcher', {
+      DATABASE_URL: api.db.url,
+      NATS_URL: api.nats.url,
+      CRONICORN_NATS_NAMESPACE: api.nats.names.namespace,
+      SECRETS_KEY: secretsKey,
+      LOG_LEVEL: 'silent',
+    });
+    const moduleRef = await Test.createTestingModule({
+      imports: [
+        CoreModule.forRoot('dispatcher', { config, relay: false }),
+        WebhooksModule.forRoot({
+          backoffMs: [200],
+          jitter: 0,
+          maxAttempts: 3,
+          pollMs: 50,
+          sweepIntervalMs: 500,
+          timeoutMs: 5_000,
+          // The receiver listens on loopback: allow exactly that address, nothing else private.
+          targetPolicy: { allowPrivateTargets: false, allowedAddresses: ['127.0.0.1'] },
+        }),
+      ],
+    }).compile();
+    dispatcher = moduleRef.createNestApplication({ logger: false });
+    await dispatcher.init();
+  });
+
+  afterAll(async () => {
+    await dispatcher?.close();
+    await receiver?.close();
+    await api?.close();
+  });
+
+  it('should deliver every subscribed event of the tenant, signed, retry after a 500, and nothing of another tenant', async () => {
+    const early = await runEvent(a.tenantId, 'RunFinished');
+    const secretA = 'tenant-a-signing-secret-0123456789';
+    const subA = await subscribe(a.apiKey, {
+      url: `http://127.0.0.1:${receiver.port}/a`,
+      eventTypes: ['RunFinished'],
+      secret: secretA,
+    });
+    const subB = await subscribe(b.apiKey, {
+      url: `http://127.0.0.1:${receiver.port}/b`,
+      eventTypes: ['RunFinished'],
+    });
+    // ::1 is loopback and not in the allowed addresses: the SSRF guard refuses it.
+    const blocked = await subscribe(b.apiKey, {
+      url: `http://[::1]:${receiver.port}/blocked`,
+      eventTypes: ['RunStarted'],
+    });
+
+    const a1 = await runEvent(a.tenantId, 'RunFinished');
+    receiver.failOnce.add(a1.id);
+    const b1 = await runEvent(b.tenantId, 'RunFinished');
+    const aStarted = await runEvent(a.tenantId, 'RunStarted');
+    const a2 = await runEvent(a.tenantId, 'RunFinished');
+    const bStarted = await runEvent(b.tenantId, 'RunStarted');
+    const a3 = await runEvent(a.tenantId, 'RunFinished');
+
+    await waitFor('A\u2019s run events', () =>
+      [a1, a2, a3].every((e) => receiver.delivered('/a').includes(e.id)),
+    );
+    await waitFor('B\u2019s run event', () => receiver.delivered('/b').includes(b1.id));
+
+    expect(new Set(receiver.delivered('/a'))).toEqual(new Set([a1.id, a2.id, a3.id]));
+    expect(new Set(receiver.delivered('/b'))).toEqual(new Set([b1.id]));
+    const a1Hits = receiver.hitsOf('/a').filter((hit) => hit.headers[WEBHOOK_HEADERS.eventId] === a1.id);
+    expect(a1Hits.map((hit) => hit.answered).slice(0, 2)).toEqual([500, 200]);
+    expect(a1Hits[0].body).toBe(a1Hits[1].body);
+    expect(JSON.parse(a1Hits[0].body)).toEqual(JSON.parse(JSON.stringify(a1)));
+    checkSignatures(receiver.hitsOf('/a'), secretA, a.tenantId);
+    checkSignatures(receiver.hitsOf('/b'), subB.secret, b.tenantId);
+
+    const logA = await deliveryLog(a.apiKey, subA.id);
+    const a1Log = logA.filter((line) => line.eventId === a1.id).sort((x, y) => x.attempt - y.attempt);
+    expect(a1Log).toEqual([
+      expect.objectContaining({
+        attempt: 1,
+        outcome: 'retry',
+        statusCode: 500,
+        nextAttemptAt: expect.any(String),
+      }),
+      expect.objectContaining({
+        attempt: 2,
+        outcome: 'delivered',
+        statusCode: 200,
+        error: null,
+        nextAttemptAt: null,
+      }),
+    ]);
+    expect(logA.map((line) => line.eventId)).not.toContain(aStarted.id);
+
+    await waitFor('the refused delivery to fail for good', async () =>
+      (await deliveryLog(b.apiKey, blocked.id)).some((line) => line.outcome === 'failed'),
+    );
+    const blockedLog = await deliveryLog(b.apiKey, blocked.id);
+    expect(blockedLog.map((line) => [line.eventId, line.attempt, line.outcome])).toEqual([
+      [bStarted.id, 3, 'failed'],
+      [bStarted.id, 2, 'retry'],
+      [bStarted.id, 1, 'retry'],
+    ]);
+    for (const line of blockedLog) expect(line.error).toMatch(/target refused/);
+    expect(receiver.hitsOf('/blocked')).toEqual([]);
+
+    // History before the subscription is never sent.
+    await waitFor('the consumer to handle the early event', () => handled(early));
+    expect(await deliveryRows(early.id)).toBe(0);
+    expect(receiver.hits.map((hit) => hit.headers[WEBHOOK_HEADERS.eventId])).not.toContain(early.id);
+  });
+
+  it('should stop delivering once the subscription is deleted', async () => {
+    const subA = await subscribe(a.apiKey, {
+      url: `http://127.0.0.1:${receiver.port}/deleted`,
+      eventTypes: ['*'],
+    });
+    const before = await runEvent(a.tenantId, 'RunFinished');
+    await waitFor('the event before deletion', () => receiver.delivered('/deleted').includes(before.id));
+    const deleted = await request(api.url, 'DELETE', `/v1/subscriptions/${subA.id}`, { apiKey: a.apiKey });
+    expect(deleted.status).toBe(202);
+
+    const after = await runEvent(a.tenantId, 'RunFinished');
+    await waitFor('the consumer to handle the event after deletion', () => handled(after));
+    const { rows } = await api.db.pool.query(
+      'SELECT 1 FROM webhook_deliveries WHERE subscription_id = $1 AND event_id = $2',
+      [subA.id, after.id],
+    );
+    expect(rows).toEqual([]);
+    expect(receiver.hitsOf('/deleted').map((hit) => hit.headers[WEBHOOK_HEADERS.eventId])).not.toContain(
+      after.id,
+    );
+  });
+});

@@ -1,0 +1,64 @@
+import type { TargetPolicy } from '../http/target-guard';
+
+/** How the dispatcher delivers webhooks; read from the environment once at boot. */
+export interface WebhookSettings {
+  /** Durable consumer on CRONICORN_EVENTS and key of its bookkeeping. */
+  consumerName: string;
+  /** Deadline of one POST, connect to last body byte (`WEBHOOK_TIMEOUT_MS`, default 10 s). */
+  timeoutMs: number;
+  /** Attempts per delivery before it is `failed` (`WEBHOOK_MAX_ATTEMPTS`, default 9). */
+  maxAttempts: number;
+  /**
+   * Wait after failed attempt n (1-based); the last entry repeats. Default 5 s, 30 s, 2 min,
+   * 10 min, 1 h, 2 h, 4 h, 8 h: nine attempts span about 15 hours.
+   */
+  backoffMs: readonly number[];
+  /** Up to this much random extra wait per retry, as a fraction of it (spreads a burst). */
+  jitter: number;
+  /** A `Retry-After` (429/503) up to this long is honoured when it is longer than the backoff. */
+  maxRetryAfterMs: number;
+  /** POSTs in flight per replica (`WEBHOOK_CONCURRENCY`, default 16). */
+  concurrency: number;
+  /** A claimed delivery not recorded within this long is claimed again by any replica. */
+  leaseMs: number;
+  /** How often to look for due deliveries when nothing woke the loop. Default 1 s. */
+  pollMs: number;
+  /** Finished deliveries (and their attempts) are deleted after this long. Default 7 days. */
+  retentionMs: number;
+  /** The consumer's sweep interval. Default 5 s. */
+  sweepIntervalMs: number;
+  /** The SSRF policy; default: the dispatcher's (`ALLOW_PRIVATE_TARGETS`, `ALLOWED_TARGET_ADDRESSES`). */
+  targetPolicy?: TargetPolicy;
+}
+
+function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value < 1)
+    throw new Error(`${name} must be a positive integer, got "${raw}"`);
+  return value;
+}
+
+export function webhookSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): WebhookSettings {
+  return {
+    consumerName: 'webhooks',
+    timeoutMs: positiveInt(env, 'WEBHOOK_TIMEOUT_MS', 10_000),
+    maxAttempts: positiveInt(env, 'WEBHOOK_MAX_ATTEMPTS', 9),
+    backoffMs: [5_000, 30_000, 120_000, 600_000, 3_600_000, 7_200_000, 14_400_000, 28_800_000],
+    jitter: 0.1,
+    maxRetryAfterMs: 3_600_000,
+    concurrency: positiveInt(env, 'WEBHOOK_CONCURRENCY', 16),
+    leaseMs: 60_000,
+    pollMs: 1_000,
+    retentionMs: 7 * 24 * 3_600_000,
+    sweepIntervalMs: 5_000,
+  };
+}
+
+/** The wait after failed attempt `attempt` (1-based), before jitter and Retry-After. */
+export function baseRetryDelayMs(settings: Pick<WebhookSettings, 'backoffMs'>, attempt: number): number {
+  const schedule = settings.backoffMs;
+  if (schedule.length === 0) return 0;
+  return schedule[Math.min(Math.max(1, attempt), schedule.length) - 1];
+}
