@@ -181,6 +181,26 @@ describe('Endpoints read model', () => {
         runsCount: 2,
       });
     });
+    it('should show no next run once the planned run has started and nothing followed it', async () => {
+      const { tenant, jobId, endpointId } = await givenEndpoint();
+      const plan = nextRunPlanned(endpointId, jobId, 5, 1);
+      await tenant.scheduleEvent(endpointId, plan);
+      const otherRun = newId('run');
+      await history.given(
+        tenant.tenantId,
+        streamIds.run(otherRun),
+        runEvents(otherRun, endpointId, jobId, { status: 'success', startedAtMin: 3 })[0],
+      );
+      expect(await getEndpoint(db.pool, tenant.tenantId, endpointId, { now })).toMatchObject({
+        nextRun: { runId: plan.data.runId },
+      });
+
+      const [started] = runEvents(plan.data.runId, endpointId, jobId, { status: 'success', startedAtMin: 5 });
+      await history.given(tenant.tenantId, streamIds.run(plan.data.runId), started);
+      expect(await getEndpoint(db.pool, tenant.tenantId, endpointId, { now })).toMatchObject({
+        nextRun: null,
+      });
+    });
   });
 
   describe('Failure streak', () => {

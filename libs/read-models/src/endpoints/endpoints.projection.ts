@@ -162,6 +162,17 @@ export const endpointsProjection: Projection = {
                  ELSE ${STREAK_SINCE('e.failures_reset_at')} END`,
         [endpointId, tenantId, jobId, envelope.streamVersion === 1 ? 1 : 0],
       );
+      if (isEvent(envelope, 'RunStarted')) {
+        // The planned run has begun: it is no longer "next". A recurring schedule has already
+        // planned its successor (appended when this run was handed out), so only a schedule
+        // that ended (one-time run, maxRuns, endAt) is left without a next run.
+        await client.query(
+          `UPDATE rm_endpoints SET next_run_id = NULL, next_run_at = NULL, next_run_reason = NULL,
+                  next_run_planned_at = NULL
+            WHERE endpoint_id = $1 AND next_run_id = $2`,
+          [endpointId, envelope.data.runId],
+        );
+      }
     } else if (isEvent(envelope, 'AIAnalysisCompleted')) {
       const { endpointId, analysisId, analyzedAt, planner, model } = envelope.data;
       await recordAnalysis(client, [
