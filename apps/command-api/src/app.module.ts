@@ -3,6 +3,7 @@ import { CqrsModule } from '@nestjs/cqrs';
 import { CoreModule, CronicornConfig, PG_POOL } from '@cronicorn/platform';
 import { waitForPosition } from '@cronicorn/read-models';
 import type { Pool } from 'pg';
+import { AnalysesModule } from './analyses/analyses.module';
 import { ApiKeysModule } from './api-keys/api-keys.module';
 import { AuthModule } from './auth/auth.module';
 import { loadApiOptions } from './common/api-options';
@@ -10,9 +11,13 @@ import { CommonModule } from './common/common.module';
 import { CronModule } from './cron/cron.module';
 import { EndpointsModule } from './endpoints/endpoints.module';
 import { EventsModule } from './events/events.module';
+import { EventsStreamModule } from './events-stream/events-stream.module';
 import { JobsModule } from './jobs/jobs.module';
 import { RunsModule } from './runs/runs.module';
+import { StatsModule } from './stats/stats.module';
+import { SubscriptionsModule } from './subscriptions/subscriptions.module';
 import { TenantsModule } from './tenants/tenants.module';
+import { TriggersModule } from './triggers/triggers.module';
 
 /** The bounded concerns served by the API, one Nest module each (STYLE §4). */
 const featureModules = [
@@ -21,8 +26,13 @@ const featureModules = [
   JobsModule,
   EndpointsModule,
   RunsModule,
+  TriggersModule,
+  StatsModule,
   EventsModule,
+  EventsStreamModule,
+  SubscriptionsModule,
   CronModule,
+  AnalysesModule,
 ];
 
 export interface CommandApiOptions {

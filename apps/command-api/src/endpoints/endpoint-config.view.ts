@@ -14,6 +14,22 @@ export function configView(config: EndpointConfig): EndpointConfigView {
   return { ...rest, secretHeaderNames: Object.keys(secretHeaders ?? {}).sort() };
 }
 
+export class CronPresetDto {
+  @ApiProperty({ enum: ['day', 'week', 'month'], example: 'week' })
+  every!: 'day' | 'week' | 'month';
+
+  @ApiProperty({ description: 'Local time, HH:MM', example: '09:30' })
+  at!: string;
+
+  @ApiProperty({
+    required: false,
+    description: 'week: day name; month: day of the month',
+    oneOf: [{ type: 'string' }, { type: 'integer' }],
+    example: 'mon',
+  })
+  on?: string | number;
+}
+
 export class EndpointScheduleDto {
   @ApiProperty({ enum: ['cron', 'interval', 'once'], example: 'cron' })
   kind!: EndpointSchedule['kind'];
@@ -23,6 +39,13 @@ export class EndpointScheduleDto {
 
   @ApiProperty({ required: false, example: 'Europe/Berlin' })
   timezone?: string;
+
+  @ApiProperty({
+    required: false,
+    type: CronPresetDto,
+    description: 'The preset the cron was made from, when the endpoint was given one',
+  })
+  preset?: CronPresetDto;
 
   @ApiProperty({ required: false, example: 300_000 })
   intervalMs?: number;

@@ -4,14 +4,17 @@ import {
   endpointConfigWithDefaults,
   HintProposal,
   invalid,
+  presetToCron,
   resolveSchedule,
   ScheduleChange,
   scheduleChangeFromInput,
+  SchedulePreset,
 } from '@cronicorn/domain';
-import type { EndpointConfig } from '@cronicorn/events';
+import type { CronPreset, EndpointConfig, EndpointSchedule } from '@cronicorn/events';
 import type { CreateEndpointRequestDto } from './create-endpoint/create-endpoint.request.dto';
 import type { EndpointSettingsDto } from './endpoint-settings.request.dto';
 import type { ProposeHintRequestDto } from './propose-hint/propose-hint.request.dto';
+import type { SchedulePresetDto } from './schedule-preset.request.dto';
 import type { UpdateEndpointRequestDto } from './update-endpoint/update-endpoint.request.dto';
 
 // Pure mapping from REST bodies to the endpoint decider's inputs, and of the decider's field
@@ -20,8 +23,8 @@ import type { UpdateEndpointRequestDto } from './update-endpoint/update-endpoint
 /** Encrypts secret header values; given by the caller so this file stays pure. */
 export type EncryptSecrets = (values: Record<string, string>) => Record<string, string>;
 
-const SCHEDULE_FIELDS = ['cron', 'intervalMs', 'runAt'] as const;
-const EXACTLY_ONE = 'give exactly one of cron (with timezone), intervalMs, runAt';
+const SCHEDULE_FIELDS = ['cron', 'intervalMs', 'runAt', 'schedule'] as const;
+const EXACTLY_ONE = 'give exactly one of cron (with timezone), intervalMs, runAt, schedule (a preset)';
 
 /** The complete configuration of a new endpoint, secrets encrypted. */
 export function configFromCreate(dto: CreateEndpointRequestDto, encrypt: EncryptSecrets): EndpointConfig {
@@ -33,7 +36,7 @@ export function configFromCreate(dto: CreateEndpointRequestDto, encrypt: Encrypt
       Object.fromEntries(SCHEDULE_FIELDS.map((field) => [field, EXACTLY_ONE])),
     );
   }
-  const schedule = withRestFields(() => resolveSchedule(change, null));
+  const schedule = withRestFields(() => resolveSchedule(change, null), restFieldsOf(dto));
   return endpointConfigWithDefaults({
     ...settings(dto, encrypt),
     name: dto.name,
@@ -54,6 +57,17 @@ export function changesFromUpdate(dto: UpdateEndpointRequestDto, encrypt: Encryp
 }
 
 function scheduleFromBody(dto: EndpointSettingsDto): ScheduleChange | undefined {
+  if (dto.schedule !== undefined) {
+    const others = (['cron', 'timezone', 'intervalMs', 'runAt'] as const).filter((f) => dto[f] !== undefined);
+    if (others.length > 0) {
+      throw invalid(
+        'ENDPOINT.INVALID_CONFIG',
+        `Invalid schedule: ${EXACTLY_ONE}`,
+        Object.fromEntries([...others, 'schedule'].map((field) => [field, EXACTLY_ONE])),
+      );
+    }
+    return presetChange(dto.schedule);
+  }
   return withRestFields(() =>
     scheduleChangeFromInput({
       cron: dto.cron,
@@ -62,6 +76,37 @@ function scheduleFromBody(dto: EndpointSettingsDto): ScheduleChange | undefined 
       runAt: dto.runAt,
     }),
   );
+}
+
+/**
+ * The cron schedule a preset stands for, the preset kept with it (day names in lower case).
+ * An unusable preset is an `invalid` error naming `schedule.every`, `schedule.at`, … .
+ */
+export function presetChange(input: SchedulePresetDto): ScheduleChange {
+  const { every, at, on, timezone } = input;
+  const normalizedOn = typeof on === 'string' ? on.toLowerCase() : on;
+  const preset: CronPreset = { every, at, ...(normalizedOn !== undefined && { on: normalizedOn }) };
+  const full: SchedulePreset = { ...preset, timezone };
+  return { kind: 'cron', cron: presetToCron(full), timezone, preset };
+}
+
+/**
+ * How errors on the configuration's schedule paths are named for this body: `cron` and
+ * `timezone` are top-level fields, but a preset's fields live under `schedule.`.
+ */
+export function restFieldsOf(dto: EndpointSettingsDto): (field: string) => string {
+  return dto.schedule === undefined ? restFieldName : (field) => field;
+}
+
+/** The schedule as the request gave it: the cron fields, and the preset when there is one. */
+export function scheduleEcho(schedule: EndpointSchedule): {
+  cron: string | null;
+  timezone: string | null;
+  schedule: (CronPreset & { timezone: string }) | null;
+} {
+  if (schedule.kind !== 'cron') return { cron: null, timezone: null, schedule: null };
+  const { cron, timezone, preset } = schedule;
+  return { cron, timezone, schedule: preset ? { ...preset, timezone } : null };
 }
 
 function settings(dto: EndpointSettingsDto, encrypt: EncryptSecrets): Partial<EndpointConfig> {

@@ -105,7 +105,7 @@ describe('Endpoint requests', () => {
     it('should name the schedule fields when there is none', async () => {
       const dto = await parse(CreateEndpointRequestDto, { name: 'n', url: 'https://example.com' });
       const error = catchError(() => configFromCreate(dto, encrypt));
-      expect(Object.keys(error.fields ?? {}).sort()).toEqual(['cron', 'intervalMs', 'runAt']);
+      expect(Object.keys(error.fields ?? {}).sort()).toEqual(['cron', 'intervalMs', 'runAt', 'schedule']);
     });
 
     it('should rename the decider fields to the body fields', () => {

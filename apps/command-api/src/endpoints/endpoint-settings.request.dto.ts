@@ -1,16 +1,19 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
 import {
   ArrayMaxSize,
   ArrayUnique,
   IsArray,
   IsIn,
   IsInt,
+  IsObject,
   IsString,
   IsTimeZone,
   Matches,
   Max,
   MaxLength,
   Min,
+  ValidateNested,
 } from 'class-validator';
 import { ENDPOINT_LIMITS, HTTP_METHODS } from '@cronicorn/domain';
 import type { CatchUpPolicy, HttpMethod, OverlapPolicy } from '@cronicorn/events';
@@ -24,6 +27,7 @@ import {
   ValidateIfPresent,
   ValidateUnlessAbsent,
 } from '../resources/request-validation';
+import { SchedulePresetDto } from './schedule-preset.request.dto';
 
 /** Trigger names as the REST contract accepts them: lower case, digits, `.`, `_`, `-`. */
 export const TRIGGER_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
@@ -33,8 +37,9 @@ const URL_OPTIONS = { protocols: ['http', 'https'], require_protocol: true, requ
 
 /**
  * The endpoint fields that create and update share. Nullable fields accept `null` to clear
- * them; every other field refuses `null`. Exactly one of `cron`, `intervalMs`, `runAt` sets
- * the schedule (the handler checks the combination, the endpoint decider the rest).
+ * them; every other field refuses `null`. Exactly one of `cron`, `intervalMs`, `runAt` and
+ * the preset `schedule` sets the schedule (the handler checks the combination, the endpoint
+ * decider the rest).
  */
 export class EndpointSettingsDto {
   @ApiPropertyOptional({
@@ -149,6 +154,18 @@ export class EndpointSettingsDto {
   @ValidateIfPresent()
   @IsIsoInstant()
   readonly runAt?: string;
+
+  @ApiPropertyOptional({
+    description:
+      'A schedule preset instead of cron: stored as the equivalent cron expression in `timezone`, and shown in both forms. Exclusive with cron, timezone, intervalMs and runAt.',
+    type: SchedulePresetDto,
+    example: { every: 'week', at: '09:30', on: 'mon', timezone: 'Europe/Berlin' },
+  })
+  @ValidateIfPresent()
+  @IsObject({ message: 'schedule must be an object {every, at, on?, timezone}' })
+  @ValidateNested()
+  @Type(() => SchedulePresetDto)
+  readonly schedule?: SchedulePresetDto;
 
   @ApiPropertyOptional({
     description: 'No run before this instant.',

@@ -1,6 +1,7 @@
 import { ApiProperty } from '@nestjs/swagger';
 import type { EndpointStatusView, EndpointView } from '@cronicorn/read-models';
-import { EndpointConfigViewDto } from './endpoint-config.view';
+import { CronPresetDto, EndpointConfigViewDto } from './endpoint-config.view';
+import { scheduleEcho } from './endpoint-input.mapper';
 import { ActiveHintDto, EndpointPauseDto } from './get-endpoint-state/get-endpoint-state.response.dto';
 
 const STATUSES = ['active', 'paused', 'archived'];
@@ -70,6 +71,12 @@ export class RecordedHintViewDto extends ActiveHintDto {
   requested!: number | string | null;
 }
 
+/** A preset schedule as requests give it: `{every, at, on?, timezone}`. */
+export class SchedulePresetViewDto extends CronPresetDto {
+  @ApiProperty({ example: 'Europe/Berlin' })
+  timezone!: string;
+}
+
 /** `GET /v1/endpoints/:id`, from the endpoints read model. Secret header values never appear. */
 export class EndpointResponseDto implements EndpointView {
   @ApiProperty({ format: 'uuid', example: '6f1d2c3b-8a9e-4b7c-9d0e-1f2a3b4c5d6e' })
@@ -89,6 +96,30 @@ export class EndpointResponseDto implements EndpointView {
 
   @ApiProperty({ type: EndpointConfigViewDto })
   config!: EndpointConfigViewDto;
+
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    description:
+      'The cron expression that runs (config.schedule.cron), also for a preset; null for other schedules',
+    example: '30 9 * * 1',
+  })
+  cron!: string | null;
+
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    description: 'Time zone of the cron',
+    example: 'Europe/Berlin',
+  })
+  timezone!: string | null;
+
+  @ApiProperty({
+    type: SchedulePresetViewDto,
+    nullable: true,
+    description: 'The preset the endpoint was given, as it was given; null when it has none',
+  })
+  schedule!: SchedulePresetViewDto | null;
 
   @ApiProperty({
     enum: STATUSES,
@@ -157,9 +188,17 @@ export class EndpointResponseDto implements EndpointView {
   archivedAt!: string | null;
 }
 
-/** The read model's view plus the flat `nextRunAt` / `nextRunReason` of DESIGN §6. */
+/**
+ * The read model's view plus the flat `nextRunAt` / `nextRunReason` of DESIGN §6, and the
+ * schedule in the forms a request gives it (`cron` + `timezone`, and a preset `schedule`).
+ */
 export function endpointResponse(view: EndpointView): EndpointResponseDto {
-  return { ...view, nextRunAt: view.nextRun?.at ?? null, nextRunReason: view.nextRun?.reason ?? null };
+  return {
+    ...view,
+    ...scheduleEcho(view.config.schedule),
+    nextRunAt: view.nextRun?.at ?? null,
+    nextRunReason: view.nextRun?.reason ?? null,
+  };
 }
 
 export class EndpointPageDto {

@@ -116,6 +116,8 @@ export interface CallResult {
   error: string | null;
   response: RunResponse | null;
   retryAfterMs: number | null;
+  /** Body template placeholders that resolved to nothing (recorded on `RunFinished`). */
+  templateUnresolved?: string[];
 }
 
 export function runFinished(
@@ -142,6 +144,7 @@ export function runFinished(
       finishedAt: finishedAt.toISOString(),
       trigger: item.trigger,
       retryOf: item.retryOf,
+      ...(result.templateUnresolved?.length ? { templateUnresolved: [...result.templateUnresolved] } : {}),
     },
   };
 }

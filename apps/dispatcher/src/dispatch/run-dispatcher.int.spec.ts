@@ -201,6 +201,26 @@ describe('RunDispatcher', () => {
       });
       expect(JSON.parse(target.hitsOf('/echo').at(-1)?.body ?? 'null')).toEqual(template);
     });
+
+    it('should send unknown paths empty and record them on RunFinished', async () => {
+      const item = {
+        ...workItem('/echo', {
+          method: 'POST',
+          body: { id: '{{trigger.payload.orderId}}', cursor: 'c={{previousRun.response.json.cursor}}' },
+        }),
+        trigger: 'trigger' as const,
+        templateContext: { trigger: { name: 'order-paid', payload: { orderId: 7 } }, previousRun: null },
+      };
+      await dispatcher().dispatch(item, { seq: 114, deliveryCount: 1 });
+      expect(JSON.parse(target.hitsOf('/echo').at(-1)?.body ?? 'null')).toEqual({ id: 7, cursor: 'c=' });
+      const finished = ofType(await runEvents(item.runId), 'RunFinished')[0];
+      expect(finished.data.templateUnresolved).toEqual(['previousRun.response.json.cursor']);
+
+      const plain = workItem('/echo');
+      await dispatcher().dispatch(plain, { seq: 115, deliveryCount: 1 });
+      const plainFinished = ofType(await runEvents(plain.runId), 'RunFinished')[0];
+      expect(plainFinished.data).not.toHaveProperty('templateUnresolved');
+    });
   });
 
   describe("When the app's clock is shifted", () => {

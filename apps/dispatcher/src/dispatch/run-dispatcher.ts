@@ -184,14 +184,14 @@ export class RunDispatcher {
     } catch (error) {
       return failedBeforeCall(error instanceof Error ? error.message : String(error));
     }
-    // Only runs that carry a context (named triggers, retries) render: a scheduled run sends
-    // its body exactly as configured, braces included.
-    const body = item.templateContext
-      ? renderTemplate(item.request.body, item.templateContext).value
-      : item.request.body;
+    // Only runs that carry a context (requested runs: manual, named triggers, retries) render:
+    // a scheduled run sends its body exactly as configured, braces included.
+    const rendered = item.templateContext ? renderTemplate(item.request.body, item.templateContext) : null;
+    const body = rendered ? rendered.value : item.request.body;
     const request = { ...item.request, body, secretHeaders };
     const outcome = await this.options.executor.execute(request);
-    return redactResult(outcome, Object.values(secretHeaders));
+    const result = redactResult(outcome, Object.values(secretHeaders));
+    return rendered?.unresolved.length ? { ...result, templateUnresolved: rendered.unresolved } : result;
   }
 
   private decryptSecrets(encrypted: Readonly<Record<string, string>>): Record<string, string> {

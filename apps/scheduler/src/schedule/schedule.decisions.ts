@@ -233,7 +233,9 @@ function skippedEvent(
 /**
  * `RunRequested` (manual, trigger, retry): the run is handed out at once, whatever the
  * overlap policy (someone asked for it), and counts as the latest run; then the schedule is
- * planned again. Nothing is handed out for an archived endpoint or job.
+ * planned again. A retry repeats a past run beside the schedule: it does not become the latest
+ * run, so an interval keeps counting from the last run of the schedule. Nothing is handed out
+ * for an archived endpoint or job.
  */
 export function requestRun(
   ctx: PlanContext,
@@ -249,16 +251,46 @@ export function requestRun(
     scheduledFor: iso(ctx.now),
     retryOf: request.retryOf,
     correlationId,
-    templateContext: request.trigger
-      ? { trigger: { name: request.trigger.name, payload: request.trigger.payload } }
-      : null,
+    templateContext: requestedRunContext(row, request),
   });
-  const next: EndpointRow = {
-    ...row,
-    lastRun: { runId: run.runId, scheduledFor: run.scheduledFor, startedAt: null },
-  };
+  const next: EndpointRow =
+    request.source === 'retry'
+      ? row
+      : { ...row, lastRun: { runId: run.runId, scheduledFor: run.scheduledFor, startedAt: null } };
   const after = replan({ ...ctx, open: { ...ctx.open, inFlight: true } }, next);
   return { ...after, handOuts: [run] };
+}
+
+/**
+ * What a requested run's body template may reference: the trigger that asked for it (a retry
+ * carries the trigger of the run it retries) and the endpoint's latest finished run, with its
+ * response snippet parsed when it is JSON.
+ */
+export function requestedRunContext(
+  row: EndpointRow,
+  request: RunRequested['data'],
+): Record<string, unknown> {
+  const last = row.lastFinished;
+  const snippet = last?.response?.snippet ?? null;
+  return {
+    trigger: request.trigger ? { name: request.trigger.name, payload: request.trigger.payload } : null,
+    previousRun: last
+      ? {
+          status: last.status,
+          httpStatus: last.httpStatus,
+          finishedAt: last.finishedAt,
+          response: snippet === null ? null : { snippet, json: parseJson(snippet) },
+        }
+      : null,
+  };
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return null;
+  }
 }
 
 //////////////////////////////////////// Missed runs

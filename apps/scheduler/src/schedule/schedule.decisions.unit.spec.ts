@@ -307,6 +307,101 @@ describe('Scheduler decisions', () => {
       expect(outcome.row.plan).toMatchObject({ runAt: iso(80 * SECOND) });
     });
 
+    it("should give the body template the trigger and the latest finished run's response", () => {
+      const row = endpoint(
+        {},
+        {
+          lastRun: started(0),
+          lastFinished: {
+            status: 'success',
+            httpStatus: 200,
+            retryAfterMs: null,
+            finishedAt: iso(SECOND),
+            response: {
+              snippet: '{\n  "cursor": "c-41"\n}',
+              bytes: 16,
+              truncated: false,
+              contentType: 'application/json',
+            },
+          },
+        },
+      );
+      const request = {
+        endpointId: 'ep-1',
+        runId: 'run-retry',
+        source: 'retry' as const,
+        trigger: { name: 'deploy', payload: { sha: 'abc' } },
+        retryOf: 'run-0',
+        requestedAt: iso(20 * SECOND),
+      };
+      const outcome = requestRun(context(20 * SECOND), row, request, null);
+      expect(outcome.handOuts[0].workItem).toMatchObject({ trigger: 'retry', retryOf: 'run-0' });
+      expect(outcome.handOuts[0].workItem.templateContext).toEqual({
+        trigger: { name: 'deploy', payload: { sha: 'abc' } },
+        previousRun: {
+          status: 'success',
+          httpStatus: 200,
+          finishedAt: iso(SECOND),
+          response: { snippet: '{\n  "cursor": "c-41"\n}', json: { cursor: 'c-41' } },
+        },
+      });
+    });
+
+    it('should give a manual run an empty context when nothing ran yet, and raw text for a non-JSON response', () => {
+      const manual = {
+        endpointId: 'ep-1',
+        runId: 'run-manual',
+        source: 'manual' as const,
+        trigger: null,
+        retryOf: null,
+        requestedAt: iso(0),
+      };
+      const fresh = requestRun(context(0), endpoint(), manual, null);
+      expect(fresh.handOuts[0].workItem.templateContext).toEqual({ trigger: null, previousRun: null });
+
+      const text = endpoint(
+        {},
+        {
+          lastFinished: {
+            status: 'failed',
+            httpStatus: 502,
+            retryAfterMs: null,
+            finishedAt: iso(0),
+            response: { snippet: 'Bad gateway', bytes: 11, truncated: false, contentType: 'text/plain' },
+          },
+        },
+      );
+      const outcome = requestRun(context(SECOND), text, manual, null);
+      expect(outcome.handOuts[0].workItem.templateContext).toMatchObject({
+        previousRun: { status: 'failed', httpStatus: 502, response: { snippet: 'Bad gateway', json: null } },
+      });
+    });
+
+    it('should hand a retry out beside the schedule: an interval keeps counting from the last scheduled run', () => {
+      const row = endpoint({}, { lastRun: started(0), plan: plan(MINUTE, 'run-1') });
+      const retry = {
+        endpointId: 'ep-1',
+        runId: 'run-retry',
+        source: 'retry' as const,
+        trigger: null,
+        retryOf: 'run-0',
+        requestedAt: iso(20 * SECOND),
+      };
+      const outcome = requestRun(context(20 * SECOND), row, retry, null);
+      expect(outcome.handOuts).toEqual([expect.objectContaining({ runId: 'run-retry', trigger: 'retry' })]);
+      expect(outcome.row.lastRun).toEqual(row.lastRun);
+      expect(outcome.row.plan).toEqual(row.plan);
+      expect(outcome.planChanged).toBe(false);
+
+      const manual = requestRun(
+        context(20 * SECOND),
+        row,
+        { ...retry, source: 'manual', retryOf: null },
+        null,
+      );
+      expect(manual.row.plan).toMatchObject({ runAt: iso(80 * SECOND) });
+    });
+
     it('should hand nothing out for an archived endpoint', () => {
       const archived = endpoint({}, { status: 'archived' });
       const outcome = requestRun(

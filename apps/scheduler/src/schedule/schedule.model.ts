@@ -4,7 +4,9 @@ import {
   EndpointEvent,
   JobEvent,
   RunFinished,
+  RunResponse,
   RunStatus,
+  RunTrigger,
 } from '@cronicorn/events';
 import { GovernedEndpoint, GovernedStatus, GovernorHint, RunHistory } from '@cronicorn/domain';
 
@@ -50,12 +52,18 @@ export interface EndpointRow {
   /** The newest hint of each kind; expired ones are harmless (the governor ignores them). */
   hints: GovernorHint[];
   lastRun: { runId: string; scheduledFor: string; startedAt: string | null } | null;
-  lastFinished: RunHistory['lastFinished'];
+  lastFinished: LastFinished | null;
   streak: FailureStreak;
   scheduledRuns: number;
   skippedThrough: string | null;
   plan: StoredPlan | null;
 }
+
+/**
+ * The latest finished run: what the governor reads, plus its response snippet, which a
+ * requested run's body template may reference (`{{previousRun.response.json.cursor}}`).
+ */
+export type LastFinished = NonNullable<RunHistory['lastFinished']> & { response?: RunResponse | null };
 
 /** The endpoint's runs that are not done, from `scheduler_runs`. */
 export interface OpenRuns {
@@ -97,7 +105,7 @@ export function runHistory(row: EndpointRow, open: OpenRuns): RunHistory {
     lastRun: row.lastRun
       ? { scheduledFor: row.lastRun.scheduledFor, startedAt: row.lastRun.startedAt }
       : null,
-    lastFinished: row.lastFinished,
+    lastFinished: row.lastFinished && governorFinish(row.lastFinished),
     consecutiveFailures: row.streak.count,
     scheduledRuns: row.scheduledRuns,
     skippedThrough: row.skippedThrough,
@@ -105,6 +113,10 @@ export function runHistory(row: EndpointRow, open: OpenRuns): RunHistory {
     inFlight: open.inFlight,
     queued: open.queued,
   };
+}
+
+function governorFinish({ status, httpStatus, retryAfterMs, finishedAt }: LastFinished) {
+  return { status, httpStatus, retryAfterMs, finishedAt };
 }
 
 //////////////////////////////////////// Endpoint and job events
@@ -225,22 +237,24 @@ export function recordFinish(streak: FailureStreak, status: RunStatus, finishedA
 
 /**
  * `RunStarted`: the start of the latest run handed out is what intervals measure from. A run
- * newer than the one the row knows (the row was lost or rebuilt) becomes the latest run.
+ * newer than the one the row knows (the row was lost or rebuilt) becomes the latest run,
+ * unless it is a retry (see `requestRun`).
  */
 export function applyRunStarted(
   row: EndpointRow,
-  run: { runId: string; scheduledFor: string; startedAt: string },
+  run: { runId: string; scheduledFor: string; startedAt: string; trigger?: RunTrigger },
 ): EndpointRow {
   const last = row.lastRun;
   if (last && last.runId === run.runId) {
     return last.startedAt === null ? { ...row, lastRun: { ...last, startedAt: run.startedAt } } : row;
   }
+  if (run.trigger === 'retry') return row;
   if (last && ms(run.scheduledFor) <= ms(last.scheduledFor)) return row;
   return { ...row, lastRun: { runId: run.runId, scheduledFor: run.scheduledFor, startedAt: run.startedAt } };
 }
 
 export function applyRunFinished(row: EndpointRow, data: RunFinished['data']): EndpointRow {
-  const { status, httpStatus, retryAfterMs, finishedAt } = data;
+  const { status, httpStatus, retryAfterMs, finishedAt, response } = data;
   const newest = !row.lastFinished || ms(finishedAt) >= ms(row.lastFinished.finishedAt);
   const started =
     row.lastRun && row.lastRun.runId === data.runId && row.lastRun.startedAt === null
@@ -249,7 +263,9 @@ export function applyRunFinished(row: EndpointRow, data: RunFinished['data']): E
   return {
     ...row,
     lastRun: started,
-    lastFinished: newest ? { status, httpStatus, retryAfterMs, finishedAt } : row.lastFinished,
+    lastFinished: newest
+      ? { status, httpStatus, retryAfterMs, finishedAt, response: response ?? null }
+      : row.lastFinished,
     streak: recordFinish(row.streak, status, finishedAt),
   };
 }

@@ -166,6 +166,11 @@ describe('Schedule row', () => {
       expect(applyRunStarted(latest, { runId: 'r2', scheduledFor: at(60), startedAt: at(65) })).toBe(latest);
     });
 
+    it('should not take a retry for the latest run', () => {
+      const retry = { runId: 'r9', scheduledFor: at(120), startedAt: at(121), trigger: 'retry' as const };
+      expect(applyRunStarted(handedOut, retry)).toBe(handedOut);
+    });
+
     it('should learn of a run newer than the one it knows', () => {
       const newer = { runId: 'r3', scheduledFor: at(120), startedAt: at(121) };
       expect(applyRunStarted(handedOut, newer).lastRun).toEqual(newer);
@@ -179,6 +184,23 @@ describe('Schedule row', () => {
       expect(once.lastRun?.startedAt).toBe(at(0));
       expect(older.lastFinished?.finishedAt).toBe(at(62));
       expect(runHistory(older, { inFlight: false, queued: false }).consecutiveFailures).toBe(1);
+    });
+
+    it("should keep the newest run's response for templates, out of the governor's inputs", () => {
+      const response = {
+        snippet: '{"cursor":"c-2"}',
+        bytes: 16,
+        truncated: false,
+        contentType: 'application/json',
+      };
+      const next = applyRunFinished(handedOut, { ...finished('r2', 'success', at(62)), response });
+      expect(next.lastFinished?.response).toEqual(response);
+      expect(runHistory(next, { inFlight: false, queued: false }).lastFinished).toEqual({
+        status: 'success',
+        httpStatus: 200,
+        retryAfterMs: null,
+        finishedAt: at(62),
+      });
     });
   });
 });

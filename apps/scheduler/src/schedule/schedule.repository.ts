@@ -1,8 +1,8 @@
 import type { PoolClient } from 'pg';
 import { EndpointConfig, RunTrigger } from '@cronicorn/events';
-import { GovernorHint, RunHistory } from '@cronicorn/domain';
+import { GovernorHint } from '@cronicorn/domain';
 import { HandOut } from './schedule.decisions';
-import { EndpointRow, JobRow, OpenRuns, ScheduleStatus } from './schedule.model';
+import { EndpointRow, JobRow, LastFinished, OpenRuns, ScheduleStatus } from './schedule.model';
 
 // SQL on the scheduler's tables (migration 0030_scheduler). Every function runs on the
 // caller's transaction. Lock order, to stay free of deadlocks: job row, then endpoint rows
@@ -20,7 +20,7 @@ interface EndpointRecord {
   last_run_id: string | null;
   last_run_scheduled_for: Date | null;
   last_run_started_at: Date | null;
-  last_finished: RunHistory['lastFinished'];
+  last_finished: LastFinished | null;
   consecutive_failures: number;
   streak_since: Date | null;
   last_failure_at: Date | null;

@@ -44,8 +44,9 @@ export type ArchiveEndpoint = Command<'ArchiveEndpoint', { endpointId: string }>
 export type ResetFailures = Command<'ResetFailures', { endpointId: string }>;
 
 /**
- * One run outside the schedule. `trigger` is set exactly for source `trigger`, `retryOf`
- * (the original run id) exactly for source `retry`. `runId` is new; asking again with a
+ * One run outside the schedule. `trigger` is set for source `trigger` (and, for source
+ * `retry`, may carry the retried run's trigger), `retryOf` (the original run id) exactly for
+ * source `retry`. `runId` is new; asking again with a
  * recent `runId` does nothing.
  */
 export type RequestRun = Command<

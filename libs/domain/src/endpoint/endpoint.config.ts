@@ -1,7 +1,8 @@
-import { EndpointConfig, EndpointSchedule } from '@cronicorn/events';
+import { CronPreset, EndpointConfig, EndpointSchedule } from '@cronicorn/events';
 import { invalid } from '../core/errors';
 import { definedOnly, instant, integerError, MAX_REASON_LENGTH, textError } from '../core/validation';
 import { validateCron, validateTimezone } from '../schedule/cron';
+import { presetErrors, presetToCron } from '../schedule/presets';
 
 /** Hard limits of an endpoint's configuration; values outside them are refused. */
 export const ENDPOINT_LIMITS = {
@@ -63,10 +64,11 @@ export interface ScheduleInput {
 
 /**
  * A schedule to set. A cron change may leave out `cron` or `timezone` to keep the current
- * one (`PATCH {timezone}` moves a cron to another zone).
+ * one (`PATCH {timezone}` moves a cron to another zone, keeping its preset). `preset` is the
+ * preset `cron` was made from (`presetToCron`); a new cron without one drops the old preset.
  */
 export type ScheduleChange =
-  | { kind: 'cron'; cron?: string; timezone?: string }
+  | { kind: 'cron'; cron?: string; timezone?: string; preset?: CronPreset }
   | Extract<EndpointSchedule, { kind: 'interval' | 'once' }>;
 
 /**
@@ -100,7 +102,9 @@ export function resolveSchedule(change: ScheduleChange, current: EndpointSchedul
       cron: 'required: the current schedule is not a cron',
     });
   }
-  return { kind: 'cron', cron, timezone: change.timezone ?? previous?.timezone ?? 'UTC' };
+  const timezone = change.timezone ?? previous?.timezone ?? 'UTC';
+  const preset = change.cron === undefined ? previous?.preset : change.preset;
+  return preset ? { kind: 'cron', cron, timezone, preset } : { kind: 'cron', cron, timezone };
 }
 
 //////////////////////////////////////// Validation
@@ -213,6 +217,7 @@ function scheduleErrors(schedule: EndpointSchedule, now: Date, options: ConfigVa
       if (zone) errors['schedule.timezone'] = zone;
       const cron = validateCron(schedule.cron);
       if (cron) errors['schedule.cron'] = cron;
+      if (schedule.preset !== undefined) Object.assign(errors, presetMismatch(schedule));
       break;
     }
     case 'interval': {
@@ -232,6 +237,17 @@ function scheduleErrors(schedule: EndpointSchedule, now: Date, options: ConfigVa
       errors.schedule = 'give exactly one of cron, intervalMs, runAt';
   }
   return errors;
+}
+
+/** A kept preset must be valid and still produce the schedule's cron. */
+function presetMismatch(schedule: Extract<EndpointSchedule, { kind: 'cron' }>): Record<string, string> {
+  const { preset, timezone } = schedule;
+  if (typeof preset !== 'object' || preset === null) return { 'schedule.preset': 'must be a preset object' };
+  const errors = presetErrors({ ...preset, timezone });
+  if (Object.keys(errors).length > 0) return errors;
+  return presetToCron({ ...preset, timezone }) === schedule.cron
+    ? {}
+    : { 'schedule.preset': 'does not match the cron expression' };
 }
 
 //////////////////////////////////////// Small checks

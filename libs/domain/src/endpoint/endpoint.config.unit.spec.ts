@@ -125,6 +125,56 @@ describe('Endpoint configuration', () => {
       });
     });
 
+    it('should keep a preset while its cron stays, and drop it for a new cron', () => {
+      const preset = { every: 'week' as const, at: '09:30', on: 'mon' };
+      const current = { kind: 'cron' as const, cron: '30 9 * * 1', timezone: 'Europe/Paris', preset };
+      expect(resolveSchedule({ kind: 'cron', timezone: 'UTC' }, current)).toEqual({
+        ...current,
+        timezone: 'UTC',
+      });
+      expect(resolveSchedule({ kind: 'cron', cron: '0 10 * * *' }, current)).toEqual({
+        kind: 'cron',
+        cron: '0 10 * * *',
+        timezone: 'Europe/Paris',
+      });
+      const daily = { every: 'day' as const, at: '07:00' };
+      expect(
+        resolveSchedule({ kind: 'cron', cron: '0 7 * * *', timezone: 'UTC', preset: daily }, current),
+      ).toEqual({
+        kind: 'cron',
+        cron: '0 7 * * *',
+        timezone: 'UTC',
+        preset: daily,
+      });
+    });
+
+    it('should refuse a kept preset that is invalid or does not match the cron', () => {
+      const withPreset = (cron: string, preset: object) =>
+        ({ ...valid, schedule: { kind: 'cron', cron, timezone: 'UTC', preset } }) as EndpointConfig;
+      const options = { scheduleIsNew: true };
+      expect(
+        validateEndpointConfig(
+          withPreset('30 9 * * 1', { every: 'week', at: '09:30', on: 'mon' }),
+          now,
+          options,
+        ),
+      ).toEqual({});
+      expect(
+        validateEndpointConfig(
+          withPreset('0 9 * * 1', { every: 'week', at: '09:30', on: 'mon' }),
+          now,
+          options,
+        ),
+      ).toEqual({
+        'schedule.preset': 'does not match the cron expression',
+      });
+      expect(
+        Object.keys(
+          validateEndpointConfig(withPreset('30 9 * * 1', { every: 'week', at: '9h' }), now, options),
+        ),
+      ).toEqual(['schedule.at', 'schedule.on']);
+    });
+
     it('should refuse a zone alone when there is no cron to move', () => {
       const error = thrown(() =>
         resolveSchedule({ kind: 'cron', timezone: 'UTC' }, { kind: 'interval', intervalMs: 5_000 }),

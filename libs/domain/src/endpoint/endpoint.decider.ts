@@ -147,10 +147,14 @@ export function requestRun({ data, metadata }: RequestRun, state: EndpointState)
   const { runId, source, trigger, retryOf } = data;
   assertValid('ENDPOINT.INVALID_RUN_REQUEST', {
     source: ['manual', 'trigger', 'retry'].includes(source) ? null : 'must be manual, trigger or retry',
-    trigger: (source === 'trigger') === (trigger !== null) ? null : 'required exactly for source trigger',
+    // A retry may carry the trigger of the run it retries, so it renders the same payload.
+    trigger:
+      source === 'retry' || (source === 'trigger') === (trigger !== null)
+        ? null
+        : 'required exactly for source trigger (optional for retry)',
     retryOf: (source === 'retry') === (retryOf !== null) ? null : 'required exactly for source retry',
   });
-  if (trigger && !endpoint.config.triggers.includes(trigger.name)) {
+  if (source === 'trigger' && trigger && !endpoint.config.triggers.includes(trigger.name)) {
     throw conflict(
       'ENDPOINT.NOT_LISTENING',
       `Endpoint ${endpoint.endpointId} does not listen to "${trigger.name}"`,

@@ -338,6 +338,27 @@ describe('Endpoint', () => {
         });
     });
 
+    it('should retry a triggered run with the original trigger, even one it no longer listens to', () => {
+      const trigger = { name: 'retired-trigger', payload: { sha: 'abc' } };
+      spec
+        .given(given)
+        .when(
+          command('RequestRun', { endpointId, runId: 'run-4', source: 'retry', trigger, retryOf: 'run-2' }),
+        )
+        .then({
+          type: 'RunRequested',
+          data: { endpointId, runId: 'run-4', source: 'retry', trigger, retryOf: 'run-2', requestedAt: at },
+        });
+    });
+
+    it('should refuse a trigger on a manual run', () => {
+      const trigger = { name: 'deploy', payload: null };
+      spec
+        .given(given)
+        .when(command('RequestRun', { endpointId, runId: 'run-5', source: 'manual', trigger, retryOf: null }))
+        .thenThrows(domainError('ENDPOINT.INVALID_RUN_REQUEST', 'invalid', ['trigger']));
+    });
+
     it('should refuse a trigger it does not listen to', () => {
       const trigger = { name: 'other', payload: null };
       spec

@@ -1,3 +1,4 @@
+import type { TriggerSkipReason } from '@cronicorn/events';
 import { Command } from '../core/command';
 
 /** Registers a tenant (`POST /v1/tenants`, admin only). `tenantId` is new. */
@@ -17,11 +18,20 @@ export type RevokeApiKey = Command<'RevokeApiKey', { tenantId: string; keyId: st
 
 /**
  * Records that a named trigger fired. `endpointIds` are the listening endpoints the adapter
- * found; each of them gets its own `RequestRun` (source `trigger`) on its own stream.
+ * found; each of them gets its own `RequestRun` (source `trigger`) on its own stream, whose
+ * run id `runs` records. `skipped` are listening endpoints that were paused and got no run.
  */
 export type FireTrigger = Command<
   'FireTrigger',
-  { tenantId: string; triggerId: string; name: string; payload: unknown; endpointIds: string[] }
+  {
+    tenantId: string;
+    triggerId: string;
+    name: string;
+    payload: unknown;
+    endpointIds: string[];
+    runs?: { endpointId: string; runId: string }[];
+    skipped?: { endpointId: string; reason: TriggerSkipReason }[];
+  }
 >;
 
 export type TenantCommand = CreateTenant | IssueApiKey | RevokeApiKey | FireTrigger;

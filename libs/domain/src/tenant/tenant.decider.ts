@@ -49,11 +49,22 @@ export function fireTrigger({ data, metadata }: FireTrigger, state: TenantState)
   assertValid('TRIGGER.INVALID', {
     name: TRIGGER_NAME_PATTERN.test(data.name) ? null : 'must be letters, digits, . _ - (at most 64)',
   });
-  const { triggerId, name, payload, endpointIds } = data;
+  const { triggerId, name, payload, endpointIds, runs, skipped } = data;
   return [
     {
       type: 'TriggerFired',
-      data: { triggerId, name, payload, endpointIds: [...endpointIds], firedAt: metadata.now.toISOString() },
+      data: {
+        triggerId,
+        name,
+        payload,
+        endpointIds: [...endpointIds],
+        ...(runs && { runs: runs.map((run) => ({ ...run })) }),
+        ...(skipped && {
+          skippedEndpointIds: skipped.map((skip) => skip.endpointId),
+          skipped: skipped.map((skip) => ({ ...skip })),
+        }),
+        firedAt: metadata.now.toISOString(),
+      },
     },
   ];
 }

@@ -118,6 +118,41 @@ describe('Tenant', () => {
         });
     });
 
+    it('should record the runs it started and the paused listeners it skipped', () => {
+      spec
+        .given(given)
+        .when(
+          command('FireTrigger', {
+            tenantId,
+            triggerId: 'tr-2',
+            name: 'deploy.done',
+            payload: null,
+            endpointIds: ['e1'],
+            runs: [{ endpointId: 'e1', runId: 'r1' }],
+            skipped: [
+              { endpointId: 'e2', reason: 'endpoint_paused' },
+              { endpointId: 'e3', reason: 'job_paused' },
+            ],
+          }),
+        )
+        .then({
+          type: 'TriggerFired',
+          data: {
+            triggerId: 'tr-2',
+            name: 'deploy.done',
+            payload: null,
+            endpointIds: ['e1'],
+            runs: [{ endpointId: 'e1', runId: 'r1' }],
+            skippedEndpointIds: ['e2', 'e3'],
+            skipped: [
+              { endpointId: 'e2', reason: 'endpoint_paused' },
+              { endpointId: 'e3', reason: 'job_paused' },
+            ],
+            firedAt: at,
+          },
+        });
+    });
+
     it('should refuse a trigger name with spaces', () => {
       spec
         .given(given)

@@ -5,9 +5,21 @@ import { Event } from '../envelope';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'HEAD';
 
+/**
+ * A schedule given as a preset (`{every: 'week', at: '09:30', on: 'mon'}`) rather than a cron
+ * expression. The cron schedule carrying it holds the equivalent expression, which is what runs.
+ */
+export interface CronPreset {
+  every: 'day' | 'week' | 'month';
+  /** Local wall-clock time in the schedule's zone, `HH:MM`. */
+  at: string;
+  /** `week`: a day name (`mon`…`sun`); `month`: a day of the month (1–31). */
+  on?: string | number;
+}
+
 /** Exactly one way of deciding the baseline time of the next run. */
 export type EndpointSchedule =
-  | { kind: 'cron'; cron: string; timezone: string }
+  | { kind: 'cron'; cron: string; timezone: string; preset?: CronPreset }
   | { kind: 'interval'; intervalMs: number }
   | { kind: 'once'; runAt: string };
 
@@ -61,7 +73,13 @@ export type EndpointUpdated = Event<
  */
 export type EndpointPaused = Event<
   'EndpointPaused',
-  { endpointId: string; until: string | null; reason: string | null; by: 'user' | 'failures'; pausedAt: string }
+  {
+    endpointId: string;
+    until: string | null;
+    reason: string | null;
+    by: 'user' | 'failures';
+    pausedAt: string;
+  }
 >;
 
 export type EndpointResumed = Event<'EndpointResumed', { endpointId: string; resumedAt: string }>;

@@ -62,6 +62,11 @@ export type RunFinished = Event<
     finishedAt: string;
     trigger: RunTrigger;
     retryOf: string | null;
+    /**
+     * Placeholders of the request body template that resolved to nothing (they were sent
+     * empty); absent when the body was not rendered or everything resolved.
+     */
+    templateUnresolved?: string[];
   }
 >;
 

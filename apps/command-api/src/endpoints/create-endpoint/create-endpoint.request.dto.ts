@@ -1,10 +1,10 @@
-import { ApiProperty } from '@nestjs/swagger';
-import { IsString, IsUrl, MaxLength } from 'class-validator';
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { IsBoolean, IsString, IsUrl, MaxLength } from 'class-validator';
 import { ENDPOINT_LIMITS } from '@cronicorn/domain';
-import { IsCleanText } from '../../resources/request-validation';
+import { IsCleanText, ValidateIfPresent } from '../../resources/request-validation';
 import { EndpointSettingsDto, URL_OPTIONS } from '../endpoint-settings.request.dto';
 
-/** `POST /v1/jobs/:jobId/endpoints`: exactly one of cron, intervalMs, runAt. */
+/** `POST /v1/jobs/:jobId/endpoints`: exactly one of cron, intervalMs, runAt, schedule (a preset). */
 export class CreateEndpointRequestDto extends EndpointSettingsDto {
   @ApiProperty({ maxLength: ENDPOINT_LIMITS.maxNameLength, example: 'Send dunning e-mails' })
   @IsString()
@@ -21,4 +21,14 @@ export class CreateEndpointRequestDto extends EndpointSettingsDto {
   @MaxLength(ENDPOINT_LIMITS.maxUrlLength)
   @IsUrl(URL_OPTIONS, { message: 'url must be an absolute http or https URL' })
   readonly url!: string;
+
+  @ApiPropertyOptional({
+    description:
+      'Create even when an active endpoint of the job has the same method, URL, body and schedule (otherwise 409 ENDPOINT.DUPLICATE). Not stored.',
+    default: false,
+    example: false,
+  })
+  @ValidateIfPresent()
+  @IsBoolean()
+  readonly allowDuplicate?: boolean;
 }

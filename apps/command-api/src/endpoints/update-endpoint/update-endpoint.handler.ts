@@ -5,7 +5,7 @@ import { streamIds } from '@cronicorn/events';
 import type { SecretBox } from '@cronicorn/platform';
 import { CommandExecutor } from '../../common/command-executor';
 import type { WriteResult } from '../../resources/write-result';
-import { changesFromUpdate, withRestFieldsAsync } from '../endpoint-input.mapper';
+import { changesFromUpdate, restFieldsOf, withRestFieldsAsync } from '../endpoint-input.mapper';
 import { encryptWith, SECRET_BOX } from '../secret-box.provider';
 import { UpdateEndpointCommand } from './update-endpoint.command';
 
@@ -25,13 +25,15 @@ export class UpdateEndpointHandler implements ICommandHandler<UpdateEndpointComm
       data: { endpointId, changes },
       metadata: { now: new Date() },
     };
-    const { position } = await withRestFieldsAsync(() =>
-      this.executor.execute({
-        streamId: streamIds.endpoint(endpointId),
-        decider: endpointDecider,
-        command,
-        ...origin,
-      }),
+    const { position } = await withRestFieldsAsync(
+      () =>
+        this.executor.execute({
+          streamId: streamIds.endpoint(endpointId),
+          decider: endpointDecider,
+          command,
+          ...origin,
+        }),
+      restFieldsOf(request),
     );
     return { id: endpointId, position };
   }
