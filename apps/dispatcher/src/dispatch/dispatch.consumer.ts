@@ -6,19 +6,13 @@ import {
   OnApplicationBootstrap,
 } from '@nestjs/common';
 import type { JsMsg } from '@nats-io/jetstream';
-import {
-  backoffMs,
-  JetStreamWorker,
-  PostgresDeadLetters,
-  provisionConsumer,
-  sleep,
-} from '@cronicorn/messaging';
+import { backoffMs, JetStreamWorker, PostgresDeadLetters, provisionConsumer } from '@cronicorn/messaging';
 import {
   DatabaseRuntime,
-  describeError,
   NatsHandle,
   NatsRuntime,
   nestMessagingLogger,
+  WorkerSupervisor,
 } from '@cronicorn/platform';
 import { DispatcherSettings } from '../dispatcher.settings';
 import { RunDispatcher } from './run-dispatcher';
@@ -35,68 +29,39 @@ export const DISPATCHER_SETTINGS = Symbol('DISPATCHER_SETTINGS');
  */
 @Injectable()
 export class DispatchConsumer implements OnApplicationBootstrap, BeforeApplicationShutdown {
-  private readonly log = new Logger('DispatchConsumer');
-  private readonly stopping = new AbortController();
-  private worker: JetStreamWorker | null = null;
-  private running: Promise<void> | null = null;
+  private readonly supervisor: WorkerSupervisor<JetStreamWorker>;
 
   constructor(
     private readonly database: DatabaseRuntime,
-    private readonly nats: NatsRuntime,
+    nats: NatsRuntime,
     private readonly dispatcher: RunDispatcher,
     @Inject(DISPATCHER_SETTINGS) private readonly settings: DispatcherSettings,
-  ) {}
-
-  onApplicationBootstrap(): void {
-    this.running = this.supervise().catch((error: unknown) =>
-      this.log.error(`dispatch consumer failed: ${describeError(error)}`),
-    );
-  }
-
-  async beforeApplicationShutdown(): Promise<void> {
-    this.stopping.abort();
-    const worker = this.worker;
-    if (worker) {
-      this.log.log('stopping: no new work items; waiting for calls in flight to finish');
-      await worker.stop();
-    }
-    await this.running;
-    this.log.log('dispatch consumer stopped');
-  }
-
-  private get stopped(): Promise<null> {
-    return new Promise((resolve) => {
-      if (this.stopping.signal.aborted) resolve(null);
-      else this.stopping.signal.addEventListener('abort', () => resolve(null), { once: true });
+  ) {
+    const log = new Logger('DispatchConsumer');
+    this.supervisor = new WorkerSupervisor({
+      name: 'dispatcher',
+      database,
+      nats,
+      logger: log,
+      stoppingMessage: 'stopping: no new work items; waiting for calls in flight to finish',
+      provision: (handle) => this.provision(handle),
+      start: (handle) => {
+        const worker = this.createWorker(handle);
+        worker.start();
+        log.log(
+          `consuming ${handle.names.dispatchStream} as "${settings.durable}" (concurrency ${settings.concurrency}, ack wait ${settings.ackWaitMs} ms)`,
+        );
+        return worker;
+      },
     });
   }
 
-  private async supervise(): Promise<void> {
-    if ((await Promise.race([this.database.ready.then(() => true), this.stopped])) === null) return;
-    let failures = 0;
-    while (!this.stopping.signal.aborted) {
-      const handle = await Promise.race([this.nats.ready, this.stopped]);
-      if (!handle || this.stopping.signal.aborted) return;
-      try {
-        await this.provision(handle);
-      } catch (error) {
-        failures += 1;
-        this.log.warn(`cannot provision the dispatcher consumer (${describeError(error)}); retrying`);
-        await sleep(backoffMs(failures, 500, 15_000), this.stopping.signal);
-        continue;
-      }
-      failures = 0;
-      const worker = this.createWorker(handle);
-      this.worker = worker;
-      worker.start();
-      this.log.log(
-        `consuming ${handle.names.dispatchStream} as "${this.settings.durable}" (concurrency ${this.settings.concurrency}, ack wait ${this.settings.ackWaitMs} ms)`,
-      );
-      await Promise.race([handle.nc.closed(), this.stopped]);
-      if (this.stopping.signal.aborted) return;
-      await worker.stop();
-      this.worker = null;
-    }
+  onApplicationBootstrap(): void {
+    this.supervisor.start();
+  }
+
+  beforeApplicationShutdown(): Promise<void> {
+    return this.supervisor.stop();
   }
 
   private provision(handle: NatsHandle) {

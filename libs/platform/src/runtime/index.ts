@@ -4,6 +4,7 @@ export * from './bootstrap';
 export * from './database.runtime';
 export * from './nats.runtime';
 export * from './relay.supervisor';
+export * from './worker-supervisor';
 export * from './health.controller';
 export * from './logging';
 export * from './metrics';
