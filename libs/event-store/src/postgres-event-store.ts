@@ -66,6 +66,8 @@ export class PostgresEventStore implements EventStore {
   constructor(
     private readonly pool: Pool,
     private readonly upcasters: UpcasterRegistry = defaultUpcasters,
+    /** Told of every successful append (for metrics); with `client`, before the caller commits. */
+    private readonly onAppended: (envelopes: readonly EventEnvelope[]) => void = () => undefined,
   ) {}
 
   async append(streamId: string, events: readonly Event[], options: AppendOptions): Promise<AppendResult> {
@@ -80,10 +82,16 @@ export class PostgresEventStore implements EventStore {
     batch: readonly AppendManyItem[],
     options: AppendManyOptions = {},
   ): Promise<AppendResult[]> {
-    if (options.client) return this.appendInTransaction(options.client, batch, options);
+    const appended = (results: AppendResult[]) => {
+      this.onAppended(results.flatMap((result) => result.envelopes));
+      return results;
+    };
+    if (options.client) return appended(await this.appendInTransaction(options.client, batch, options));
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.inOwnTransaction((client) => this.appendInTransaction(client, batch, options));
+        return appended(
+          await this.inOwnTransaction((client) => this.appendInTransaction(client, batch, options)),
+        );
       } catch (error) {
         // `any` has no expectation to break: a lost race only needs the next free version.
         const retry = error instanceof ConcurrencyError && error.expectedVersion === 'any';

@@ -1,3 +1,4 @@
+import { AckPolicy } from '@nats-io/jetstream';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
@@ -143,5 +144,20 @@ describe('CoreModule', () => {
       return message !== null;
     });
     expect(received.id).toBe(envelopes[0].id);
+
+    await nats.jsm.consumers.add(nats.names.eventsStream, {
+      durable_name: 'lag-probe',
+      ack_policy: AckPolicy.Explicit,
+    });
+    const metrics = (await request(app.getHttpServer()).get('/metrics')).text;
+    expect(metrics).toMatch(
+      /^cronicorn_events_appended_total\{category="tenant",type="TenantCreated",app="projector"\} 1$/m,
+    );
+    expect(metrics).toMatch(
+      new RegExp(
+        `^cronicorn_consumer_pending_messages\\{stream="${nats.names.eventsStream}",consumer="lag-probe",app="projector"\\} [1-9]`,
+        'm',
+      ),
+    );
   });
 });

@@ -16,7 +16,12 @@ import { AppName, CronicornConfig, loadConfig } from '../config';
 import { DatabaseRuntime } from './database.runtime';
 import { HealthController } from './health.controller';
 import { loggerParams } from './logging';
-import { createMetricsRegistry, httpMetricsMiddleware } from './metrics';
+import {
+  createMetricsRegistry,
+  eventsAppendedCounter,
+  httpMetricsMiddleware,
+  jetStreamConsumerLagGauges,
+} from './metrics';
 import { NatsRuntime } from './nats.runtime';
 import { RelaySupervisor } from './relay.supervisor';
 import { APP_NAME, CONFIG, EVENT_STORE, METRICS_REGISTRY, NATS, PG_POOL } from './tokens';
@@ -60,15 +65,19 @@ export class CoreModule implements OnModuleInit, OnApplicationShutdown, NestModu
       { provide: PG_POOL, inject: [DatabaseRuntime], useFactory: (db: DatabaseRuntime) => db.pool },
       {
         provide: NatsRuntime,
-        inject: [CONFIG],
-        useFactory: (config: CronicornConfig) =>
-          new NatsRuntime(config.natsUrl, `cronicorn-${app}`, config.nats),
+        inject: [CONFIG, METRICS_REGISTRY],
+        useFactory: (config: CronicornConfig, registry: Registry) => {
+          const nats = new NatsRuntime(config.natsUrl, `cronicorn-${app}`, config.nats);
+          jetStreamConsumerLagGauges(registry, () => nats.handle);
+          return nats;
+        },
       },
       { provide: NATS, useExisting: NatsRuntime },
       {
         provide: PostgresEventStore,
-        inject: [PG_POOL],
-        useFactory: (pool: DatabaseRuntime['pool']) => new PostgresEventStore(pool),
+        inject: [PG_POOL, METRICS_REGISTRY],
+        useFactory: (pool: DatabaseRuntime['pool'], registry: Registry) =>
+          new PostgresEventStore(pool, undefined, eventsAppendedCounter(registry)),
       },
       { provide: EVENT_STORE, useExisting: PostgresEventStore },
       {
