@@ -20,10 +20,13 @@ export function createPool(url: string, opts: CreatePoolOptions = {}): Pool {
     idleTimeoutMillis: 30_000,
     connectionTimeoutMillis: 10_000,
   });
-  pool.on(
-    'error',
-    opts.onError ?? ((error) => process.emitWarning(`Idle Postgres client failed: ${error.message}`)),
-  );
+  const onError =
+    opts.onError ?? ((error: Error) => process.emitWarning(`Idle Postgres client failed: ${error.message}`));
+  pool.on('error', onError);
+  // pg-pool listens for errors only while a client is idle: a connection that drops while
+  // checked out would otherwise raise an unhandled 'error' event and kill the process. The
+  // query in flight still fails and its caller handles that.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   return pool;
 }
 

@@ -71,6 +71,8 @@ interface AttemptResult {
   response: RunResponse | null;
   retryAfterMs: number | null;
   retryable: boolean;
+  /** The request failed on a reused keep-alive socket the target had already closed. */
+  staleConnection?: boolean;
 }
 
 /**
@@ -109,9 +111,17 @@ export class HttpExecutor {
   async execute(request: HttpRequestSpec, options: ExecuteOptions = {}): Promise<RunOutcome> {
     const started = performance.now();
     const maxAttempts = Math.max(1, Math.floor(request.maxAttempts) || 1);
+    let staleRetried = false;
     for (let attempt = 1; ; attempt++) {
       const attemptStarted = performance.now();
-      const result = await this.attempt(request, options);
+      let result = await this.attempt(request, options);
+      // A keep-alive socket the target closed while idle fails before the request reached it
+      // (Node's advice: retry when `reusedSocket`); that is our pool's fault, not the target's,
+      // so it gets one fresh-connection retry that does not count as an attempt.
+      if (result.staleConnection && !staleRetried) {
+        staleRetried = true;
+        result = await this.attempt(request, options);
+      }
       const retryInMs = attempt < maxAttempts ? this.retryDelay(result, attempt) : null;
       options.onAttempt?.({
         attempt,
@@ -122,7 +132,7 @@ export class HttpExecutor {
         retryInMs,
       });
       if (retryInMs === null) {
-        const { retryable: _, ...outcome } = result;
+        const { retryable: _, staleConnection: __, ...outcome } = result;
         return { ...outcome, attempts: attempt, durationMs: Math.round(performance.now() - started) };
       }
       await delay(retryInMs);
@@ -205,6 +215,7 @@ export class HttpExecutor {
         : describeError(err);
       return {
         ...failure,
+        staleConnection: !controller.signal.aborted && failedOnReusedSocket(err),
         error: redact(failure.error, secrets),
         httpStatus: null,
         response: null,
@@ -219,6 +230,12 @@ export class HttpExecutor {
 // ---------------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------------
+
+function failedOnReusedSocket(err: unknown): boolean {
+  if (!axios.isAxiosError(err) || !['ECONNRESET', 'EPIPE'].includes(err.code ?? '')) return false;
+  const request = err.request as { reusedSocket?: boolean } | undefined;
+  return request?.reusedSocket === true;
+}
 
 function encodeBody(body: unknown): { data?: Buffer; contentType?: string } {
   if (body === null || body === undefined) return {};
