@@ -103,6 +103,23 @@ afterEach(async () => {
 
 describe('HttpExecutor', () => {
   describe('When the target answers', () => {
+    it('should retry once on a fresh connection when a kept-alive socket was closed by the target', async () => {
+      const served = new WeakMap<object, number>();
+      const target = await startServer((req, res) => {
+        const before = served.get(req.socket) ?? 0;
+        served.set(req.socket, before + 1);
+        if (before > 0) return void req.socket.destroy();
+        res.end('fresh');
+      });
+      const run = executor();
+
+      const first = await run.execute(request(target.url, { maxAttempts: 1 }));
+      const second = await run.execute(request(target.url, { maxAttempts: 1 }));
+
+      expect(first).toMatchObject({ status: 'success', attempts: 1 });
+      expect(second).toMatchObject({ status: 'success', attempts: 1, response: { snippet: 'fresh' } });
+    });
+
     it('should send method, JSON body, headers and decrypted secret headers and capture the response', async () => {
       const target = await startServer((req, res, body) => {
         res.setHeader('content-type', 'application/json');

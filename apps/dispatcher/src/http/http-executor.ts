@@ -83,6 +83,8 @@ interface AttemptResult {
 export class HttpExecutor {
   private readonly http: AxiosInstance;
   private readonly agents: { httpAgent: http.Agent; httpsAgent: https.Agent };
+  /** Agents without keep-alive, for the retry after a stale kept-alive socket. */
+  private readonly freshAgents: { httpAgent: http.Agent; httpsAgent: https.Agent };
   private readonly settings: Required<HttpExecutorSettings>;
 
   constructor(
@@ -97,6 +99,7 @@ export class HttpExecutor {
       random: settings.random ?? Math.random,
     };
     this.agents = guard.createAgents({ keepAlive: true });
+    this.freshAgents = guard.createAgents({ keepAlive: false });
     this.http = axios.create({
       ...this.agents,
       // An environment proxy would resolve and connect on our behalf, past the guard.
@@ -120,7 +123,7 @@ export class HttpExecutor {
       // so it gets one fresh-connection retry that does not count as an attempt.
       if (result.staleConnection && !staleRetried) {
         staleRetried = true;
-        result = await this.attempt(request, options);
+        result = await this.attempt(request, options, this.freshAgents);
       }
       const retryInMs = attempt < maxAttempts ? this.retryDelay(result, attempt) : null;
       options.onAttempt?.({
@@ -141,8 +144,10 @@ export class HttpExecutor {
 
   /** Closes pooled keep-alive connections. */
   close(): void {
-    this.agents.httpAgent.destroy();
-    this.agents.httpsAgent.destroy();
+    for (const agents of [this.agents, this.freshAgents]) {
+      agents.httpAgent.destroy();
+      agents.httpsAgent.destroy();
+    }
   }
 
   private retryDelay(result: AttemptResult, attempt: number): number | null {
@@ -155,7 +160,11 @@ export class HttpExecutor {
     return Math.round(ceiling / 2 + (this.settings.random() * ceiling) / 2);
   }
 
-  private async attempt(request: HttpRequestSpec, options: ExecuteOptions): Promise<AttemptResult> {
+  private async attempt(
+    request: HttpRequestSpec,
+    options: ExecuteOptions,
+    agents?: { httpAgent: http.Agent; httpsAgent: https.Agent },
+  ): Promise<AttemptResult> {
     const timeoutMs = request.timeoutMs > 0 ? request.timeoutMs : DEFAULTS.timeoutMs;
     const secrets = Object.values(request.secretHeaders).filter((value) => value !== '');
     // One deadline for connect, headers and body alike: axios' own `timeout` stops at headers.
@@ -175,6 +184,7 @@ export class HttpExecutor {
         headers,
         data,
         signal: controller.signal,
+        ...agents,
         // Secret headers are dropped when a redirect leaves the origin, like Authorization.
         sensitiveHeaders: Object.keys(request.secretHeaders),
       });
@@ -233,8 +243,10 @@ export class HttpExecutor {
 
 function failedOnReusedSocket(err: unknown): boolean {
   if (!axios.isAxiosError(err) || !['ECONNRESET', 'EPIPE'].includes(err.code ?? '')) return false;
-  const request = err.request as { reusedSocket?: boolean } | undefined;
-  return request?.reusedSocket === true;
+  // With redirects on, axios' request is follow-redirects' wrapper around the ClientRequest.
+  const request = err.request as
+    { reusedSocket?: boolean; _currentRequest?: { reusedSocket?: boolean } } | undefined;
+  return (request?._currentRequest ?? request)?.reusedSocket === true;
 }
 
 function encodeBody(body: unknown): { data?: Buffer; contentType?: string } {
