@@ -1,4 +1,4 @@
-import { CronicornSystem, eventually, Json, TenantClient, waitFor } from './system-harness';
+import { APP_NAMES, CronicornSystem, eventually, Json, TenantClient, waitFor } from './system-harness';
 
 // The scheduling loop over the five real apps: command-api → events → scheduler → dispatch
 // work queue → dispatcher → the target, and the projector's read models back to the API.
@@ -246,5 +246,47 @@ describe('The scheduling loop (one process of each app)', () => {
         // (A dispatcher that never reuses connections passes too: nothing is dropped then.)
         expect(finished.filter((run) => run.status !== 'success')).toEqual([]);
       }));
+  });
+  describe('When Prometheus scrapes every app', () => {
+    const shared = [
+      'cronicorn_http_request_duration_seconds',
+      'cronicorn_events_appended_total',
+      'cronicorn_relay_published_events_total',
+      'cronicorn_relay_lag_seconds',
+      'cronicorn_consumer_pending_messages',
+      'cronicorn_consumer_ack_pending_messages',
+    ];
+    const own: Record<string, string[]> = {
+      'command-api': [],
+      scheduler: [
+        'cronicorn_scheduler_runs_dispatched_total',
+        'cronicorn_scheduler_dispatch_lateness_seconds',
+      ],
+      dispatcher: [
+        'cronicorn_dispatcher_runs_total',
+        'cronicorn_dispatcher_run_lateness_seconds',
+        'cronicorn_dispatcher_run_duration_seconds',
+      ],
+      'ai-planner': [
+        'cronicorn_ai_planner_analyses_total',
+        'cronicorn_ai_planner_tokens_total',
+        'cronicorn_ai_planner_tool_calls_total',
+      ],
+      projector: ['cronicorn_projector_lag_seconds'],
+    };
+
+    it.each(Object.keys(own))('should expose the named metrics on /metrics of %s', async (app) => {
+      const [instance] = system.of(app as (typeof APP_NAMES)[number]);
+      const text = await (await fetch(`http://127.0.0.1:${instance.port}/metrics`)).text();
+      const declared = new Set([...text.matchAll(/^# TYPE (\S+) /gm)].map((match) => match[1]));
+      expect([...shared, ...own[app]].filter((name) => !declared.has(name))).toEqual([]);
+    });
+
+    it('should count runs by status on the dispatcher', async () => {
+      const [dispatcher] = system.of('dispatcher');
+      const text = await (await fetch(`http://127.0.0.1:${dispatcher.port}/metrics`)).text();
+      expect(text).toMatch(/^cronicorn_dispatcher_runs_total\{status="success",app="dispatcher"\} [1-9]/m);
+      expect(text).toMatch(/^cronicorn_dispatcher_runs_total\{status="failed",app="dispatcher"\} [1-9]/m);
+    });
   });
 });
