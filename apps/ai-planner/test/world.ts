@@ -24,7 +24,13 @@ import {
 import { PostgresEventStore } from '@cronicorn/event-store';
 import { OutboxRelay, provisionConsumer, silentLogger } from '@cronicorn/messaging';
 import { createPool, loadConfig, SystemClock } from '@cronicorn/platform';
-import { createTestDatabase, createTestNats, TestDatabase, TestNats } from '@cronicorn/testing';
+import {
+  createTestDatabase,
+  createTestNats,
+  decideAndAppend,
+  TestDatabase,
+  TestNats,
+} from '@cronicorn/testing';
 import { ProjectorRunner } from '../../projector/src/projector.runner';
 import { Scheduler, schedulerConsumerSpec } from '../../scheduler/src/scheduler';
 import { AiPlanner, aiPlannerConsumerSpec } from '../src/ai-planner';
@@ -175,18 +181,7 @@ export class PlannerWorld {
     streamId: string,
     command: C,
   ): Promise<EventEnvelope[]> {
-    const stored = await this.store.readStream(streamId);
-    const state = fold(
-      decider,
-      stored.map((e) => ({ type: e.type, data: e.data }) as E),
-    );
-    const events = decider.decide(command, state);
-    if (events.length === 0) return [];
-    const result = await this.store.append(streamId, events, {
-      expectedVersion: stored.at(-1)?.streamVersion ?? 0,
-      metadata: { tenantId: this.tenantId, actor: 'test', correlationId: randomUUID() },
-    });
-    return result.envelopes;
+    return decideAndAppend(this.store, decider, streamId, command, { tenantId: this.tenantId });
   }
 
   async createJob(): Promise<string> {

@@ -19,14 +19,19 @@ import {
   endpointConfigWithDefaults,
   endpointDecider,
   EndpointCommand,
-  fold,
   jobDecider,
   JobCommand,
 } from '@cronicorn/domain';
 import { ConcurrencyError, PostgresEventStore } from '@cronicorn/event-store';
 import { OutboxRelay, provisionConsumer, silentLogger } from '@cronicorn/messaging';
 import { Clock, createPool, SystemClock } from '@cronicorn/platform';
-import { createTestDatabase, createTestNats, TestDatabase, TestNats } from '@cronicorn/testing';
+import {
+  createTestDatabase,
+  createTestNats,
+  decideAndAppend,
+  TestDatabase,
+  TestNats,
+} from '@cronicorn/testing';
 import { Scheduler, schedulerConsumerSpec } from '../src/scheduler';
 import { SchedulerMetrics } from '../src/scheduler.metrics';
 import { SchedulerOptions } from '../src/scheduler.options';
@@ -150,19 +155,10 @@ export class SchedulerWorld {
     streamId: string,
     command: C,
   ): Promise<EventEnvelope[]> {
-    const stored = await this.store.readStream(streamId);
-    const state = fold(
-      decider,
-      stored.map((e) => ({ type: e.type, data: e.data }) as E),
-    );
-    const events = decider.decide(command, state);
-    if (events.length === 0) return [];
-    const result = await this.store.append(streamId, events, {
-      expectedVersion: stored.at(-1)?.streamVersion ?? 0,
-      metadata: { tenantId: this.tenantId, actor: 'test', correlationId: randomUUID() },
+    return decideAndAppend(this.store, decider, streamId, command, {
+      tenantId: this.tenantId,
       occurredAt: this.clock.now(),
     });
-    return result.envelopes;
   }
 
   async createJob(): Promise<string> {
