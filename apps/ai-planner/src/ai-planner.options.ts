@@ -37,7 +37,7 @@ export interface AiPlannerOptions {
   pollIntervalMs: number;
   /** Analyses at once per replica. */
   concurrency: number;
-  /** Events handled at once by the event consumer. */
+  /** Transactions at once in the event consumer (events are spread by endpoint). */
   consumerConcurrency: number;
   sweepIntervalMs: number;
   /** How long an analysis waits for the read models to include the run that asked for it. */
@@ -59,7 +59,7 @@ export const DEFAULT_AI_PLANNER_OPTIONS = {
   leaseMs: 120_000,
   pollIntervalMs: 1_000,
   concurrency: 4,
-  consumerConcurrency: 8,
+  consumerConcurrency: 2,
   sweepIntervalMs: 5_000,
   busyWaitMs: 30_000,
   readModelWaitMs: 3_000,

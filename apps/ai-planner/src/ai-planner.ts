@@ -1,7 +1,7 @@
 import type { JetStreamClient } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { Pool } from 'pg';
-import { NatsNames } from '@cronicorn/events';
+import { endpointKeyOf, NatsNames } from '@cronicorn/events';
 import { HeuristicPlanner } from '@cronicorn/domain';
 import { EventStore } from '@cronicorn/event-store';
 import {
@@ -116,6 +116,9 @@ export class AiPlanner {
       pool: deps.pool,
       store: deps.store,
       concurrency: options.consumerConcurrency,
+      partitionKey: endpointKeyOf,
+      // Due analyses are a queue rebuilt from the log by the gap check and the sweep.
+      durableCommit: false,
       sweepIntervalMs: options.sweepIntervalMs,
       logger,
       metrics: {

@@ -174,6 +174,9 @@ export class ProjectorRunner {
       pool: this.options.pool,
       store: this.options.store,
       sweepIntervalMs: this.options.sweepIntervalMs,
+      // Read models are rebuilt from the log: a commit lost in a Postgres crash is redone.
+      durableCommit: false,
+      batchSize: 200,
       logger: this.logger,
       metrics,
     });

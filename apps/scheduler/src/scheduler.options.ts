@@ -37,8 +37,10 @@ export interface SchedulerOptions {
   missedCheckIntervalMs: number;
   /** Finished and missed runs are forgotten after this long. */
   runRetentionMs: number;
-  /** Events handled at once by this replica's event consumer. */
+  /** Transactions at once in this replica's event consumer (events are spread by endpoint). */
   consumerConcurrency: number;
+  /** Most events folded in one transaction. */
+  consumerBatchSize: number;
   sweepIntervalMs: number;
   governor: Partial<GovernorOptions>;
 }
@@ -56,7 +58,8 @@ export const DEFAULT_SCHEDULER_OPTIONS: Omit<SchedulerOptions, 'owner'> = {
   outboxIntervalMs: 250,
   missedCheckIntervalMs: 1_000,
   runRetentionMs: 24 * 3_600_000,
-  consumerConcurrency: 8,
+  consumerConcurrency: 4,
+  consumerBatchSize: 50,
   sweepIntervalMs: 5_000,
   governor: {},
 };

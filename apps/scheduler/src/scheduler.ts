@@ -1,6 +1,6 @@
 import type { JetStreamClient } from '@nats-io/jetstream';
 import type { Pool } from 'pg';
-import { NatsNames } from '@cronicorn/events';
+import { endpointKeyOf, NatsNames } from '@cronicorn/events';
 import { EventStore } from '@cronicorn/event-store';
 import {
   ConsumerSpec,
@@ -97,6 +97,8 @@ export class Scheduler {
       pool: deps.pool,
       store: deps.store,
       concurrency: options.consumerConcurrency,
+      batchSize: options.consumerBatchSize,
+      partitionKey: endpointKeyOf,
       sweepIntervalMs: options.sweepIntervalMs,
       logger,
       metrics: { onHandled: (envelope) => folder.committed(envelope) },

@@ -79,6 +79,11 @@ export interface ReadAllOptions {
   types?: readonly string[];
   /** Stream categories (`endpoint`, `run`, …): the part of the stream id before the first dash. */
   categories?: readonly StreamCategory[];
+  /**
+   * Stop before the first event that occurred after this instant: the page ends there and the
+   * checkpoint stays in front of it, so a later read returns it.
+   */
+  occurredUpTo?: Date;
 }
 
 /** Name of the Postgres NOTIFY channel pinged by every commit that appends events. */

@@ -305,6 +305,40 @@ describe('PostgresEventStore', () => {
       await expect(store.checkpointOfPosition('1e3')).rejects.toThrow(/Not a log position/);
     });
 
+    it('should stop before the first event that occurred after occurredUpTo and resume there', async () => {
+      const tenantId = tenant();
+      const stream = jobStream();
+      const at = (iso: string) => ({
+        expectedVersion: 'any' as const,
+        metadata: metadata(tenantId),
+        occurredAt: new Date(iso),
+      });
+      await store.append(stream, [happened(1)], at('2026-01-01T00:00:00Z'));
+      await store.append(stream, [happened(2)], at('2026-01-01T00:00:10Z'));
+      await store.append(stream, [happened(3)], at('2026-01-01T00:00:05Z'));
+      await waitFor(
+        async () => (await drain(store, tenantId)).events.length === 3,
+        'the events to be visible',
+      );
+
+      const first = await store.readAll(LOG_START, {
+        streamId: stream,
+        occurredUpTo: new Date('2026-01-01T00:00:06Z'),
+      });
+      expect(first.events.map((e) => e.streamVersion)).toEqual([1]);
+      const again = await store.readAll(first.checkpoint, {
+        streamId: stream,
+        occurredUpTo: new Date('2026-01-01T00:00:06Z'),
+      });
+      expect(again.events).toEqual([]);
+      expect(again.checkpoint).toEqual(first.checkpoint);
+      const later = await store.readAll(first.checkpoint, {
+        streamId: stream,
+        occurredUpTo: new Date('2026-01-01T00:00:10Z'),
+      });
+      expect(later.events.map((e) => e.streamVersion)).toEqual([2, 3]);
+    });
+
     it('should not show an event before every older transaction has finished', async () => {
       const tenantId = tenant();
       const meta = metadata(tenantId);

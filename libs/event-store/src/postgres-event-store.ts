@@ -162,7 +162,17 @@ export class PostgresEventStore implements EventStore {
         options.categories ?? null,
       ],
     );
-    const events = rows.filter((row) => row.event_id !== null).map((row) => this.toEnvelope(row as EventRow));
+    const pageRows = rows.filter((row) => row.event_id !== null) as EventRow[];
+    const upTo = options.occurredUpTo?.getTime();
+    const tooNew = upTo === undefined ? -1 : pageRows.findIndex((row) => row.occurred_at.getTime() > upTo);
+    if (tooNew >= 0) {
+      const before = pageRows[tooNew - 1];
+      return {
+        events: pageRows.slice(0, tooNew).map((row) => this.toEnvelope(row)),
+        checkpoint: before ? { transactionId: before.transaction_id, position: before.position } : after,
+      };
+    }
+    const events = pageRows.map((row) => this.toEnvelope(row));
     if (events.length === limit) {
       const last = rows[rows.length - 1] as EventRow;
       return { events, checkpoint: { transactionId: last.transaction_id, position: last.position } };

@@ -20,3 +20,15 @@ export function parseStreamId(streamId: string): { category: StreamCategory; id:
   }
   return { category, id: streamId.slice(dash + 1) };
 }
+
+/**
+ * The endpoint an event is about: the id of endpoint, schedule and planner streams, a run
+ * event's `data.endpointId`; otherwise the stream itself. Consumers partition work by it so
+ * that events touching one endpoint's rows are handled in order, by one transaction at a time.
+ */
+export function endpointKeyOf(envelope: { streamId: string; data: unknown }): string {
+  const { category, id } = parseStreamId(envelope.streamId);
+  if (category === 'endpoint' || category === 'schedule' || category === 'planner') return id;
+  const endpointId = (envelope.data as { endpointId?: unknown } | null)?.endpointId;
+  return typeof endpointId === 'string' ? endpointId : envelope.streamId;
+}

@@ -184,6 +184,92 @@ describe('EventConsumer', () => {
     });
   });
 
+  describe('When many events wait at once', () => {
+    it('should handle them in shared transactions, each once and in stream order, over several lanes', async () => {
+      const streams = Array.from({ length: 12 }, () => `job-${randomUUID()}`);
+      const appended: EventEnvelope[] = [];
+      for (let round = 0; round < 5; round++) {
+        for (const stream of streams) appended.push(...(await append(stream, 2, round * 2)));
+      }
+      await published(appended);
+
+      const name = consumerName();
+      const transactionOf = new Map<string, string>();
+      const { handled } = await startConsumer(['job'], {
+        name,
+        concurrency: 3,
+        batchSize: 20,
+        handle: async (envelope, client) => {
+          const { rows } = await client.query<{ xid: string }>('SELECT pg_current_xact_id()::text AS xid');
+          transactionOf.set(envelope.id, rows[0].xid);
+          await recording(name)(envelope, client);
+        },
+      });
+      await waitFor(() => handled.length === appended.length, 'every event handled');
+      await waitFor(() => settled(name), 'every message acked');
+
+      expect(await rowsOf(name)).toHaveLength(appended.length);
+      for (const stream of streams) {
+        const order = handled
+          .filter((h) => h.envelope.streamId === stream)
+          .map((h) => h.envelope.streamVersion);
+        expect(order).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+        expect(await versionOf(name, stream)).toBe(10);
+      }
+      const transactions = new Set(transactionOf.values()).size;
+      expect(transactions).toBeLessThanOrEqual(appended.length / 4);
+    });
+
+    it('should commit the rest of a batch when one of its events fails, and dead-letter only that one', async () => {
+      const before = await latestCheckpoint(db.pool);
+      const streams = Array.from({ length: 6 }, () => `job-${randomUUID()}`);
+      const appended: EventEnvelope[] = [];
+      for (const stream of streams) appended.push(...(await append(stream, 3)));
+      await published(appended);
+      const bad = appended[7];
+
+      const name = consumerName();
+      const attemptsOnBad: number[] = [];
+      const { handled } = await startConsumer(['job'], {
+        name,
+        batchSize: 50,
+        maxDeliver: 2,
+        // The event behind the bad one may run out of attempts before the bad one is skipped.
+        sweepFrom: before,
+        sweepIntervalMs: 200,
+        handle: async (envelope, client) => {
+          if (envelope.id === bad.id) {
+            attemptsOnBad.push(Date.now());
+            throw new Error('projection broke');
+          }
+          await recording(name)(envelope, client);
+        },
+      });
+      await waitFor(
+        async () => (await versionOf(name, bad.streamId)) === 3,
+        'the failing stream moved on',
+        30_000,
+      );
+      await waitFor(() => settled(name), 'every message acked');
+
+      // A row per event but the bad one; a second insert of any would have failed its transaction.
+      expect((await rowsOf(name)).length).toBe(appended.length - 1);
+      expect(handled.map((h) => h.envelope.id).sort()).toEqual(
+        appended
+          .filter((e) => e.id !== bad.id)
+          .map((e) => e.id)
+          .sort(),
+      );
+      const { rows } = await db.pool.query<{ error: string }>(
+        'SELECT error FROM dead_letters WHERE consumer = $1',
+        [name],
+      );
+      expect(rows).toEqual([{ error: expect.stringContaining(`${bad.streamId}@2`) }]);
+      // In the batch, alone, then alone on its redelivery; the sweep may try it once more.
+      expect(attemptsOnBad.length).toBeGreaterThanOrEqual(3);
+    });
+  });
+
   describe('When JetStream lost a message', () => {
     it('should read it from the store when a later version of its stream arrives', async () => {
       const job = `job-${randomUUID()}`;

@@ -11,7 +11,7 @@ import {
 import { EventStore, LOG_START, LogCheckpoint } from '@cronicorn/event-store';
 import { sleep } from './backoff';
 import { DeadLetterRecorder, EVENT_LOG_STREAM, PostgresDeadLetters } from './dead-letters';
-import { PoisonMessageError } from './errors';
+import { DeferredMessageError, PoisonMessageError } from './errors';
 import { JetStreamWorker, WorkerMetrics } from './jetstream-worker';
 import { consoleLogger, errorFields, MessagingLogger } from './logger';
 import { ConsumerSpec, DEFAULT_MAX_DELIVER, eventsFilterSubject } from './provisioning';
@@ -21,22 +21,30 @@ import { ConsumerSpec, DEFAULT_MAX_DELIVER, eventsFilterSubject } from './provis
  * truth, NATS the delivery).
  *
  * 1. Idempotent, per stream. `consumer_stream_versions` holds the last version of each stream
- *    this consumer handled. Each event is handled in ONE transaction: take an advisory lock on
- *    (consumer, stream), read the version, handle the event only if it is the next one, move
- *    the version, commit; only then is the NATS message acked. A redelivery or a copy is a
- *    no-op. The lock (not a row lock) keeps a transaction id from being assigned before the
- *    handler writes, so a slow handler holds back the store's `pg_snapshot_xmin` as little as
- *    possible; handlers should still keep slow I/O out of the transaction.
- * 2. Gap-aware. An event ahead of the next expected version means NATS lost or has not yet
+ *    this consumer handled. Events are handled in transactions: take an advisory lock on each
+ *    (consumer, stream), read the versions, handle each event only if it is its stream's next
+ *    one, move the versions, commit; only then are the NATS messages acked. A redelivery or a
+ *    copy is a no-op. The locks (not row locks) keep a transaction id from being assigned
+ *    before the handler writes, so a slow handler holds back the store's `pg_snapshot_xmin` as
+ *    little as possible; handlers should still keep slow I/O out of the transaction.
+ * 2. Batched (group commit). Deliveries that arrive while a transaction runs wait and go into
+ *    the next one, up to `batchSize`: under load one commit and one version upsert serve many
+ *    events, when idle an event is handled alone at once. Events are spread over
+ *    `concurrency` lanes by `partitionKey` (default: the stream), each lane one transaction
+ *    at a time, so events of one key are handled in order. When a batch fails, its events are
+ *    handled again one per transaction, so only the failing event is retried or dead-lettered.
+ * 3. Gap-aware. An event ahead of the next expected version means NATS lost or has not yet
  *    delivered the ones before it: they are read from the store and handled first, in order,
- *    each in its own transaction.
- * 3. Swept. A lost message that was the last of its stream reveals no gap. A periodic sweep
- *    walks the store's commit-ordered log from `consumer_checkpoints`, skips what the version
- *    table says is done (one query per page) and runs the rest through the same path. One
+ *    in the same transaction.
+ * 4. Swept. A lost message that was the last of its stream reveals no gap. A periodic sweep
+ *    walks the store's commit-ordered log from `consumer_checkpoints`, up to events younger
+ *    than a grace period (those NATS is still delivering), skips what the version table says
+ *    is done (one query per page) and handles the rest in batches like deliveries. One
  *    replica sweeps at a time (session advisory lock); the checkpoint only moves forward.
- * 4. Poison. After the last attempt (or a PoisonMessageError) the event is recorded in
+ * 5. Poison. After the last attempt (or a PoisonMessageError) the event is recorded in
  *    `dead_letters` and its version is marked done, so its stream and the sweep move on; an
- *    operator replays it from there.
+ *    operator replays it from there. Later events of its stream waiting behind it are
+ *    retried, never dead-lettered for it; the sweep handles any that ran out of attempts.
  */
 
 /** Handles one event inside the consumer's transaction. Do not commit or release `client`. */
@@ -58,11 +66,28 @@ export interface EventConsumerOptions {
   pool: Pool;
   store: Pick<EventStore, 'readStream' | 'readAll'>;
   deadLetters?: DeadLetterRecorder;
+  /** Transactions at once (lanes). Default 1. */
+  concurrency?: number;
+  /** Most events in one transaction. Default 100; 1 handles each event alone. */
+  batchSize?: number;
+  /** Events with the same key share a lane, so they are handled in delivery order. Default: the stream. */
+  partitionKey?: (envelope: EventEnvelope) => string;
+  /**
+   * Wait for the WAL flush on commit. Turn it off only for consumers whose writes can be
+   * redone from the log (read models, queues) and that append no events: a lost commit
+   * after a Postgres crash loses its version rows with it, so the gap check and the sweep
+   * handle those events again. Default true.
+   */
+  durableCommit?: boolean;
   /** Default 5 s. */
   sweepIntervalMs?: number;
   /** Events per sweep page. Default 500. */
   sweepBatchSize?: number;
-  concurrency?: number;
+  /**
+   * The sweep leaves events younger than this (by `occurredAt`) to NATS, so that it does not
+   * race deliveries that are merely queued. Default twice the sweep interval.
+   */
+  sweepGraceMs?: number;
   /** Attempts per event before it is dead-lettered. Default: the consumer's provisioning. */
   maxDeliver?: number;
   retryDelayMs?: (deliveryCount: number) => number;
@@ -98,7 +123,18 @@ export class EventHandlingError extends Error {
   }
 }
 
-type StepResult = { kind: 'done' } | { kind: 'handled' } | { kind: 'gap'; last: number };
+type Via = 'nats' | 'gap' | 'sweep';
+
+interface Delivery {
+  envelope: EventEnvelope;
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+interface Lane {
+  queue: Delivery[];
+  draining: boolean;
+}
 
 export class EventConsumer {
   private readonly worker: JetStreamWorker;
@@ -108,10 +144,15 @@ export class EventConsumer {
   private readonly stopController = new AbortController();
   private readonly sweepFailures = new Map<string, number>();
   private sweeping: Promise<void> | null = null;
+  private readonly lanes: Lane[];
+  private readonly batchSize: number;
 
   constructor(private readonly options: EventConsumerOptions) {
     if (options.categories.length === 0) throw new Error(`Event consumer ${options.name} wants no category`);
     this.categories = new Set(options.categories);
+    this.batchSize = Math.max(1, options.batchSize ?? 100);
+    const laneCount = Math.max(1, options.concurrency ?? 1);
+    this.lanes = Array.from({ length: laneCount }, () => ({ queue: [], draining: false }));
     this.logger = options.logger ?? consoleLogger;
     this.deadLetters = options.deadLetters ?? new PostgresDeadLetters(options.pool);
     this.worker = new JetStreamWorker({
@@ -121,7 +162,8 @@ export class EventConsumer {
       handler: (m) => this.onMessage(m),
       deadLetters: this.deadLetters,
       onGiveUp: (_m, error) => this.onGiveUp(error),
-      concurrency: options.concurrency,
+      // Deliveries held while the lanes' transactions run: the next batches.
+      concurrency: laneCount * this.batchSize,
       maxDeliver: options.maxDeliver,
       retryDelayMs: options.retryDelayMs,
       heartbeatMs: options.heartbeatMs,
@@ -176,15 +218,17 @@ export class EventConsumer {
     let checkpoint = await this.loadCheckpoint();
     let handled = 0;
     while (!this.stopController.signal.aborted) {
+      const sweepIntervalMs = this.options.sweepIntervalMs ?? 5_000;
       const { events, checkpoint: next } = await this.options.store.readAll(checkpoint, {
         limit,
         categories: [...this.categories],
+        occurredUpTo: new Date(Date.now() - (this.options.sweepGraceMs ?? 2 * sweepIntervalMs)),
       });
       const done = await this.handledVersions(events.map((e) => e.streamId));
-      for (const envelope of events) {
+      const missed = events.filter((e) => e.streamVersion > (done.get(e.streamId) ?? 0));
+      for (let i = 0; i < missed.length; i += this.batchSize) {
         if (this.stopController.signal.aborted) return handled;
-        if (envelope.streamVersion <= (done.get(envelope.streamId) ?? 0)) continue;
-        handled += await this.sweepOne(envelope);
+        handled += await this.sweepBatch(missed.slice(i, i + this.batchSize));
       }
       if (next.transactionId !== checkpoint.transactionId || next.position !== checkpoint.position) {
         await this.saveCheckpoint(next);
@@ -195,10 +239,26 @@ export class EventConsumer {
     return handled;
   }
 
+  private async sweepBatch(envelopes: EventEnvelope[]): Promise<number> {
+    if (envelopes.length > 1) {
+      try {
+        return await this.handleInOneTransaction(envelopes, 'sweep');
+      } catch {
+        // One of them fails: find it, handling them one by one.
+      }
+    }
+    let handled = 0;
+    for (const envelope of envelopes) {
+      if (this.stopController.signal.aborted) break;
+      handled += await this.sweepOne(envelope);
+    }
+    return handled;
+  }
+
   /** Like a delivery: retried on later passes, dead-lettered after the last attempt. */
   private async sweepOne(envelope: EventEnvelope): Promise<number> {
     try {
-      const handled = await this.process(envelope, 'sweep');
+      const handled = await this.handleInOneTransaction([envelope], 'sweep');
       this.sweepFailures.delete(envelope.id);
       return handled;
     } catch (err) {
@@ -253,7 +313,63 @@ export class EventConsumer {
   private async onMessage(m: JsMsg): Promise<void> {
     const envelope = this.decode(m);
     if (!this.categories.has(parseStreamId(envelope.streamId).category)) return;
-    await this.process(envelope, 'nats');
+    const key = this.options.partitionKey?.(envelope) ?? envelope.streamId;
+    const lane = this.lanes[this.lanes.length === 1 ? 0 : laneIndex(key, this.lanes.length)];
+    try {
+      await new Promise<void>((resolve, reject) => {
+        lane.queue.push({ envelope, resolve, reject });
+        if (!lane.draining) void this.drain(lane);
+      });
+    } catch (err) {
+      if (err instanceof EventHandlingError && err.envelope.id !== envelope.id) {
+        throw new DeferredMessageError(`waits for ${err.envelope.streamId}@${err.envelope.streamVersion}`, {
+          cause: err,
+        });
+      }
+      throw err;
+    }
+  }
+
+  private async drain(lane: Lane): Promise<void> {
+    lane.draining = true;
+    try {
+      while (lane.queue.length > 0) await this.settle(lane.queue.splice(0, this.batchSize));
+    } finally {
+      lane.draining = false;
+    }
+  }
+
+  /** One transaction for the batch; when it fails, one per event so that only the culprit fails. */
+  private async settle(batch: Delivery[]): Promise<void> {
+    try {
+      await this.handleInOneTransaction(
+        batch.map((d) => d.envelope),
+        'nats',
+      );
+      for (const delivery of batch) delivery.resolve();
+      return;
+    } catch (err) {
+      if (batch.length === 1) return batch[0].reject(err);
+      this.logger.debug(
+        { consumer: this.options.name, events: batch.length, ...errorFields(err) },
+        'batch failed; handling its events one by one',
+      );
+    }
+    const failedBefore = new Map<string, unknown>();
+    for (const delivery of batch) {
+      const earlierFailure = failedBefore.get(delivery.envelope.streamId);
+      if (earlierFailure) {
+        delivery.reject(earlierFailure);
+        continue;
+      }
+      try {
+        await this.handleInOneTransaction([delivery.envelope], 'nats');
+        delivery.resolve();
+      } catch (err) {
+        failedBefore.set(delivery.envelope.streamId, err);
+        delivery.reject(err);
+      }
+    }
   }
 
   private decode(m: JsMsg): EventEnvelope {
@@ -280,63 +396,78 @@ export class EventConsumer {
     }
   }
 
-  /** Handles `envelope` unless done already, after any earlier events of its stream that were missed. */
-  private async process(envelope: EventEnvelope, via: 'nats' | 'sweep'): Promise<number> {
-    const first = await this.step(envelope, via);
-    if (first.kind !== 'gap') return first.kind === 'handled' ? 1 : 0;
-    const missing = await this.options.store.readStream(envelope.streamId, { fromVersion: first.last + 1 });
-    let handled = 0;
-    for (const earlier of missing) {
-      if (earlier.streamVersion > envelope.streamVersion) break;
-      const result = await this.step(earlier, earlier.streamVersion === envelope.streamVersion ? via : 'gap');
-      if (result.kind === 'gap') {
-        throw new Error(`${envelope.streamId} has no version ${result.last + 1} in the store`);
-      }
-      if (result.kind === 'handled') handled += 1;
-    }
-    if (handled > 0) {
-      this.logger.info(
-        {
-          consumer: this.options.name,
-          streamId: envelope.streamId,
-          from: first.last + 1,
-          to: envelope.streamVersion,
-        },
-        'filled a gap from the store',
-      );
-    }
-    return handled;
-  }
-
-  /** One event, one transaction: handled only when it is the stream's next version. */
-  private async step(envelope: EventEnvelope, via: 'nats' | 'gap' | 'sweep'): Promise<StepResult> {
+  /**
+   * Handles each envelope that is its stream's next version, after any earlier events of its
+   * stream that were missed; skips what is done already. One transaction; the handled events
+   * are reported once it committed. Returns how many were handled.
+   */
+  private async handleInOneTransaction(envelopes: EventEnvelope[], via: 'nats' | 'sweep'): Promise<number> {
+    const streamIds = [...new Set(envelopes.map((e) => e.streamId))].sort();
+    const handled: Array<{ envelope: EventEnvelope; via: Via }> = [];
     const client = await this.options.pool.connect();
-    let result: StepResult;
     try {
       await client.query('BEGIN');
-      const last = await this.lockStream(client, envelope.streamId);
-      if (envelope.streamVersion <= last) {
-        result = { kind: 'done' };
-      } else if (envelope.streamVersion > last + 1) {
-        result = { kind: 'gap', last };
-      } else {
-        try {
-          await this.options.handle(envelope, client);
-        } catch (err) {
-          throw new EventHandlingError(envelope, err);
+      if (this.options.durableCommit === false) await client.query('SET LOCAL synchronous_commit = off');
+      const versions = await this.lockStreams(client, streamIds);
+      const moved = new Set<string>();
+      for (const envelope of envelopes) {
+        const last = versions.get(envelope.streamId) ?? 0;
+        if (envelope.streamVersion <= last) continue;
+        const due =
+          envelope.streamVersion === last + 1 ? [envelope] : await this.missedThrough(envelope, last);
+        for (const event of due) {
+          try {
+            await this.options.handle(event, client);
+          } catch (err) {
+            throw new EventHandlingError(event, err);
+          }
+          handled.push({ envelope: event, via: event === envelope ? via : 'gap' });
         }
-        await this.saveVersion(client, envelope.streamId, envelope.streamVersion);
-        result = { kind: 'handled' };
+        versions.set(envelope.streamId, envelope.streamVersion);
+        moved.add(envelope.streamId);
+        if (due.length > 1) {
+          this.logger.info(
+            {
+              consumer: this.options.name,
+              streamId: envelope.streamId,
+              from: last + 1,
+              to: envelope.streamVersion,
+            },
+            'filled a gap from the store',
+          );
+        }
       }
-      await client.query(result.kind === 'handled' ? 'COMMIT' : 'ROLLBACK');
+      if (moved.size > 0) {
+        await this.saveVersions(
+          client,
+          [...moved].map((id) => [id, versions.get(id)!] as const),
+        );
+        await client.query('COMMIT');
+      } else {
+        await client.query('ROLLBACK');
+      }
     } catch (err) {
       await client.query('ROLLBACK').catch(() => undefined);
       throw err;
     } finally {
       client.release();
     }
-    if (result.kind === 'handled') this.options.metrics?.onHandled?.(envelope, via);
-    return result;
+    for (const h of handled) this.options.metrics?.onHandled?.(h.envelope, h.via);
+    return handled.length;
+  }
+
+  /** The events of `envelope`'s stream after `last`, up to and including `envelope`, from the store. */
+  private async missedThrough(envelope: EventEnvelope, last: number): Promise<EventEnvelope[]> {
+    const missed = (await this.options.store.readStream(envelope.streamId, { fromVersion: last + 1 })).filter(
+      (e) => e.streamVersion < envelope.streamVersion,
+    );
+    missed.forEach((e, i) => {
+      if (e.streamVersion !== last + 1 + i)
+        throw new Error(`${envelope.streamId} has no version ${last + 1 + i} in the store`);
+    });
+    if (missed.length !== envelope.streamVersion - last - 1)
+      throw new Error(`${envelope.streamId} has no version ${last + 1 + missed.length} in the store`);
+    return [...missed, envelope];
   }
 
   /** Marks a dead-lettered event done, if it is the stream's next version, so the stream moves on. */
@@ -348,9 +479,9 @@ export class EventConsumer {
     const client = await this.options.pool.connect();
     try {
       await client.query('BEGIN');
-      const last = await this.lockStream(client, envelope.streamId);
-      if (last === envelope.streamVersion - 1) {
-        await this.saveVersion(client, envelope.streamId, envelope.streamVersion);
+      const versions = await this.lockStreams(client, [envelope.streamId]);
+      if ((versions.get(envelope.streamId) ?? 0) === envelope.streamVersion - 1) {
+        await this.saveVersions(client, [[envelope.streamId, envelope.streamVersion]]);
       }
       await client.query('COMMIT');
     } catch (err) {
@@ -361,22 +492,29 @@ export class EventConsumer {
     }
   }
 
-  private async lockStream(client: PoolClient, streamId: string): Promise<number> {
-    await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [
-      `cronicorn.event-consumer.${this.options.name}.${streamId}`,
-    ]);
-    const { rows } = await client.query<{ version: number }>(
-      'SELECT version FROM consumer_stream_versions WHERE consumer = $1 AND stream_id = $2',
-      [this.options.name, streamId],
+  /** Locks the streams in a fixed (sorted) order, so that two transactions cannot deadlock on them. */
+  private async lockStreams(client: PoolClient, sortedStreamIds: string[]): Promise<Map<string, number>> {
+    await client.query(
+      // Postgres evaluates a volatile function in the select list after the ORDER BY.
+      'SELECT pg_advisory_xact_lock(hashtextextended($1 || s, 0)) FROM unnest($2::text[]) AS s ORDER BY s',
+      [`cronicorn.event-consumer.${this.options.name}.`, sortedStreamIds],
     );
-    return rows.length ? rows[0].version : 0;
+    const { rows } = await client.query<{ stream_id: string; version: number }>(
+      'SELECT stream_id, version FROM consumer_stream_versions WHERE consumer = $1 AND stream_id = ANY($2)',
+      [this.options.name, sortedStreamIds],
+    );
+    return new Map(rows.map((row) => [row.stream_id, row.version]));
   }
 
-  private async saveVersion(client: PoolClient, streamId: string, version: number): Promise<void> {
+  private async saveVersions(
+    client: PoolClient,
+    versions: ReadonlyArray<readonly [string, number]>,
+  ): Promise<void> {
     await client.query(
-      `INSERT INTO consumer_stream_versions (consumer, stream_id, version) VALUES ($1, $2, $3)
+      `INSERT INTO consumer_stream_versions (consumer, stream_id, version)
+       SELECT $1, v.stream_id, v.version FROM unnest($2::text[], $3::int[]) AS v (stream_id, version)
        ON CONFLICT (consumer, stream_id) DO UPDATE SET version = EXCLUDED.version, updated_at = now()`,
-      [this.options.name, streamId, version],
+      [this.options.name, versions.map(([id]) => id), versions.map(([, v]) => v)],
     );
   }
 
@@ -407,4 +545,10 @@ export class EventConsumer {
       [this.options.name, checkpoint.transactionId, checkpoint.position],
     );
   }
+}
+
+function laneIndex(key: string, lanes: number): number {
+  let hash = 0;
+  for (let i = 0; i < key.length; i++) hash = (hash * 31 + key.charCodeAt(i)) | 0;
+  return Math.abs(hash) % lanes;
 }

@@ -4,7 +4,7 @@ import { DispatchWorkItem } from '@cronicorn/events';
 import { createTestDatabase, createTestNats, TcpProxy, TestDatabase, TestNats } from '@cronicorn/testing';
 import { delay, waitFor } from '../test/helpers';
 import { PostgresDeadLetters } from './dead-letters';
-import { PoisonMessageError } from './errors';
+import { DeferredMessageError, PoisonMessageError } from './errors';
 import { JetStreamWorker, MessageHandler } from './jetstream-worker';
 import { silentLogger } from './logger';
 import { connectNats } from './nats';
@@ -137,6 +137,22 @@ describe('JetStreamWorker', () => {
 
       expect(attempts).toEqual([1]);
       expect((await deadLetters())[0]).toMatchObject({ error: 'unreadable work item', delivery_count: 1 });
+    });
+  });
+
+  describe('When a message stays deferred behind another', () => {
+    it('should retry it, then drop it after the last attempt without a dead letter', async () => {
+      const attempts: number[] = [];
+      startWorker(async (_m, { deliveryCount }) => {
+        attempts.push(deliveryCount);
+        throw new DeferredMessageError('waits for an earlier event');
+      });
+
+      await dispatch(workItem('behind'));
+      await waitFor(async () => (await streamMessages()) === 0, 'the work queue to empty');
+
+      expect(attempts).toEqual([1, 2, 3]);
+      expect(await deadLetters()).toEqual([]);
     });
   });
 

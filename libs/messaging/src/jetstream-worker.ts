@@ -1,7 +1,7 @@
 import type { ConsumerMessages, JetStreamClient, JsMsg } from '@nats-io/jetstream';
 import { backoffMs, sleep } from './backoff';
 import { DeadLetterRecorder } from './dead-letters';
-import { PoisonMessageError } from './errors';
+import { DeferredMessageError, PoisonMessageError } from './errors';
 import { consoleLogger, errorFields, MessagingLogger } from './logger';
 import { attemptsOf } from './provisioning';
 
@@ -15,7 +15,8 @@ export interface MessageContext {
 
 /**
  * Resolve → `ack`. Throw → `nak` with a backoff growing with the delivery count, until the
- * last attempt; then (or at once for a {@link PoisonMessageError}) → dead letter + `term`.
+ * last attempt; then (or at once for a {@link PoisonMessageError}) → dead letter + `term`
+ * (a {@link DeferredMessageError}: `term` without a dead letter).
  */
 export type MessageHandler = (msg: JsMsg, context: MessageContext) => Promise<void>;
 
@@ -185,6 +186,14 @@ export class JetStreamWorker {
       m.ack();
       return 'ack';
     } catch (err) {
+      if (err instanceof DeferredMessageError && deliveryCount >= this.maxDeliver) {
+        this.logger.info(
+          { consumer: this.name, seq: m.seq, subject: m.subject, deliveryCount, ...errorFields(err) },
+          'message still deferred after its last delivery; dropped without a dead letter',
+        );
+        m.term();
+        return 'term';
+      }
       if (err instanceof PoisonMessageError || deliveryCount >= this.maxDeliver) {
         return this.giveUp(m, err, deliveryCount);
       }

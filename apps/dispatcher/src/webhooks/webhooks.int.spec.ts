@@ -271,6 +271,10 @@ describe('Outbound webhooks (command-api subscriptions → dispatcher delivery)'
     checkSignatures(receiver.hitsOf('/a'), secretA, a.tenantId);
     checkSignatures(receiver.hitsOf('/b'), subB.secret, b.tenantId);
 
+    // The receiver sees the 200 before the dispatcher records it.
+    await waitFor('the retried delivery to be recorded', async () =>
+      (await deliveryLog(a.apiKey, subA.id)).some((l) => l.eventId === a1.id && l.outcome === 'delivered'),
+    );
     const logA = await deliveryLog(a.apiKey, subA.id);
     const a1Log = logA.filter((line) => line.eventId === a1.id).sort((x, y) => x.attempt - y.attempt);
     expect(a1Log).toEqual([

@@ -138,6 +138,9 @@ export class WebhooksService implements OnApplicationBootstrap, BeforeApplicatio
       pool: this.database.pool,
       store: this.store,
       sweepIntervalMs: this.settings.sweepIntervalMs,
+      // A lost commit loses its version rows too: the gap check and the sweep queue again.
+      durableCommit: false,
+      batchSize: 200,
       logger: nestMessagingLogger('WebhooksConsumer'),
       handle: async (envelope, client) => {
         if ((await queueDeliveries(envelope, client)) > 0) this.queued.add(envelope.id);
