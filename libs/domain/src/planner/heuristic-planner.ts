@@ -5,7 +5,7 @@ import { Planner, PlannerContext, PlannerDecision, PlannerRun, ToolCallRequest }
 // The planner that runs without an LLM (no API key, or over the tenant's token budget):
 // deterministic rules, documented in docs/adaptive-scheduling.md, speaking the same tools as
 // the LLM. The first rule that applies decides. It never adds its own exponential backoff:
-// the governor multiplies an interval hint by its backoff, so doing both would square it.
+// the governor multiplies an interval hint by its backoff, so a hint only sets where it starts.
 
 export const HEURISTIC_MODEL = 'heuristic';
 
@@ -28,10 +28,14 @@ export interface HeuristicOptions {
   latencyRiseMinMs: number;
   /** Successful runs the recent latency p50 is taken over. */
   latencyRecentRuns: number;
-  /** Rising latency widens the interval to at most this multiple of the baseline. */
-  maxLatencyWidenFactor: number;
   /** A draining backlog is polled `drainPolls` times over its estimated time to empty. */
   drainPolls: number;
+  /** While failing, the governor's backoff starts from this fraction of the schedule's period. */
+  failureRetryFraction: number;
+  /** After a recovery, the schedule's pace is held this long before stretching again. */
+  recoveryHoldMinutes: number;
+  /** A sibling whose last run failed within this long counts as failing. */
+  siblingFailureMinutes: number;
 }
 
 export const DEFAULT_HEURISTIC_OPTIONS: HeuristicOptions = {
@@ -40,10 +44,12 @@ export const DEFAULT_HEURISTIC_OPTIONS: HeuristicOptions = {
   defaultStretchFactor: 4,
   minStableRuns: 3,
   latencyRiseRatio: 1.5,
-  latencyRiseMinMs: 100,
+  latencyRiseMinMs: 50,
   latencyRecentRuns: 5,
-  maxLatencyWidenFactor: 4,
   drainPolls: 8,
+  failureRetryFraction: 0.25,
+  recoveryHoldMinutes: 120,
+  siblingFailureMinutes: 15,
 };
 
 /** Body fields read as a queue or backlog size, and as the target's own polling advice. */
@@ -59,6 +65,8 @@ export type HeuristicRule =
   | 'suggested_interval'
   | 'queue'
   | 'latency'
+  | 'sibling_failing'
+  | 'hold'
   | 'stable'
   | 'no_change';
 
@@ -194,29 +202,39 @@ const retryAfter: Rule = ({ ctx, now, latest }) => {
 };
 
 /**
- * Failing: drop any stretching or tightening, so the governor's backoff runs from the
- * baseline (first retry soon, to confirm) up to maxIntervalMs. No extra backoff of its own.
+ * Failing: retry soon to confirm, then let the governor back off. An interval hint below the
+ * schedule is where the governor's doubling starts (hint × 2^(n−1), capped at maxIntervalMs),
+ * so a blip is confirmed within seconds and a long outage still reaches the cap.
  */
-const failureStreak: Rule = ({ ctx, latest }) => {
+const failureStreak: Rule = (facts) => {
+  const { ctx, latest, options } = facts;
   if (!latest || latest.status === 'success') return null;
-  const streak = ctx.health.failureStreak;
-  const summary = `failing (${streak} in a row, last ${describeRun(latest)}): governor backoff from the schedule`;
-  return machineHints(ctx).length > 0
-    ? {
-        rule: 'failure_streak',
-        calls: [call('clear_hints', { reason: `failing ${streak} in a row: back off from the schedule` })],
-        summary,
-      }
-    : { rule: 'failure_streak', calls: [], summary };
+  const baselineMs = facts.baselineMs as number;
+  const retryMs = clamp(baselineMs * options.failureRetryFraction, facts.floorMs, baselineMs);
+  const why = `failing (${ctx.health.failureStreak} in a row, last ${describeRun(latest)})`;
+  return propose(
+    facts,
+    'failure_streak',
+    retryMs,
+    options.reactTtlMinutes,
+    `${why}: backing off from ${seconds(retryMs)}`,
+  );
 };
 
-/** The first success after a failure: back to the plain schedule. */
-const recovery: Rule = ({ ctx, latest, previous }) => {
+/** The first success after a failure: back to the schedule, and hold its pace for a while. */
+const recovery: Rule = (facts) => {
+  const { ctx, latest, previous, options } = facts;
   if (!latest || latest.status !== 'success' || !previous || previous.status === 'success') return null;
-  const summary = 'recovered after a failure: back to the schedule';
-  return machineHints(ctx).length > 0
-    ? { rule: 'recovery', calls: [call('clear_hints', { reason: 'recovered after a failure' })], summary }
-    : { rule: 'recovery', calls: [], summary };
+  const intervalMs = clamp(facts.baselineMs as number, facts.floorMs, facts.ceilingMs);
+  const ttlMinutes = options.recoveryHoldMinutes;
+  const reason = `recovered after a failure: every ${seconds(intervalMs)} for ${ttlMinutes} min`;
+  const clear =
+    machineHints(ctx).length > 0 ? [call('clear_hints', { reason: 'recovered after a failure' })] : [];
+  return {
+    rule: 'recovery',
+    calls: [...clear, call('propose_interval', { intervalMs, ttlMinutes, reason })],
+    summary: reason,
+  };
 };
 
 /** The target says how often to poll it (`suggested_interval_ms`): follow it within bounds. */
@@ -273,7 +291,7 @@ const queue: Rule = (facts) => {
   return propose(facts, 'queue', target, options.reactTtlMinutes, `backlog ${depth} ${trend}: watching it`);
 };
 
-/** Latency well above its 24 h median: the target is straining, ease off (never tighten). */
+/** Latency well above its 24 h median: something is happening, so watch at the schedule's pace. */
 const latency: Rule = (facts) => {
   const { ctx, options } = facts;
   const recent = ctx.recentRuns
@@ -286,19 +304,31 @@ const latency: Rule = (facts) => {
   const recentP50 = recent[Math.ceil(recent.length / 2) - 1];
   if (recentP50 < dayP50 * options.latencyRiseRatio || recentP50 - dayP50 < options.latencyRiseMinMs)
     return null;
-  const ratio = Math.min(options.maxLatencyWidenFactor, recentP50 / dayP50);
-  const target = clamp(
-    Math.max(facts.currentMs, (facts.baselineMs as number) * ratio),
-    facts.floorMs,
-    facts.ceilingMs,
+  return watch(facts, 'latency', `latency p50 ${recentP50} ms vs ${dayP50} ms over 24 h`);
+};
+
+/** Another endpoint of the job is failing: trouble may be on its way here, so do not look away. */
+const siblingFailing: Rule = (facts) => {
+  const since = facts.now - facts.options.siblingFailureMinutes * MINUTE;
+  const failing = facts.ctx.siblings.filter(
+    (sibling) =>
+      (sibling.lastStatus === 'failed' || sibling.lastStatus === 'timeout') &&
+      sibling.lastFinishedAt !== null &&
+      Date.parse(sibling.lastFinishedAt) > since,
   );
-  const why = `latency p50 ${recentP50} ms vs ${dayP50} ms over 24 h`;
-  if (target <= facts.currentMs && facts.intervalHint) {
-    return keepOrRefresh(facts, 'latency', options.reactTtlMinutes, `${why}: already eased off`);
-  }
-  if (target <= facts.currentMs)
-    return { rule: 'latency', calls: [], summary: `${why}: already at the ceiling` };
-  return propose(facts, 'latency', target, options.reactTtlMinutes, `${why}: easing off`);
+  if (failing.length === 0) return null;
+  return watch(facts, 'sibling_failing', `sibling ${failing.map((s) => s.name).join(', ')} failing`);
+};
+
+/** A planner hint at the schedule's pace is in force (a recovery hold): do not stretch yet. */
+const hold: Rule = ({ intervalHint, baselineMs }) => {
+  if (!intervalHint || !isMachine(intervalHint) || !near(intervalHint.value, baselineMs as number))
+    return null;
+  return {
+    rule: 'hold',
+    calls: [],
+    summary: `every ${seconds(intervalHint.value)} until ${intervalHint.expiresAt}: not stretching`,
+  };
 };
 
 /** Healthy for the whole window: double the interval, up to the ceiling. */
@@ -327,6 +357,8 @@ const RULES: Rule[] = [
   suggestedInterval,
   queue,
   latency,
+  siblingFailing,
+  hold,
   stable,
 ];
 
@@ -344,8 +376,7 @@ function propose(
   why: string,
 ): Outcome {
   const target = Math.round(targetMs);
-  const close = (a: number, b: number) => Math.abs(a - b) <= 0.05 * b;
-  if (close(facts.currentMs, target) && (facts.intervalHint || target === facts.baselineMs)) {
+  if (near(facts.currentMs, target) && (facts.intervalHint || target === facts.baselineMs)) {
     return facts.intervalHint
       ? keepOrRefresh(facts, rule, ttlMinutes, why)
       : { rule, calls: [], summary: `${why}: already every ${seconds(target)}` };
@@ -374,10 +405,28 @@ function keepOrRefresh(facts: Facts, rule: HeuristicRule, ttlMinutes: number, wh
   };
 }
 
+/** At the schedule's pace or tighter: drop a stretching hint, keep one at or under the schedule. */
+function watch(facts: Facts, rule: HeuristicRule, why: string): Outcome {
+  const baselineMs = facts.baselineMs as number;
+  const hint = facts.intervalHint;
+  if (hint && hint.value <= baselineMs)
+    return { rule, calls: [], summary: `${why}: watching every ${seconds(hint.value)}` };
+  return propose(facts, rule, baselineMs, facts.options.reactTtlMinutes, `${why}: watching`);
+}
+
 /** Hints a planner may clear: not a user's. */
 function machineHints(ctx: PlannerContext): ActiveHint[] {
   const now = Date.parse(ctx.now);
-  return ctx.activeHints.filter((hint) => hint.source !== 'api' && Date.parse(hint.expiresAt) > now);
+  return ctx.activeHints.filter((hint) => isMachine(hint) && Date.parse(hint.expiresAt) > now);
+}
+
+/** Within 5%: a proposal this close to the interval in force is not repeated. */
+function near(a: number, b: number): boolean {
+  return Math.abs(a - b) <= 0.05 * b;
+}
+
+function isMachine(hint: ActiveHint): boolean {
+  return hint.source !== 'api';
 }
 
 function numberField(body: unknown, fields: readonly string[]): number | null {

@@ -150,17 +150,38 @@ describe('HeuristicPlanner', () => {
       });
     };
 
-    it('should clear a stretching hint so the governor backs off from the schedule', () => {
+    it('should start the governor backoff from a quarter of the schedule, replacing a stretching hint', () => {
       const decision = planner.decide({ ...failing(1), activeHints: [hint('interval', 5 * MIN)] });
       expect(decision.rule).toBe('failure_streak');
-      expect(decision.toolCalls).toEqual([{ name: 'clear_hints', arguments: expect.any(Object) }]);
+      expect(decision.toolCalls).toEqual([
+        {
+          name: 'propose_interval',
+          arguments: expect.objectContaining({ intervalMs: 15_000, ttlMinutes: 30 }),
+        },
+      ]);
     });
 
-    it('should add no backoff of its own when no hint is in force', () => {
-      const decision = planner.decide(failing(4));
+    it('should add no backoff of its own while the retry hint is in force', () => {
+      const decision = planner.decide({ ...failing(4), activeHints: [hint('interval', 15_000)] });
       expect(decision.rule).toBe('failure_streak');
       expect(decision.toolCalls).toEqual([]);
       expect(decision.summary).toContain('4 in a row');
+    });
+
+    it('should not retry sooner than minIntervalMs', () => {
+      const ctx = { ...failing(1), bounds: { ...context().bounds, minIntervalMs: 40_000 } };
+      expect(calls(ctx)).toEqual([
+        { name: 'propose_interval', arguments: expect.objectContaining({ intervalMs: 40_000 }) },
+      ]);
+    });
+
+    it('should only clear a stretching hint when minIntervalMs is the schedule itself', () => {
+      const ctx = {
+        ...failing(1),
+        bounds: { ...context().bounds, minIntervalMs: MIN },
+        activeHints: [hint('interval', 5 * MIN)],
+      };
+      expect(calls(ctx)).toEqual([{ name: 'clear_hints', arguments: expect.any(Object) }]);
     });
 
     it('should treat a timeout as a failure', () => {
@@ -179,16 +200,39 @@ describe('HeuristicPlanner', () => {
       });
     };
 
-    it('should clear the hints', () => {
-      const decision = planner.decide(recovered([hint('one_shot', new Date(now + MIN).toISOString())]));
+    it('should clear the hints and hold the schedule for two hours', () => {
+      const decision = planner.decide(recovered([hint('interval', 15_000)]));
       expect(decision.rule).toBe('recovery');
-      expect(decision.toolCalls).toEqual([{ name: 'clear_hints', arguments: expect.any(Object) }]);
+      expect(decision.toolCalls).toEqual([
+        { name: 'clear_hints', arguments: expect.any(Object) },
+        {
+          name: 'propose_interval',
+          arguments: expect.objectContaining({ intervalMs: MIN, ttlMinutes: 120 }),
+        },
+      ]);
     });
 
-    it('should do nothing when no hint is in force', () => {
-      const decision = planner.decide(recovered([]));
-      expect(decision.rule).toBe('recovery');
+    it('should hold the schedule when no hint is in force', () => {
+      expect(calls(recovered([]))).toEqual([
+        { name: 'propose_interval', arguments: expect.objectContaining({ intervalMs: MIN }) },
+      ]);
+    });
+  });
+
+  describe('While a recovery hold is in force (rule hold)', () => {
+    it('should not stretch a healthy endpoint', () => {
+      const decision = planner.decide(context({ activeHints: [hint('interval', MIN)] }));
+      expect(decision.rule).toBe('hold');
       expect(decision.toolCalls).toEqual([]);
+    });
+
+    it('should stretch again once it has expired', () => {
+      const expired = hint('interval', MIN, { expiresAt: new Date(now - 1).toISOString() });
+      expect(planner.decide(context({ activeHints: [expired] })).rule).toBe('stable');
+    });
+
+    it('should not take a tighter hint for a hold', () => {
+      expect(planner.decide(context({ activeHints: [hint('interval', 15_000)] })).rule).toBe('stable');
     });
   });
 
@@ -295,21 +339,70 @@ describe('HeuristicPlanner', () => {
         activeHints: hints,
       });
 
-    it('should widen the interval in proportion, at most 4× the baseline', () => {
-      const decision = planner.decide(slow(300));
+    it('should drop a stretching hint to watch at the schedule pace', () => {
+      const decision = planner.decide(slow(300, [hint('interval', 5 * MIN)]));
       expect(decision.rule).toBe('latency');
-      expect(decision.toolCalls[0].arguments).toEqual(expect.objectContaining({ intervalMs: 3 * MIN }));
-      expect(calls(slow(2_000))[0].arguments).toEqual(expect.objectContaining({ intervalMs: 4 * MIN }));
+      expect(decision.toolCalls).toEqual([{ name: 'clear_hints', arguments: expect.any(Object) }]);
     });
 
-    it('should never tighten a wider interval', () => {
-      const decision = planner.decide(slow(300, [hint('interval', 5 * MIN)]));
+    it('should never widen', () => {
+      const decision = planner.decide(slow(2_000));
+      expect(decision.rule).toBe('latency');
+      expect(decision.toolCalls).toEqual([]);
+    });
+
+    it('should keep a hint at or under the schedule', () => {
+      const decision = planner.decide(slow(300, [hint('interval', 30_000)]));
       expect(decision.rule).toBe('latency');
       expect(decision.toolCalls).toEqual([]);
     });
 
     it('should ignore a small rise', () => {
-      expect(planner.decide(slow(180)).rule).toBe('stable');
+      expect(planner.decide(slow(140)).rule).toBe('stable');
+      const fast = context({
+        recentRuns: context().recentRuns.map((r, i) => (i < 5 ? { ...r, durationMs: 40 } : r)),
+        health: { ...context().health, latency24h: { runs: 1440, p50Ms: 20, p95Ms: 30 } },
+      });
+      expect(planner.decide(fast).rule).toBe('stable');
+    });
+  });
+
+  describe('When a sibling endpoint fails (rule sibling_failing)', () => {
+    const withSibling = (
+      status: 'success' | 'failed' | 'timeout',
+      finishedAgo: number,
+      hints: ActiveHint[] = [],
+    ) =>
+      context({
+        siblings: [
+          {
+            endpointId: 'e2',
+            name: 'database',
+            description: null,
+            lastStatus: status,
+            lastHttpStatus: status === 'failed' ? 500 : null,
+            lastFinishedAt: at(finishedAgo),
+          },
+        ],
+        activeHints: hints,
+      });
+
+    it('should drop a stretching hint to watch at the schedule pace', () => {
+      const decision = planner.decide(withSibling('failed', MIN, [hint('interval', 5 * MIN)]));
+      expect(decision.rule).toBe('sibling_failing');
+      expect(decision.toolCalls).toEqual([{ name: 'clear_hints', arguments: expect.any(Object) }]);
+      expect(decision.summary).toContain('database');
+    });
+
+    it('should not stretch meanwhile', () => {
+      const decision = planner.decide(withSibling('timeout', MIN));
+      expect(decision.rule).toBe('sibling_failing');
+      expect(decision.toolCalls).toEqual([]);
+    });
+
+    it('should ignore a healthy sibling or an old failure', () => {
+      expect(planner.decide(withSibling('success', MIN)).rule).toBe('stable');
+      expect(planner.decide(withSibling('failed', 20 * MIN)).rule).toBe('stable');
     });
   });
 
@@ -348,9 +441,16 @@ describe('HeuristicPlanner', () => {
             recentRuns: [run({ ago: 1_000, status: 'failed', httpStatus: 429, retryAfterMs: 60_000 })],
           }),
         ),
+        planner.plan(context({ recentRuns: [run({ ago: 1_000, status: 'failed', httpStatus: 502 })] })),
+        planner.plan(
+          context({
+            recentRuns: [run({ ago: 1_000 }), run({ ago: MIN, status: 'failed', httpStatus: 502 })],
+            activeHints: [hint('interval', 15_000)],
+          }),
+        ),
       ]);
       const all = decisions.flatMap((d) => d.toolCalls);
-      expect(all.length).toBe(3);
+      expect(all.length).toBe(6);
       for (const toolCall of all)
         expect(parseToolCall(toolCall)).toEqual(expect.objectContaining({ ok: true }));
       expect(decisions.every((d) => d.model === 'heuristic' && d.tokensIn === 0)).toBe(true);
