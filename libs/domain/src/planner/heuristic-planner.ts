@@ -18,8 +18,8 @@ export interface HeuristicOptions {
   stretchTtlMinutes: number;
   /** Life of a hint that reacts to something happening (latency, body signals). */
   reactTtlMinutes: number;
-  /** Without `maxIntervalMs`, stretching stops at this multiple of the baseline. */
-  defaultStretchFactor: number;
+  /** The `stable` rule stretches to at most this multiple of the baseline (and `maxIntervalMs`). */
+  maxStretchFactor: number;
   /** Stretch only after an hour without a failure, with at least this many runs in it. */
   minStableRuns: number;
   /** Latency counts as rising when the recent p50 exceeds the 24 h p50 by this ratio... */
@@ -41,7 +41,7 @@ export interface HeuristicOptions {
 export const DEFAULT_HEURISTIC_OPTIONS: HeuristicOptions = {
   stretchTtlMinutes: 60,
   reactTtlMinutes: 30,
-  defaultStretchFactor: 4,
+  maxStretchFactor: 4,
   minStableRuns: 3,
   latencyRiseRatio: 1.5,
   latencyRiseMinMs: 50,
@@ -107,7 +107,7 @@ interface Facts {
   baselineMs: number | null;
   /** Never tighten below this (the user's minIntervalMs, at least 1 s). */
   floorMs: number;
-  /** Never stretch beyond this (the user's maxIntervalMs, or a multiple of the baseline). */
+  /** Never loosen beyond this (the user's maxIntervalMs, or `maxStretchFactor` × the baseline). */
   ceilingMs: number;
   /** The interval in force: the active interval hint, else the baseline. */
   currentMs: number;
@@ -127,7 +127,7 @@ function readFacts(ctx: PlannerContext, options: HeuristicOptions): Facts {
         : null;
   const floorMs = Math.max(1_000, ctx.bounds.minIntervalMs ?? 0);
   const base = baselineMs ?? floorMs;
-  const stretchLimit = ctx.bounds.maxIntervalMs ?? Math.min(base * options.defaultStretchFactor, DAY);
+  const stretchLimit = ctx.bounds.maxIntervalMs ?? Math.min(base * options.maxStretchFactor, DAY);
   const ceilingMs = Math.max(floorMs, base, stretchLimit);
   const intervalHint = ctx.activeHints.find(
     (hint): hint is Extract<ActiveHint, { kind: 'interval' }> =>
@@ -338,7 +338,9 @@ const stable: Rule = (facts) => {
   if (!latest || latest.status !== 'success') return null;
   if (successRate1h !== 1 || latency1h.runs < options.minStableRuns) return null;
   const runs = latency1h.runs;
-  const target = clamp(facts.currentMs * 2, facts.floorMs, facts.ceilingMs);
+  // Nothing happening is not a reason to look away for longer than a few periods.
+  const stretchCeilingMs = Math.min(facts.ceilingMs, (facts.baselineMs as number) * options.maxStretchFactor);
+  const target = clamp(facts.currentMs * 2, facts.floorMs, Math.max(facts.floorMs, stretchCeilingMs));
   const why = `no failure in the last hour (${runs} runs)`;
   if (target <= facts.currentMs) {
     return facts.intervalHint

@@ -98,19 +98,26 @@ describe('HeuristicPlanner', () => {
     });
 
     it('should stop at maxIntervalMs', () => {
-      const ctx = context({ activeHints: [hint('interval', 4 * MIN)] });
-      expect(calls(ctx)).toEqual([
-        { name: 'propose_interval', arguments: expect.objectContaining({ intervalMs: 5 * MIN }) },
+      const bounds = { ...context().bounds, maxIntervalMs: 3 * MIN };
+      expect(calls(context({ bounds, activeHints: [hint('interval', 2 * MIN)] }))).toEqual([
+        { name: 'propose_interval', arguments: expect.objectContaining({ intervalMs: 3 * MIN }) },
       ]);
-      expect(calls(context({ activeHints: [hint('interval', 5 * MIN)] }))).toEqual([]);
+      expect(calls(context({ bounds, activeHints: [hint('interval', 3 * MIN)] }))).toEqual([]);
+    });
+
+    it('should stop at 4× the baseline even when maxIntervalMs allows more', () => {
+      expect(calls(context({ activeHints: [hint('interval', 3 * MIN)] }))).toEqual([
+        { name: 'propose_interval', arguments: expect.objectContaining({ intervalMs: 4 * MIN }) },
+      ]);
+      expect(calls(context({ activeHints: [hint('interval', 4 * MIN)] }))).toEqual([]);
     });
 
     it('should renew the ceiling hint when it would lapse within half its life', () => {
-      const expiring = hint('interval', 5 * MIN, { expiresAt: new Date(now + 10 * MIN).toISOString() });
+      const expiring = hint('interval', 4 * MIN, { expiresAt: new Date(now + 10 * MIN).toISOString() });
       expect(calls(context({ activeHints: [expiring] }))).toEqual([
         {
           name: 'propose_interval',
-          arguments: expect.objectContaining({ intervalMs: 5 * MIN, ttlMinutes: 60 }),
+          arguments: expect.objectContaining({ intervalMs: 4 * MIN, ttlMinutes: 60 }),
         },
       ]);
     });
