@@ -59,7 +59,7 @@ export const DEFAULT_SCHEDULER_OPTIONS: Omit<SchedulerOptions, 'owner'> = {
   missedCheckIntervalMs: 1_000,
   runRetentionMs: 24 * 3_600_000,
   consumerConcurrency: 4,
-  consumerBatchSize: 50,
+  consumerBatchSize: 16,
   sweepIntervalMs: 5_000,
   governor: {},
 };

@@ -26,6 +26,7 @@ import {
 } from '../schedule/schedule.model';
 import {
   insertEndpoint,
+  isLatestRunStarted,
   lockEndpoint,
   lockEndpointsOfJob,
   lockJob,
@@ -159,10 +160,14 @@ export class ScheduleFolder {
   ): Promise<void> {
     const event = eventOf(envelope);
     const now = this.deps.clock.now();
+    if (event.type === 'RunStarted') {
+      await markRunStarted(client, event.data.runId, event.data.startedAt);
+      // The usual case: no lock on the row, so a fire waiting for it is not held up.
+      if (await isLatestRunStarted(client, event.data.endpointId, event.data.runId)) return;
+    }
     const row = await lockEndpoint(client, event.data.endpointId);
     let next: EndpointRow | null = row;
     if (event.type === 'RunStarted') {
-      await markRunStarted(client, event.data.runId, event.data.startedAt);
       if (row) next = applyRunStarted(row, event.data);
     } else {
       await markRunFinished(client, event.data.runId, event.data.finishedAt);

@@ -191,7 +191,12 @@ export function fire(ctx: PlanContext, row: EndpointRow, claimedRunId: string): 
     const last = handOuts[handOuts.length - 1];
     next = {
       ...next,
-      lastRun: { runId: last.runId, scheduledFor: iso(plan.runAt as Date), startedAt: null },
+      // A run handed out now has started, for the schedule (ADR 0010); a queued one starts later.
+      lastRun: {
+        runId: last.runId,
+        scheduledFor: iso(plan.runAt as Date),
+        startedAt: queued ? null : iso(ctx.now),
+      },
       scheduledRuns: next.scheduledRuns + handOuts.length,
     };
     open = queued ? { ...open, queued: true } : { ...open, inFlight: true };
@@ -256,7 +261,10 @@ export function requestRun(
   const next: EndpointRow =
     request.source === 'retry'
       ? row
-      : { ...row, lastRun: { runId: run.runId, scheduledFor: run.scheduledFor, startedAt: null } };
+      : {
+          ...row,
+          lastRun: { runId: run.runId, scheduledFor: run.scheduledFor, startedAt: run.scheduledFor },
+        };
   const after = replan({ ...ctx, open: { ...ctx.open, inFlight: true } }, next);
   return { ...after, handOuts: [run] };
 }

@@ -1,7 +1,7 @@
 import { EndpointConfig, NextRunPlanned, RunSkipped, ScheduleEvent } from '@cronicorn/events';
 import { endpointConfigWithDefaults } from '@cronicorn/domain';
 import { fire, FireResult, Outcome, PlanContext, replan, requestRun } from './schedule.decisions';
-import { createdRow, EndpointRow, JobRow, OpenRuns, StoredPlan } from './schedule.model';
+import { applyRunStarted, createdRow, EndpointRow, JobRow, OpenRuns, StoredPlan } from './schedule.model';
 
 // Fixed instants throughout: the decisions never read the clock.
 
@@ -188,9 +188,27 @@ describe('Scheduler decisions', () => {
         templateContext: null,
       });
       expect(outcome.row.scheduledRuns).toBe(2);
-      expect(outcome.row.lastRun).toEqual({ runId: 'run-1', scheduledFor: iso(MINUTE + 3), startedAt: null });
+      // Handed out is started, for the schedule: the interval counts from now.
+      expect(outcome.row.lastRun).toEqual({
+        runId: 'run-1',
+        scheduledFor: iso(MINUTE + 3),
+        startedAt: iso(MINUTE + 3),
+      });
       expect(outcome.row.plan).toMatchObject({ runId: 'run-new-1', runAt: iso(2 * MINUTE + 3) });
       expect(planned(outcome.events)).toHaveLength(1);
+    });
+
+    it('should keep the next plan when the dispatcher reports the start a little later', () => {
+      const outcome = fired(fire(context(MINUTE + 3), due, 'run-1'));
+      const startedLater = applyRunStarted(outcome.row, {
+        runId: 'run-1',
+        scheduledFor: iso(MINUTE),
+        startedAt: iso(MINUTE + 45),
+      });
+      const again = replan(context(MINUTE + 50, { inFlight: true }), startedLater);
+      expect(again.planChanged).toBe(false);
+      expect(again.events).toEqual([]);
+      expect(again.row.plan).toEqual(outcome.row.plan);
     });
 
     it('should never hand a run out before its time', () => {
@@ -302,7 +320,7 @@ describe('Scheduler decisions', () => {
       expect(outcome.row.lastRun).toEqual({
         runId: 'run-manual',
         scheduledFor: iso(20 * SECOND),
-        startedAt: null,
+        startedAt: iso(20 * SECOND),
       });
       expect(outcome.row.plan).toMatchObject({ runAt: iso(80 * SECOND) });
     });

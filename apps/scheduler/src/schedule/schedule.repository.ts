@@ -203,10 +203,14 @@ const toJob = (r: JobRecord): JobRow => ({
 //////////////////////////////////////// Runs
 
 export async function openRuns(client: PoolClient, endpointId: string): Promise<OpenRuns> {
+  // A run whose RunFinished is in the log is over, even before this scheduler has folded it:
+  // the overlap policy reads the truth, not the fold's lag.
   const { rows } = await client.query<{ in_flight: boolean; queued: boolean }>(
-    `SELECT bool_or(state IN ('dispatched', 'started')) IS TRUE AS in_flight,
-            bool_or(state = 'queued') IS TRUE AS queued
-       FROM scheduler_runs WHERE endpoint_id = $1 AND state IN ('queued', 'dispatched', 'started')`,
+    `SELECT bool_or(r.state IN ('dispatched', 'started')
+                    AND NOT EXISTS (SELECT 1 FROM events e
+                                     WHERE e.stream_id = 'run-' || r.run_id AND e.type = 'RunFinished')) IS TRUE AS in_flight,
+            bool_or(r.state = 'queued') IS TRUE AS queued
+       FROM scheduler_runs r WHERE r.endpoint_id = $1 AND r.state IN ('queued', 'dispatched', 'started')`,
     [endpointId],
   );
   return { inFlight: rows[0].in_flight, queued: rows[0].queued };
@@ -253,6 +257,23 @@ export async function markRunStarted(client: PoolClient, runId: string, startedA
       WHERE run_id = $1 AND state IN ('dispatched', 'missed')`,
     [runId, startedAt],
   );
+}
+
+/**
+ * Whether the endpoint's latest run is `runId` and counts as started already (the scheduler
+ * starts the clock when it hands a run out): then its RunStarted changes nothing in the row.
+ */
+export async function isLatestRunStarted(
+  client: PoolClient,
+  endpointId: string,
+  runId: string,
+): Promise<boolean> {
+  const { rowCount } = await client.query(
+    `SELECT 1 FROM scheduler_endpoints
+      WHERE endpoint_id = $1 AND last_run_id = $2 AND last_run_started_at IS NOT NULL`,
+    [endpointId, runId],
+  );
+  return rowCount === 1;
 }
 
 export async function markRunFinished(client: PoolClient, runId: string, finishedAt: string): Promise<void> {
