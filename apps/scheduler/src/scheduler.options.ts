@@ -17,8 +17,10 @@ export interface SchedulerOptions {
    * holding leases delays those runs by at most this much; another then takes them over.
    */
   leaseMs: number;
-  /** Due plans handed out at once (each is one short transaction). */
+  /** Transactions handing out due plans at once. */
   fireConcurrency: number;
+  /** Most due plans handed out in one transaction (those that came due while others ran). */
+  fireBatch: number;
   /** Rows claimed per poll. */
   claimBatch: number;
   /** How long the outbox leaves a run to the replica that is publishing it. */
@@ -51,6 +53,7 @@ export const DEFAULT_SCHEDULER_OPTIONS: Omit<SchedulerOptions, 'owner'> = {
   horizonMs: 2_000,
   leaseMs: 10_000,
   fireConcurrency: 8,
+  fireBatch: 32,
   claimBatch: 500,
   publishClaimMs: 5_000,
   republishAfterMs: 10_000,

@@ -99,12 +99,10 @@ export class DispatchOutbox {
 
   /** Publishes runs this replica just handed out (and claimed for `publishClaimMs`). */
   async publishNow(handOuts: readonly HandOut[]): Promise<void> {
-    await Promise.all(
+    await this.publishAll(
       handOuts
         .filter((h) => h.state === 'dispatched')
-        .map((h) =>
-          this.publish({ run_id: h.runId, trigger: h.trigger, work_item: h.workItem, first: true }),
-        ),
+        .map((h) => ({ run_id: h.runId, trigger: h.trigger, work_item: h.workItem, first: true })),
     );
   }
 
@@ -152,13 +150,33 @@ export class DispatchOutbox {
       if (rows.length === 0 || this.abort.signal.aborted) return;
       const republished = rows.filter((r) => !r.first).length;
       if (republished > 0) this.deps.logger.info({ runs: republished }, 'republishing runs not started yet');
-      await Promise.all(rows.map((row) => this.publish(row)));
+      await this.publishAll(rows);
       if (rows.length < BATCH) return;
     }
   }
 
-  /** One publish; a failure is logged and left to the outbox (the claim lapses, then it retries). */
-  private async publish(run: ClaimedRun): Promise<void> {
+  /** Publishes at once and records the published ones in one statement; failures are left to the outbox. */
+  private async publishAll(runs: readonly ClaimedRun[]): Promise<void> {
+    if (runs.length === 0) return;
+    const published = (await Promise.all(runs.map((run) => this.publish(run)))).filter(
+      (runId): runId is string => runId !== null,
+    );
+    if (published.length === 0) return;
+    try {
+      await this.deps.pool.query(
+        `UPDATE scheduler_runs
+            SET published_at = clock_timestamp(), publish_count = publish_count + 1, publish_claimed_until = NULL
+          WHERE run_id = ANY($1::uuid[])`,
+        [published],
+      );
+    } catch (error) {
+      // JetStream has them; unrecorded, they are published again later and dropped as duplicates.
+      this.deps.logger.warn({ runs: published.length, ...errorFields(error) }, 'could not record publishes');
+    }
+  }
+
+  /** One publish; returns the run id, or null when it failed (the claim lapses, then the outbox retries). */
+  private async publish(run: ClaimedRun): Promise<string | null> {
     const item = run.work_item;
     try {
       const ack = await this.deps.js.publish(
@@ -166,20 +184,16 @@ export class DispatchOutbox {
         JSON.stringify(item),
         { msgID: item.runId, timeout: PUBLISH_TIMEOUT_MS },
       );
-      await this.deps.pool.query(
-        `UPDATE scheduler_runs
-            SET published_at = clock_timestamp(), publish_count = publish_count + 1, publish_claimed_until = NULL
-          WHERE run_id = $1`,
-        [item.runId],
-      );
       const lateness = run.first ? this.deps.clock.now().getTime() - Date.parse(item.scheduledFor) : null;
       this.deps.metrics?.onPublished?.(run.trigger, lateness, ack.duplicate);
+      return item.runId;
     } catch (error) {
       this.deps.metrics?.onPublishFailed?.();
       this.deps.logger.warn(
         { runId: item.runId, ...errorFields(error) },
         'work item publish failed; will retry',
       );
+      return null;
     }
   }
 

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import type { Pool } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import { GovernorOptions } from '@cronicorn/domain';
 import { backoffMs, errorFields, MessagingLogger, sleep, Wakeup } from '@cronicorn/messaging';
 import type { Clock } from '@cronicorn/platform';
 import { DispatchOutbox } from '../dispatch/dispatch-outbox';
-import { emptyTally, SchedulerMetrics } from '../scheduler.metrics';
+import { emptyTally, SchedulerMetrics, Tally } from '../scheduler.metrics';
 import { SchedulerOptions } from '../scheduler.options';
 import { fire, HandOut } from '../schedule/schedule.decisions';
 import { PreciseTimer } from './precise-timer';
@@ -18,7 +18,14 @@ export interface DueLoopDeps {
   outbox: Pick<DispatchOutbox, 'publishNow'>;
   options: Pick<
     SchedulerOptions,
-    'owner' | 'pollIntervalMs' | 'horizonMs' | 'leaseMs' | 'fireConcurrency' | 'claimBatch' | 'publishClaimMs'
+    | 'owner'
+    | 'pollIntervalMs'
+    | 'horizonMs'
+    | 'leaseMs'
+    | 'fireConcurrency'
+    | 'fireBatch'
+    | 'claimBatch'
+    | 'publishClaimMs'
   >;
   governor: Partial<GovernorOptions>;
   logger: MessagingLogger;
@@ -32,6 +39,17 @@ interface Armed {
   attempt: number;
 }
 
+interface Due {
+  endpointId: string;
+  entry: Armed;
+}
+
+/** What firing one row came to; applied after the group's commit. */
+type FireStep =
+  | { kind: 'lost' | 'stale' }
+  | { kind: 'early'; runAt: number }
+  | { kind: 'fired'; handOuts: HandOut[]; nextRunAt: number | null };
+
 /*
  * The due loop, in graphile-worker's split: what is due is decided by the pure `fire`
  * (the governor and `decideDue`); this loop only makes sure each plan is looked at once, at
@@ -42,9 +60,10 @@ interface Armed {
  *   `FOR UPDATE SKIP LOCKED` (replicas never wait on each other) and committed.
  * - Timer: each claimed row gets a `PreciseTimer` at its `next_run_at`: never early, even
  *   when the wall clock is stepped; the fire checks the time once more in its transaction.
- * - Fire: one transaction locks the row, checks it is still leased to this replica for the
+ * - Fire: a transaction locks the row, checks it is still leased to this replica for the
  *   same `next_run_id` (a fold that changed the plan voided the lease), re-plans, writes the
- *   outcome and releases the lease; the work item is published after the commit.
+ *   outcome and releases the lease; the work item is published after the commit. Plans that
+ *   come due while other fires run share the next transaction (group commit).
  *
  * Lease expiry uses the database clock (`clock_timestamp()`), shared by all replicas, so
  * their own clock skew cannot make two of them believe they hold the same row. Plan times
@@ -58,7 +77,7 @@ export class DueLoop {
   private readonly firing = new Set<Promise<void>>();
   private running: Promise<void> | null = null;
   private active = 0;
-  private readonly queue: Array<() => void> = [];
+  private readonly ready: Due[] = [];
 
   constructor(private readonly deps: DueLoopDeps) {}
 
@@ -151,10 +170,38 @@ export class DueLoop {
   private onTimer(endpointId: string, entry: Armed): void {
     if (this.stopping || this.armed.get(endpointId) !== entry) return;
     entry.timer = null;
-    const task = this.limited(() => this.fire(endpointId, entry))
-      .catch((error: unknown) => this.retry(endpointId, entry, error))
-      .finally(() => this.firing.delete(task));
-    this.firing.add(task);
+    this.ready.push({ endpointId, entry });
+    this.pump();
+  }
+
+  /**
+   * Group commit: up to `fireConcurrency` transactions at once, each handing out every plan
+   * that came due while the previous ones ran (at most `fireBatch`). When idle a plan is handed
+   * out alone, at once; under load one commit serves many.
+   */
+  private pump(): void {
+    while (this.active < this.deps.options.fireConcurrency && this.ready.length > 0) {
+      const group = this.ready.splice(0, this.deps.options.fireBatch);
+      this.active += 1;
+      const task = this.fireGroup(group).finally(() => {
+        this.active -= 1;
+        this.firing.delete(task);
+        this.pump();
+      });
+      this.firing.add(task);
+    }
+  }
+
+  /** One transaction for the group; when it fails, one per plan, so that only the culprit is retried. */
+  private async fireGroup(group: Due[]): Promise<void> {
+    try {
+      return await this.fire(group);
+    } catch (error) {
+      if (group.length === 1) return this.retry(group[0].endpointId, group[0].entry, error);
+    }
+    for (const due of group) {
+      await this.fire([due]).catch((error: unknown) => this.retry(due.endpointId, due.entry, error));
+    }
   }
 
   /** A failed fire is tried again while the lease is ours (the fire checks it); then the lease lapses. */
@@ -168,51 +215,19 @@ export class DueLoop {
     this.arm(endpointId, entry.runId, entry.runAt, entry.attempt + 1, notBefore);
   }
 
-  private async fire(endpointId: string, entry: Armed): Promise<void> {
-    // Superseded while waiting for a slot: a newer claim of the row armed another timer.
-    if (this.stopping || this.armed.get(endpointId) !== entry) return;
-    const { pool, clock, writer, options } = this.deps;
+  private async fire(group: Due[]): Promise<void> {
+    // Superseded while waiting: a newer claim of the row armed another timer.
+    const current = group
+      .filter((due) => this.armed.get(due.endpointId) === due.entry)
+      .sort((a, b) => a.endpointId.localeCompare(b.endpointId));
+    if (this.stopping || current.length === 0) return;
+    const { pool, clock, options } = this.deps;
     const tally = emptyTally();
-    let handOuts: HandOut[] = [];
-    let nextRunAt: number | null = null;
+    const steps: Array<{ due: Due; step: FireStep }> = [];
     const client = await pool.connect();
     try {
       await client.query('BEGIN');
-      const row = await lockEndpoint(client, endpointId);
-      if (!row || row.leaseOwner !== options.owner) {
-        await client.query('ROLLBACK');
-        this.disarm(endpointId, entry);
-        return;
-      }
-      const now = clock.now();
-      const ctx = {
-        now,
-        job: await readJob(client, row.jobId),
-        open: await openRuns(client, endpointId),
-        governor: this.deps.governor,
-        newId: randomUUID,
-      };
-      const result = fire(ctx, row, entry.runId);
-      if (result.kind === 'early') {
-        await client.query('ROLLBACK');
-        this.arm(endpointId, entry.runId, result.runAt.getTime(), entry.attempt);
-        return;
-      }
-      if (result.kind === 'stale') {
-        await client.query(
-          'UPDATE scheduler_endpoints SET lease_owner = NULL, lease_until = NULL WHERE endpoint_id = $1',
-          [endpointId],
-        );
-      } else {
-        await writer.apply(
-          client,
-          result,
-          { now, releaseLease: true, claimPublishMs: options.publishClaimMs },
-          tally,
-        );
-        handOuts = result.handOuts;
-        nextRunAt = result.row.plan ? Date.parse(result.row.plan.runAt) : null;
-      }
+      for (const due of current) steps.push({ due, step: await this.fireOne(client, due, tally) });
       await client.query('COMMIT');
     } catch (error) {
       await client.query('ROLLBACK').catch(() => undefined);
@@ -220,29 +235,59 @@ export class DueLoop {
     } finally {
       client.release();
     }
-    this.disarm(endpointId, entry);
     this.deps.metrics?.onCommitted?.(tally);
-    if (nextRunAt !== null && nextRunAt <= clock.now().getTime() + options.horizonMs) this.wake();
+    const handOuts: HandOut[] = [];
+    let wake = false;
+    for (const { due, step } of steps) {
+      if (step.kind === 'early') {
+        this.arm(due.endpointId, due.entry.runId, step.runAt, due.entry.attempt);
+        continue;
+      }
+      this.disarm(due.endpointId, due.entry);
+      if (step.kind !== 'fired') continue;
+      handOuts.push(...step.handOuts);
+      if (step.nextRunAt !== null && step.nextRunAt <= clock.now().getTime() + options.horizonMs) wake = true;
+    }
+    if (wake) this.wake();
     await this.deps.outbox.publishNow(handOuts);
+  }
+
+  /** Locks the row, checks the lease and the plan, and writes what `fire` decides. */
+  private async fireOne(client: PoolClient, due: Due, tally: Tally): Promise<FireStep> {
+    const { endpointId, entry } = due;
+    const row = await lockEndpoint(client, endpointId);
+    if (!row || row.leaseOwner !== this.deps.options.owner) return { kind: 'lost' };
+    const now = this.deps.clock.now();
+    const ctx = {
+      now,
+      job: await readJob(client, row.jobId),
+      open: await openRuns(client, endpointId),
+      governor: this.deps.governor,
+      newId: randomUUID,
+    };
+    const result = fire(ctx, row, entry.runId);
+    if (result.kind === 'early') return { kind: 'early', runAt: result.runAt.getTime() };
+    if (result.kind === 'stale') {
+      await client.query(
+        'UPDATE scheduler_endpoints SET lease_owner = NULL, lease_until = NULL WHERE endpoint_id = $1',
+        [endpointId],
+      );
+      return { kind: 'stale' };
+    }
+    await this.deps.writer.apply(
+      client,
+      result,
+      { now, releaseLease: true, claimPublishMs: this.deps.options.publishClaimMs },
+      tally,
+    );
+    return {
+      kind: 'fired',
+      handOuts: result.handOuts,
+      nextRunAt: result.row.plan ? Date.parse(result.row.plan.runAt) : null,
+    };
   }
 
   private disarm(endpointId: string, entry: Armed): void {
     if (this.armed.get(endpointId) === entry) this.armed.delete(endpointId);
-  }
-
-  /** Runs `task` when fewer than `fireConcurrency` fires are running; a finishing one hands its slot on. */
-  private async limited(task: () => Promise<void>): Promise<void> {
-    if (this.active >= this.deps.options.fireConcurrency) {
-      await new Promise<void>((resolve) => this.queue.push(resolve));
-    } else {
-      this.active += 1;
-    }
-    try {
-      await task();
-    } finally {
-      const next = this.queue.shift();
-      if (next) next();
-      else this.active -= 1;
-    }
   }
 }

@@ -283,10 +283,15 @@ export async function markRunFinished(client: PoolClient, runId: string, finishe
   );
 }
 
-/** The run must still be dispatched and unstarted; returns whether it was marked missed. */
+/**
+ * The run must still be dispatched and unstarted, also in the log (a fold running behind has
+ * not seen every RunStarted yet); returns whether it was marked missed.
+ */
 export async function markRunMissed(client: PoolClient, runId: string, now: Date): Promise<boolean> {
   const { rowCount } = await client.query(
-    `UPDATE scheduler_runs SET state = 'missed', missed_at = $2 WHERE run_id = $1 AND state = 'dispatched'`,
+    `UPDATE scheduler_runs SET state = 'missed', missed_at = $2
+      WHERE run_id = $1 AND state = 'dispatched'
+        AND NOT EXISTS (SELECT 1 FROM events e WHERE e.stream_id = 'run-' || $1 AND e.type = 'RunStarted')`,
     [runId, now],
   );
   return rowCount === 1;

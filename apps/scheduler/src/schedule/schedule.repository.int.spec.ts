@@ -1,0 +1,66 @@
+import { randomUUID } from 'node:crypto';
+import { PostgresEventStore } from '@cronicorn/event-store';
+import { createTestDatabase, TestDatabase } from '@cronicorn/testing';
+import { markRunMissed, openRuns } from './schedule.repository';
+
+describe('Scheduler repository: what the log says before the fold does', () => {
+  let db: TestDatabase;
+  let store: PostgresEventStore;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    store = new PostgresEventStore(db.pool);
+  });
+  afterAll(() => db.drop());
+
+  /** A run handed out by the scheduler and not folded since (state `dispatched`). */
+  async function dispatchedRun(endpointId: string): Promise<string> {
+    const runId = randomUUID();
+    await db.pool.query(
+      `INSERT INTO scheduler_runs (run_id, endpoint_id, tenant_id, trigger, scheduled_for, state, work_item, dispatched_at)
+       VALUES ($1, $2, 'tenant-r', 'schedule', now(), 'dispatched', '{}'::jsonb, now() - interval '2 minutes')`,
+      [runId, endpointId],
+    );
+    return runId;
+  }
+
+  async function inLog(runId: string, types: Array<'RunStarted' | 'RunFinished'>): Promise<void> {
+    await store.append(
+      `run-${runId}`,
+      types.map((type) => ({ type, data: { runId } })),
+      { expectedVersion: 0, metadata: { tenantId: 'tenant-r', actor: 'dispatcher' } },
+    );
+  }
+
+  const withClient = async <T>(work: (client: Awaited<ReturnType<typeof db.pool.connect>>) => Promise<T>) => {
+    const client = await db.pool.connect();
+    try {
+      return await work(client);
+    } finally {
+      client.release();
+    }
+  };
+
+  describe('When a dispatched run has finished in the log', () => {
+    it('should not count as in flight for the overlap policy', async () => {
+      const endpointId = randomUUID();
+      const runId = await dispatchedRun(endpointId);
+      expect(await withClient((c) => openRuns(c, endpointId))).toEqual({ inFlight: true, queued: false });
+
+      await inLog(runId, ['RunStarted', 'RunFinished']);
+
+      expect(await withClient((c) => openRuns(c, endpointId))).toEqual({ inFlight: false, queued: false });
+    });
+  });
+
+  describe('When a dispatched run has started in the log', () => {
+    it('should not be marked missed', async () => {
+      const started = await dispatchedRun(randomUUID());
+      await inLog(started, ['RunStarted']);
+      const unstarted = await dispatchedRun(randomUUID());
+
+      expect(await withClient((c) => markRunMissed(c, started, new Date()))).toBe(false);
+      expect(await withClient((c) => markRunMissed(c, unstarted, new Date()))).toBe(true);
+    });
+  });
+});
