@@ -53,7 +53,7 @@ export const DEFAULT_SCHEDULER_OPTIONS: Omit<SchedulerOptions, 'owner'> = {
   horizonMs: 2_000,
   leaseMs: 10_000,
   fireConcurrency: 8,
-  fireBatch: 32,
+  fireBatch: 8,
   claimBatch: 500,
   publishClaimMs: 5_000,
   republishAfterMs: 10_000,
@@ -62,7 +62,7 @@ export const DEFAULT_SCHEDULER_OPTIONS: Omit<SchedulerOptions, 'owner'> = {
   missedCheckIntervalMs: 1_000,
   runRetentionMs: 24 * 3_600_000,
   consumerConcurrency: 4,
-  consumerBatchSize: 16,
+  consumerBatchSize: 4,
   sweepIntervalMs: 5_000,
   governor: {},
 };

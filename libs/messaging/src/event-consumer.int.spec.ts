@@ -3,6 +3,7 @@ import { EventEnvelope, StreamCategory } from '@cronicorn/events';
 import { LogCheckpoint, PostgresEventStore } from '@cronicorn/event-store';
 import { createTestDatabase, createTestNats, TestDatabase, TestNats } from '@cronicorn/testing';
 import {
+  delay,
   envelopeOf,
   latestCheckpoint,
   storedMessages,
@@ -267,6 +268,32 @@ describe('EventConsumer', () => {
       expect(rows).toEqual([{ error: expect.stringContaining(`${bad.streamId}@2`) }]);
       // In the batch, alone, then alone on its redelivery; the sweep may try it once more.
       expect(attemptsOnBad.length).toBeGreaterThanOrEqual(3);
+    });
+  });
+
+  describe('When NATS has a backlog for the consumer', () => {
+    it('should leave the queued events to NATS instead of sweeping them', async () => {
+      const before = await latestCheckpoint(db.pool);
+      const appended: EventEnvelope[] = [];
+      for (let i = 0; i < 30; i++) appended.push(...(await append(`job-${randomUUID()}`, 1)));
+      await published(appended);
+      await delay(300);
+
+      const name = consumerName();
+      const { handled } = await startConsumer(['job'], {
+        name,
+        batchSize: 1,
+        sweepFrom: before,
+        sweepIntervalMs: 100,
+        handle: async (envelope, client) => {
+          await delay(40);
+          await recording(name)(envelope, client);
+        },
+      });
+      await waitFor(() => handled.length === appended.length, 'every event handled');
+
+      expect(handled.filter((h) => h.via === 'sweep')).toEqual([]);
+      expect(await rowsOf(name)).toHaveLength(appended.length);
     });
   });
 

@@ -85,7 +85,8 @@ export interface EventConsumerOptions {
   sweepBatchSize?: number;
   /**
    * The sweep leaves events younger than this (by `occurredAt`) to NATS, so that it does not
-   * race deliveries that are merely queued. Default twice the sweep interval.
+   * race deliveries that are merely queued; while NATS has a backlog for this consumer, also
+   * events younger than this before the newest one delivered. Default twice the sweep interval.
    */
   sweepGraceMs?: number;
   /** Attempts per event before it is dead-lettered. Default: the consumer's provisioning. */
@@ -145,6 +146,8 @@ export class EventConsumer {
   private readonly sweepFailures = new Map<string, number>();
   private sweeping: Promise<void> | null = null;
   private readonly lanes: Lane[];
+  /** The newest `occurredAt` among the events NATS delivered (ms). */
+  private deliveredUpTo = 0;
   private readonly batchSize: number;
 
   constructor(private readonly options: EventConsumerOptions) {
@@ -215,14 +218,14 @@ export class EventConsumer {
 
   private async sweepPages(): Promise<number> {
     const limit = this.options.sweepBatchSize ?? 500;
+    const occurredUpTo = await this.sweepHorizon();
     let checkpoint = await this.loadCheckpoint();
     let handled = 0;
     while (!this.stopController.signal.aborted) {
-      const sweepIntervalMs = this.options.sweepIntervalMs ?? 5_000;
       const { events, checkpoint: next } = await this.options.store.readAll(checkpoint, {
         limit,
         categories: [...this.categories],
-        occurredUpTo: new Date(Date.now() - (this.options.sweepGraceMs ?? 2 * sweepIntervalMs)),
+        occurredUpTo,
       });
       const done = await this.handledVersions(events.map((e) => e.streamId));
       const missed = events.filter((e) => e.streamVersion > (done.get(e.streamId) ?? 0));
@@ -253,6 +256,25 @@ export class EventConsumer {
       handled += await this.sweepOne(envelope);
     }
     return handled;
+  }
+
+  /**
+   * How far the sweep reads: events older than the grace period. While JetStream still holds
+   * messages for this consumer, only as far as what it has delivered (less the grace): the
+   * rest is on its way, and sweeping it would race the deliveries for the same streams. When
+   * JetStream cannot be asked, the sweep takes over up to the grace period.
+   */
+  private async sweepHorizon(): Promise<Date> {
+    const graceMs = this.options.sweepGraceMs ?? 2 * (this.options.sweepIntervalMs ?? 5_000);
+    const byAge = Date.now() - graceMs;
+    try {
+      const jsm = await this.options.js.jetstreamManager(false);
+      const info = await jsm.consumers.info(this.options.names.eventsStream, this.options.name);
+      if (info.num_pending === 0) return new Date(byAge);
+      return new Date(Math.min(byAge, this.deliveredUpTo - graceMs));
+    } catch {
+      return new Date(byAge);
+    }
   }
 
   /** Like a delivery: retried on later passes, dead-lettered after the last attempt. */
@@ -312,6 +334,7 @@ export class EventConsumer {
 
   private async onMessage(m: JsMsg): Promise<void> {
     const envelope = this.decode(m);
+    this.deliveredUpTo = Math.max(this.deliveredUpTo, Date.parse(envelope.occurredAt) || 0);
     if (!this.categories.has(parseStreamId(envelope.streamId).category)) return;
     const key = this.options.partitionKey?.(envelope) ?? envelope.streamId;
     const lane = this.lanes[this.lanes.length === 1 ? 0 : laneIndex(key, this.lanes.length)];

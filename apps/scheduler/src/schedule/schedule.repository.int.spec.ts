@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { PoolClient } from 'pg';
 import { PostgresEventStore } from '@cronicorn/event-store';
 import { createTestDatabase, TestDatabase } from '@cronicorn/testing';
 import { markRunMissed, openRuns } from './schedule.repository';
@@ -32,7 +33,7 @@ describe('Scheduler repository: what the log says before the fold does', () => {
     );
   }
 
-  const withClient = async <T>(work: (client: Awaited<ReturnType<typeof db.pool.connect>>) => Promise<T>) => {
+  const withClient = async <T>(work: (client: PoolClient) => Promise<T>) => {
     const client = await db.pool.connect();
     try {
       return await work(client);
