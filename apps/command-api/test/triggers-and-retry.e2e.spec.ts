@@ -477,8 +477,10 @@ describe('Named triggers and retries (API, projector, scheduler, dispatcher)', (
       const manualRun = await finishedRun(manual.runId);
       await folded(manualRun.finishedAt);
       const before = await nextRun();
-      // An interval counts from the latest run of the schedule or by hand.
-      expect(Date.parse(before?.at ?? '')).toBe(Date.parse(manualRun.startedAt) + HOUR);
+      // An interval counts from the latest run of the schedule or by hand, from when the
+      // scheduler handed it out (its scheduledFor; ADR 0010), not from the dispatcher's start.
+      expect(Date.parse(before?.at ?? '')).toBe(Date.parse(manualRun.scheduledFor) + HOUR);
+      expect(Date.parse(manualRun.startedAt)).toBeGreaterThanOrEqual(Date.parse(manualRun.scheduledFor));
 
       const retry = expectStatus(await A()<{ runId: string }>('POST', `/v1/runs/${manual.runId}/retry`), 202);
       const retryRun = await finishedRun(retry.runId);
