@@ -164,9 +164,12 @@ export class DispatchOutbox {
     if (published.length === 0) return;
     try {
       await this.deps.pool.query(
-        `UPDATE scheduler_runs
+        // A row the fold holds (marking the run started) is skipped rather than waited for: a
+        // started run is never republished, and waiting could deadlock with the fold's batch.
+        `UPDATE scheduler_runs r
             SET published_at = clock_timestamp(), publish_count = publish_count + 1, publish_claimed_until = NULL
-          WHERE run_id = ANY($1::uuid[])`,
+           FROM (SELECT run_id FROM scheduler_runs WHERE run_id = ANY($1::uuid[]) FOR UPDATE SKIP LOCKED) mine
+          WHERE r.run_id = mine.run_id`,
         [published],
       );
     } catch (error) {
