@@ -297,6 +297,47 @@ describe('EventConsumer', () => {
     });
   });
 
+  describe('When run streams are long closed', () => {
+    it('should prune their version rows after the retention and keep the others', async () => {
+      const name = consumerName();
+      const { consumer } = await startConsumer(['run', 'job'], { name });
+      const oldRun = `run-${randomUUID()}`;
+      const recentRun = `run-${randomUUID()}`;
+      const oldJob = `job-${randomUUID()}`;
+      await db.pool.query(
+        `INSERT INTO consumer_stream_versions (consumer, stream_id, version, updated_at) VALUES
+           ($1, $2, 2, now() - interval '25 hours'), ($1, $3, 2, now() - interval '1 hour'),
+           ($1, $4, 7, now() - interval '25 hours')`,
+        [name, oldRun, recentRun, oldJob],
+      );
+
+      await consumer.sweep();
+
+      expect(await versionOf(name, oldRun)).toBeNull();
+      expect(await versionOf(name, recentRun)).toBe(2);
+      expect(await versionOf(name, oldJob)).toBe(7);
+    });
+
+    it('should skip a replayed event of a pruned run stream and handle a fresh one', async () => {
+      const name = consumerName();
+      const { handled } = await startConsumer(['run'], { name });
+      const meta = { tenantId, actor: 'test' };
+      const [replayed] = (
+        await store.append(`run-${randomUUID()}`, [{ type: 'TestHappened', data: {} }], {
+          expectedVersion: 0,
+          metadata: meta,
+          occurredAt: new Date(Date.now() - 25 * 3_600_000),
+        })
+      ).envelopes;
+      const fresh = await append(`run-${randomUUID()}`, 1);
+      await waitFor(() => handled.some((h) => h.envelope.id === fresh[0].id), 'the fresh run event');
+      await waitFor(() => settled(name), 'every message acked');
+
+      expect(handled.map((h) => h.envelope.id)).not.toContain(replayed.id);
+      expect(await versionOf(name, replayed.streamId)).toBeNull();
+    });
+  });
+
   describe('When JetStream lost a message', () => {
     it('should read it from the store when a later version of its stream arrives', async () => {
       const job = `job-${randomUUID()}`;

@@ -45,6 +45,8 @@ import { ConsumerSpec, DEFAULT_MAX_DELIVER, eventsFilterSubject } from './provis
  *    `dead_letters` and its version is marked done, so its stream and the sweep move on; an
  *    operator replays it from there. Later events of its stream waiting behind it are
  *    retried, never dead-lettered for it; the sweep handles any that ran out of attempts.
+ * 6. Pruned. Version rows of closed streams (runs) are deleted a day after their last event;
+ *    an older event of such a stream without a row is a replay and is skipped.
  */
 
 /** Handles one event inside the consumer's transaction. Do not commit or release `client`. */
@@ -79,6 +81,14 @@ export interface EventConsumerOptions {
    * handle those events again. Default true.
    */
   durableCommit?: boolean;
+  /**
+   * Streams of these categories close soon after they begin (a run's stream ends with its
+   * `RunFinished`). Their version rows are deleted `retentionMs` after their last update, and
+   * an event of such a stream that is older than that and has no version row counts as
+   * handled: a replay. A consumer that first starts later than that skips their history.
+   * Default: `run` streams, 24 h.
+   */
+  closedStreams?: { categories: readonly StreamCategory[]; retentionMs: number };
   /** Default 5 s. */
   sweepIntervalMs?: number;
   /** Events per sweep page. Default 500. */
@@ -126,6 +136,9 @@ export class EventHandlingError extends Error {
 
 type Via = 'nats' | 'gap' | 'sweep';
 
+const PRUNE_EVERY_MS = 3_600_000;
+const PRUNE_SLICE = 5_000;
+
 interface Delivery {
   envelope: EventEnvelope;
   resolve: () => void;
@@ -148,6 +161,8 @@ export class EventConsumer {
   private readonly lanes: Lane[];
   /** The newest `occurredAt` among the events NATS delivered (ms). */
   private deliveredUpTo = 0;
+  private readonly closedStreams: { categories: ReadonlySet<string>; retentionMs: number };
+  private prunedAt = 0;
   private readonly batchSize: number;
 
   constructor(private readonly options: EventConsumerOptions) {
@@ -156,6 +171,8 @@ export class EventConsumer {
     this.batchSize = Math.max(1, options.batchSize ?? 100);
     const laneCount = Math.max(1, options.concurrency ?? 1);
     this.lanes = Array.from({ length: laneCount }, () => ({ queue: [], draining: false }));
+    const closed = options.closedStreams ?? { categories: ['run'], retentionMs: 24 * 3_600_000 };
+    this.closedStreams = { categories: new Set(closed.categories), retentionMs: closed.retentionMs };
     this.logger = options.logger ?? consoleLogger;
     this.deadLetters = options.deadLetters ?? new PostgresDeadLetters(options.pool);
     this.worker = new JetStreamWorker({
@@ -202,7 +219,9 @@ export class EventConsumer {
       );
       if (!rows[0].locked) return 0;
       try {
-        return await this.sweepPages();
+        const handled = await this.sweepPages();
+        if (Date.now() - this.prunedAt >= PRUNE_EVERY_MS) await this.pruneClosedStreams();
+        return handled;
       } finally {
         await lockClient
           .query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [
@@ -214,6 +233,36 @@ export class EventConsumer {
       lockClient.off('error', onError);
       lockClient.release(broken);
     }
+  }
+
+  /** Deletes the version rows of closed streams past their retention, a slice at a time. */
+  private async pruneClosedStreams(): Promise<void> {
+    const categories = [...this.closedStreams.categories];
+    let pruned = 0;
+    while (categories.length > 0 && !this.stopController.signal.aborted) {
+      const { rowCount } = await this.options.pool.query(
+        `DELETE FROM consumer_stream_versions WHERE ctid = ANY(ARRAY(
+           SELECT ctid FROM consumer_stream_versions
+            WHERE consumer = $1 AND split_part(stream_id, '-', 1) = ANY($2)
+              AND updated_at < now() - $3 * interval '1 millisecond'
+            LIMIT $4))`,
+        [this.options.name, categories, this.closedStreams.retentionMs, PRUNE_SLICE],
+      );
+      pruned += rowCount ?? 0;
+      if ((rowCount ?? 0) < PRUNE_SLICE) break;
+    }
+    this.prunedAt = Date.now();
+    if (pruned > 0)
+      this.logger.info({ consumer: this.options.name, pruned }, 'pruned versions of closed streams');
+  }
+
+  /** An event of a closed stream, older than its retention, whose version row is gone: a replay. */
+  private isReplayOfClosedStream(envelope: EventEnvelope): boolean {
+    const { category } = parseStreamId(envelope.streamId);
+    return (
+      this.closedStreams.categories.has(category) &&
+      Date.now() - Date.parse(envelope.occurredAt) > this.closedStreams.retentionMs
+    );
   }
 
   private async sweepPages(): Promise<number> {
@@ -436,6 +485,7 @@ export class EventConsumer {
       for (const envelope of envelopes) {
         const last = versions.get(envelope.streamId) ?? 0;
         if (envelope.streamVersion <= last) continue;
+        if (last === 0 && this.isReplayOfClosedStream(envelope)) continue;
         const due =
           envelope.streamVersion === last + 1 ? [envelope] : await this.missedThrough(envelope, last);
         for (const event of due) {
