@@ -101,12 +101,13 @@ export class PostgresEventStore implements EventStore {
   }
 
   async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<EventEnvelope[]> {
-    const { rows } = await this.pool.query<EventRow>(
-      `SELECT ${columns()} FROM events
+    const { rows } = await this.pool.query<EventRow>({
+      name: 'events.read-stream',
+      text: `SELECT ${columns()} FROM events
         WHERE stream_id = $1 AND stream_version >= $2 AND ($3::timestamptz IS NULL OR occurred_at <= $3)
         ORDER BY stream_version`,
-      [streamId, options.fromVersion ?? 1, options.asOf ?? null],
-    );
+      values: [streamId, options.fromVersion ?? 1, options.asOf ?? null],
+    });
     return rows.map((row) => this.toEnvelope(row));
   }
 
@@ -233,12 +234,13 @@ export class PostgresEventStore implements EventStore {
     // pg_current_xact_id() assigns the transaction id before the INSERT draws positions, so
     // (transaction_id, position) order follows position order as closely as it can.
     // pg_notify is delivered on commit only, and repeats within a transaction fold into one.
-    const { rows: versionRows } = await client.query<{ stream_id: string; version: number }>(
-      `SELECT pg_current_xact_id(), pg_notify($2, ''), s.stream_id,
+    const { rows: versionRows } = await client.query<{ stream_id: string; version: number }>({
+      name: 'events.append-versions',
+      text: `SELECT pg_current_xact_id(), pg_notify($2, ''), s.stream_id,
               (SELECT COALESCE(max(e.stream_version), 0) FROM events e WHERE e.stream_id = s.stream_id) AS version
          FROM unnest($1::text[]) AS s(stream_id)`,
-      [streamIds, EVENTS_NOTIFY_CHANNEL],
-    );
+      values: [streamIds, EVENTS_NOTIFY_CHANNEL],
+    });
     const current = new Map(versionRows.map((row) => [row.stream_id, row.version]));
 
     const planned = batch.map((item) => {
@@ -262,15 +264,16 @@ export class PostgresEventStore implements EventStore {
 
     let inserted: { position: string; event_id: string; occurred_at: Date }[];
     try {
-      ({ rows: inserted } = await client.query(
-        `INSERT INTO events (stream_id, stream_version, event_id, type, schema_version, data, metadata, tenant_id, occurred_at)
+      ({ rows: inserted } = await client.query({
+        name: 'events.append-insert',
+        text: `INSERT INTO events (stream_id, stream_version, event_id, type, schema_version, data, metadata, tenant_id, occurred_at)
          SELECT stream_id, stream_version, event_id, type, schema_version, data, metadata, tenant_id,
                 COALESCE($9::timestamptz, date_trunc('milliseconds', now()))
            FROM unnest($1::text[], $2::int[], $3::uuid[], $4::text[], $5::int[], $6::jsonb[], $7::jsonb[], $8::text[])
                 WITH ORDINALITY AS t(stream_id, stream_version, event_id, type, schema_version, data, metadata, tenant_id, n)
           ORDER BY n
          RETURNING position::text AS position, event_id, occurred_at`,
-        [
+        values: [
           rows.map((r) => r.item.streamId),
           rows.map((r) => r.streamVersion),
           rows.map((r) => r.id),
@@ -281,7 +284,7 @@ export class PostgresEventStore implements EventStore {
           rows.map((r) => r.metadata.tenantId),
           options.occurredAt ?? null,
         ],
-      ));
+      }));
     } catch (error) {
       if (isUniqueViolation(error)) throw await this.concurrencyErrorFor(batch, current);
       throw error;

@@ -309,9 +309,10 @@ export class EventConsumer {
 
   /**
    * How far the sweep reads: events older than the grace period. While JetStream still holds
-   * messages for this consumer, only as far as what it has delivered (less the grace): the
-   * rest is on its way, and sweeping it would race the deliveries for the same streams. When
-   * JetStream cannot be asked, the sweep takes over up to the grace period.
+   * messages for this consumer (undelivered or unacknowledged), only as far as what it has
+   * delivered (less the grace): the rest is on its way, and sweeping it would race the
+   * deliveries for the same streams. When JetStream cannot be asked, the sweep takes over up
+   * to the grace period.
    */
   private async sweepHorizon(): Promise<Date> {
     const graceMs = this.options.sweepGraceMs ?? 2 * (this.options.sweepIntervalMs ?? 5_000);
@@ -319,7 +320,7 @@ export class EventConsumer {
     try {
       const jsm = await this.options.js.jetstreamManager(false);
       const info = await jsm.consumers.info(this.options.names.eventsStream, this.options.name);
-      if (info.num_pending === 0) return new Date(byAge);
+      if (info.num_pending === 0 && info.num_ack_pending === 0) return new Date(byAge);
       return new Date(Math.min(byAge, this.deliveredUpTo - graceMs));
     } catch {
       return new Date(byAge);
@@ -567,15 +568,17 @@ export class EventConsumer {
 
   /** Locks the streams in a fixed (sorted) order, so that two transactions cannot deadlock on them. */
   private async lockStreams(client: PoolClient, sortedStreamIds: string[]): Promise<Map<string, number>> {
-    await client.query(
+    await client.query({
+      name: 'consumer.lock-streams',
       // Postgres evaluates a volatile function in the select list after the ORDER BY.
-      'SELECT pg_advisory_xact_lock(hashtextextended($1 || s, 0)) FROM unnest($2::text[]) AS s ORDER BY s',
-      [`cronicorn.event-consumer.${this.options.name}.`, sortedStreamIds],
-    );
-    const { rows } = await client.query<{ stream_id: string; version: number }>(
-      'SELECT stream_id, version FROM consumer_stream_versions WHERE consumer = $1 AND stream_id = ANY($2)',
-      [this.options.name, sortedStreamIds],
-    );
+      text: 'SELECT pg_advisory_xact_lock(hashtextextended($1 || s, 0)) FROM unnest($2::text[]) AS s ORDER BY s',
+      values: [`cronicorn.event-consumer.${this.options.name}.`, sortedStreamIds],
+    });
+    const { rows } = await client.query<{ stream_id: string; version: number }>({
+      name: 'consumer.read-versions',
+      text: 'SELECT stream_id, version FROM consumer_stream_versions WHERE consumer = $1 AND stream_id = ANY($2)',
+      values: [this.options.name, sortedStreamIds],
+    });
     return new Map(rows.map((row) => [row.stream_id, row.version]));
   }
 
@@ -583,12 +586,13 @@ export class EventConsumer {
     client: PoolClient,
     versions: ReadonlyArray<readonly [string, number]>,
   ): Promise<void> {
-    await client.query(
-      `INSERT INTO consumer_stream_versions (consumer, stream_id, version)
+    await client.query({
+      name: 'consumer.save-versions',
+      text: `INSERT INTO consumer_stream_versions (consumer, stream_id, version)
        SELECT $1, v.stream_id, v.version FROM unnest($2::text[], $3::int[]) AS v (stream_id, version)
        ON CONFLICT (consumer, stream_id) DO UPDATE SET version = EXCLUDED.version, updated_at = now()`,
-      [this.options.name, versions.map(([id]) => id), versions.map(([, v]) => v)],
-    );
+      values: [this.options.name, versions.map(([id]) => id), versions.map(([, v]) => v)],
+    });
   }
 
   private async handledVersions(streamIds: string[]): Promise<Map<string, number>> {

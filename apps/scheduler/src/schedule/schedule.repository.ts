@@ -34,6 +34,13 @@ interface EndpointRecord {
   lease_owner: string | null;
 }
 
+// Named statements are prepared once per connection; they list their columns, so a migration
+// that adds one does not invalidate a cached plan ("cached plan must not change result type").
+const ENDPOINT_COLUMNS = `endpoint_id, tenant_id, job_id, config, created_at, status, paused_until, hints,
+  last_run_id, last_run_scheduled_for, last_run_started_at, last_finished, consecutive_failures,
+  streak_since, last_failure_at, scheduled_runs, skipped_through, next_run_id, next_run_at, next_slot,
+  next_reason, planned_at, lease_owner`;
+
 /** A row with the lease holder, as read under its lock. */
 export type LockedEndpoint = EndpointRow & { leaseOwner: string | null };
 
@@ -82,10 +89,11 @@ function toRow(r: EndpointRecord): LockedEndpoint {
 //////////////////////////////////////// Endpoints
 
 export async function lockEndpoint(client: PoolClient, endpointId: string): Promise<LockedEndpoint | null> {
-  const { rows } = await client.query<EndpointRecord>(
-    'SELECT * FROM scheduler_endpoints WHERE endpoint_id = $1 FOR UPDATE',
-    [endpointId],
-  );
+  const { rows } = await client.query<EndpointRecord>({
+    name: 'scheduler.lock-endpoint',
+    text: `SELECT ${ENDPOINT_COLUMNS} FROM scheduler_endpoints WHERE endpoint_id = $1 FOR UPDATE`,
+    values: [endpointId],
+  });
   return rows.length ? toRow(rows[0]) : null;
 }
 
@@ -117,8 +125,9 @@ export async function saveEndpoint(
   row: EndpointRow,
   releaseLease: boolean,
 ): Promise<void> {
-  await client.query(
-    `UPDATE scheduler_endpoints SET
+  await client.query({
+    name: 'scheduler.save-endpoint',
+    text: `UPDATE scheduler_endpoints SET
         config = $2, status = $3, paused_until = $4, hints = $5,
         last_run_id = $6, last_run_scheduled_for = $7, last_run_started_at = $8, last_finished = $9,
         consecutive_failures = $10, streak_since = $11, last_failure_at = $12,
@@ -128,7 +137,7 @@ export async function saveEndpoint(
         lease_until = CASE WHEN $20 THEN NULL ELSE lease_until END,
         updated_at = now()
       WHERE endpoint_id = $1`,
-    [
+    values: [
       row.endpointId,
       JSON.stringify(row.config),
       row.status,
@@ -150,7 +159,7 @@ export async function saveEndpoint(
       row.plan?.plannedAt ?? null,
       releaseLease,
     ],
-  );
+  });
 }
 
 //////////////////////////////////////// Jobs
@@ -175,7 +184,11 @@ export async function lockJob(
 
 /** The job without a lock: a concurrent change re-plans this endpoint after it commits. */
 export async function readJob(client: PoolClient, jobId: string): Promise<JobRow | null> {
-  const { rows } = await client.query<JobRecord>('SELECT * FROM scheduler_jobs WHERE job_id = $1', [jobId]);
+  const { rows } = await client.query<JobRecord>({
+    name: 'scheduler.read-job',
+    text: 'SELECT job_id, tenant_id, status, paused_until FROM scheduler_jobs WHERE job_id = $1',
+    values: [jobId],
+  });
   return rows.length ? toJob(rows[0]) : null;
 }
 
@@ -205,14 +218,15 @@ const toJob = (r: JobRecord): JobRow => ({
 export async function openRuns(client: PoolClient, endpointId: string): Promise<OpenRuns> {
   // A run whose RunFinished is in the log is over, even before this scheduler has folded it:
   // the overlap policy reads the truth, not the fold's lag.
-  const { rows } = await client.query<{ in_flight: boolean; queued: boolean }>(
-    `SELECT bool_or(r.state IN ('dispatched', 'started')
+  const { rows } = await client.query<{ in_flight: boolean; queued: boolean }>({
+    name: 'scheduler.open-runs',
+    text: `SELECT bool_or(r.state IN ('dispatched', 'started')
                     AND NOT EXISTS (SELECT 1 FROM events e
                                      WHERE e.stream_id = 'run-' || r.run_id AND e.type = 'RunFinished')) IS TRUE AS in_flight,
             bool_or(r.state = 'queued') IS TRUE AS queued
        FROM scheduler_runs r WHERE r.endpoint_id = $1 AND r.state IN ('queued', 'dispatched', 'started')`,
-    [endpointId],
-  );
+    values: [endpointId],
+  });
   return { inFlight: rows[0].in_flight, queued: rows[0].queued };
 }
 
@@ -227,8 +241,9 @@ export async function insertRuns(
   claimPublishMs: number,
 ): Promise<void> {
   if (handOuts.length === 0) return;
-  await client.query(
-    `INSERT INTO scheduler_runs (run_id, endpoint_id, tenant_id, trigger, scheduled_for, state, work_item,
+  await client.query({
+    name: 'scheduler.insert-runs',
+    text: `INSERT INTO scheduler_runs (run_id, endpoint_id, tenant_id, trigger, scheduled_for, state, work_item,
                                  dispatched_at, publish_claimed_until)
      SELECT t.run_id, t.endpoint_id, t.tenant_id, t.trigger, t.scheduled_for, t.state, t.work_item,
             CASE WHEN t.state = 'dispatched' THEN $8::timestamptz END,
@@ -237,7 +252,7 @@ export async function insertRuns(
        FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $7::jsonb[])
             AS t(run_id, endpoint_id, tenant_id, trigger, scheduled_for, state, work_item)
      ON CONFLICT (run_id) DO NOTHING`,
-    [
+    values: [
       handOuts.map((h) => h.runId),
       handOuts.map((h) => h.workItem.endpointId),
       handOuts.map((h) => h.workItem.tenantId),
@@ -248,15 +263,16 @@ export async function insertRuns(
       now,
       claimPublishMs,
     ],
-  );
+  });
 }
 
 export async function markRunStarted(client: PoolClient, runId: string, startedAt: string): Promise<void> {
-  await client.query(
-    `UPDATE scheduler_runs SET state = 'started', started_at = COALESCE(started_at, $2)
+  await client.query({
+    name: 'scheduler.mark-run-started',
+    text: `UPDATE scheduler_runs SET state = 'started', started_at = COALESCE(started_at, $2)
       WHERE run_id = $1 AND state IN ('dispatched', 'missed')`,
-    [runId, startedAt],
-  );
+    values: [runId, startedAt],
+  });
 }
 
 /**
@@ -268,19 +284,21 @@ export async function isLatestRunStarted(
   endpointId: string,
   runId: string,
 ): Promise<boolean> {
-  const { rowCount } = await client.query(
-    `SELECT 1 FROM scheduler_endpoints
+  const { rowCount } = await client.query({
+    name: 'scheduler.is-latest-run-started',
+    text: `SELECT 1 FROM scheduler_endpoints
       WHERE endpoint_id = $1 AND last_run_id = $2 AND last_run_started_at IS NOT NULL`,
-    [endpointId, runId],
-  );
+    values: [endpointId, runId],
+  });
   return rowCount === 1;
 }
 
 export async function markRunFinished(client: PoolClient, runId: string, finishedAt: string): Promise<void> {
-  await client.query(
-    `UPDATE scheduler_runs SET state = 'finished', finished_at = $2 WHERE run_id = $1 AND state <> 'finished'`,
-    [runId, finishedAt],
-  );
+  await client.query({
+    name: 'scheduler.mark-run-finished',
+    text: `UPDATE scheduler_runs SET state = 'finished', finished_at = $2 WHERE run_id = $1 AND state <> 'finished'`,
+    values: [runId, finishedAt],
+  });
 }
 
 /**
