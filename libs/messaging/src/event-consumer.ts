@@ -45,8 +45,11 @@ import { ConsumerSpec, DEFAULT_MAX_DELIVER, eventsFilterSubject } from './provis
  *    `dead_letters` and its version is marked done, so its stream and the sweep move on; an
  *    operator replays it from there. Later events of its stream waiting behind it are
  *    retried, never dead-lettered for it; the sweep handles any that ran out of attempts.
- * 6. Pruned. Version rows of closed streams (runs) are deleted a day after their last event;
- *    an older event of such a stream without a row is a replay and is skipped.
+ * 6. Pruned. A closed stream's version row (a run's, after its `RunFinished`) is deleted a day
+ *    after its last update, once the stream has no later event and the sweep checkpoint is
+ *    past its last one: neither NATS (whose redeliveries come within the ack wait) nor the
+ *    sweep nor a gap check brings those events back. The first prune runs an hour after start,
+ *    so that redeliveries left over from a previous process come in first.
  */
 
 /** Handles one event inside the consumer's transaction. Do not commit or release `client`. */
@@ -83,10 +86,8 @@ export interface EventConsumerOptions {
   durableCommit?: boolean;
   /**
    * Streams of these categories close soon after they begin (a run's stream ends with its
-   * `RunFinished`). Their version rows are deleted `retentionMs` after their last update, and
-   * an event of such a stream that is older than that and has no version row counts as
-   * handled: a replay. A consumer that first starts later than that skips their history.
-   * Default: `run` streams, 24 h.
+   * `RunFinished`). Their version rows are deleted `retentionMs` after their last update when
+   * the stream has no later event and the sweep is past it. Default: `run` streams, 24 h.
    */
   closedStreams?: { categories: readonly StreamCategory[]; retentionMs: number };
   /** Default 5 s. */
@@ -159,10 +160,10 @@ export class EventConsumer {
   private readonly sweepFailures = new Map<string, number>();
   private sweeping: Promise<void> | null = null;
   private readonly lanes: Lane[];
-  /** The newest `occurredAt` among the events NATS delivered (ms). */
-  private deliveredUpTo = 0;
+  /** The newest `occurredAt` among the events NATS delivered (ms, never ahead of this clock) and when. */
+  private delivered = { upTo: 0, at: 0 };
   private readonly closedStreams: { categories: ReadonlySet<string>; retentionMs: number };
-  private prunedAt = 0;
+  private prunedAt = Date.now();
   private readonly batchSize: number;
 
   constructor(private readonly options: EventConsumerOptions) {
@@ -235,16 +236,24 @@ export class EventConsumer {
     }
   }
 
-  /** Deletes the version rows of closed streams past their retention, a slice at a time. */
-  private async pruneClosedStreams(): Promise<void> {
+  /**
+   * Deletes the version rows of closed streams past their retention whose last event is
+   * behind the sweep checkpoint, a slice at a time; returns how many. The sweep calls it every hour.
+   */
+  async pruneClosedStreams(): Promise<number> {
     const categories = [...this.closedStreams.categories];
     let pruned = 0;
     while (categories.length > 0 && !this.stopController.signal.aborted) {
       const { rowCount } = await this.options.pool.query(
         `DELETE FROM consumer_stream_versions WHERE ctid = ANY(ARRAY(
-           SELECT ctid FROM consumer_stream_versions
-            WHERE consumer = $1 AND split_part(stream_id, '-', 1) = ANY($2)
-              AND updated_at < now() - $3 * interval '1 millisecond'
+           SELECT v.ctid FROM consumer_stream_versions v
+             JOIN consumer_checkpoints c ON c.consumer = v.consumer
+             JOIN events e ON e.stream_id = v.stream_id AND e.stream_version = v.version
+            WHERE v.consumer = $1 AND split_part(v.stream_id, '-', 1) = ANY($2)
+              AND v.updated_at < now() - $3 * interval '1 millisecond'
+              AND (e.transaction_id, e.position) <= (c.transaction_id::text::xid8, c.position)
+              AND NOT EXISTS (SELECT 1 FROM events later
+                               WHERE later.stream_id = v.stream_id AND later.stream_version > v.version)
             LIMIT $4))`,
         [this.options.name, categories, this.closedStreams.retentionMs, PRUNE_SLICE],
       );
@@ -254,15 +263,7 @@ export class EventConsumer {
     this.prunedAt = Date.now();
     if (pruned > 0)
       this.logger.info({ consumer: this.options.name, pruned }, 'pruned versions of closed streams');
-  }
-
-  /** An event of a closed stream, older than its retention, whose version row is gone: a replay. */
-  private isReplayOfClosedStream(envelope: EventEnvelope): boolean {
-    const { category } = parseStreamId(envelope.streamId);
-    return (
-      this.closedStreams.categories.has(category) &&
-      Date.now() - Date.parse(envelope.occurredAt) > this.closedStreams.retentionMs
-    );
+    return pruned;
   }
 
   private async sweepPages(): Promise<number> {
@@ -294,7 +295,7 @@ export class EventConsumer {
   private async sweepBatch(envelopes: EventEnvelope[]): Promise<number> {
     if (envelopes.length > 1) {
       try {
-        return await this.handleInOneTransaction(envelopes, 'sweep');
+        return await this.handleInOneTransaction(this.inKeyOrder(envelopes), 'sweep');
       } catch {
         // One of them fails: find it, handling them one by one.
       }
@@ -311,8 +312,8 @@ export class EventConsumer {
    * How far the sweep reads: events older than the grace period. While JetStream still holds
    * messages for this consumer (undelivered or unacknowledged), only as far as what it has
    * delivered (less the grace): the rest is on its way, and sweeping it would race the
-   * deliveries for the same streams. When JetStream cannot be asked, the sweep takes over up
-   * to the grace period.
+   * deliveries for the same streams. When JetStream cannot be asked, or has delivered nothing
+   * to this replica for the grace period, the sweep takes over up to the grace period.
    */
   private async sweepHorizon(): Promise<Date> {
     const graceMs = this.options.sweepGraceMs ?? 2 * (this.options.sweepIntervalMs ?? 5_000);
@@ -320,42 +321,53 @@ export class EventConsumer {
     try {
       const jsm = await this.options.js.jetstreamManager(false);
       const info = await jsm.consumers.info(this.options.names.eventsStream, this.options.name);
-      if (info.num_pending === 0 && info.num_ack_pending === 0) return new Date(byAge);
-      return new Date(Math.min(byAge, this.deliveredUpTo - graceMs));
+      const idle = info.num_pending === 0 && info.num_ack_pending === 0;
+      if (idle || Date.now() - this.delivered.at > graceMs) return new Date(byAge);
+      return new Date(Math.min(byAge, this.delivered.upTo - graceMs));
     } catch {
       return new Date(byAge);
     }
   }
 
-  /** Like a delivery: retried on later passes, dead-lettered after the last attempt. */
+  /**
+   * Like a delivery: retried on later passes, dead-lettered after the last attempt. When an
+   * earlier event of its stream was the one dead-lettered, `envelope` is tried again at once,
+   * so the checkpoint never moves past an event that was neither handled nor dead-lettered.
+   */
   private async sweepOne(envelope: EventEnvelope): Promise<number> {
-    try {
-      const handled = await this.handleInOneTransaction([envelope], 'sweep');
-      this.sweepFailures.delete(envelope.id);
-      return handled;
-    } catch (err) {
-      if (!(err instanceof EventHandlingError)) throw err;
-      const attempts = (this.sweepFailures.get(err.envelope.id) ?? 0) + 1;
-      this.sweepFailures.set(err.envelope.id, attempts);
-      const poison = err.cause instanceof PoisonMessageError;
-      if (!poison && attempts < this.maxAttempts) throw err;
-      await this.deadLetters.record({
-        consumer: this.options.name,
-        stream: EVENT_LOG_STREAM,
-        seq: err.envelope.position,
-        subject: this.options.names.subjectOfEnvelope(err.envelope),
-        data: JSON.stringify(err.envelope),
-        error: err.message,
-        deliveryCount: attempts,
-      });
-      await this.skip(err.envelope);
-      this.sweepFailures.delete(err.envelope.id);
-      this.logger.error(
-        { consumer: this.options.name, event: err.envelope.id, error: err.message },
-        'event dead-lettered',
-      );
-      return 0;
+    for (;;) {
+      try {
+        const handled = await this.handleInOneTransaction([envelope], 'sweep');
+        this.sweepFailures.delete(envelope.id);
+        return handled;
+      } catch (err) {
+        if (!(err instanceof EventHandlingError)) throw err;
+        const attempts = (this.sweepFailures.get(err.envelope.id) ?? 0) + 1;
+        this.sweepFailures.set(err.envelope.id, attempts);
+        const poison = err.cause instanceof PoisonMessageError;
+        if (!poison && attempts < this.maxAttempts) throw err;
+        await this.deadLetter(err, attempts);
+        if (err.envelope.id === envelope.id) return 0;
+      }
     }
+  }
+
+  private async deadLetter(err: EventHandlingError, attempts: number): Promise<void> {
+    await this.deadLetters.record({
+      consumer: this.options.name,
+      stream: EVENT_LOG_STREAM,
+      seq: err.envelope.position,
+      subject: this.options.names.subjectOfEnvelope(err.envelope),
+      data: JSON.stringify(err.envelope),
+      error: err.message,
+      deliveryCount: attempts,
+    });
+    await this.skip(err.envelope);
+    this.sweepFailures.delete(err.envelope.id);
+    this.logger.error(
+      { consumer: this.options.name, event: err.envelope.id, error: err.message },
+      'event dead-lettered',
+    );
   }
 
   private get maxAttempts(): number {
@@ -384,7 +396,9 @@ export class EventConsumer {
 
   private async onMessage(m: JsMsg): Promise<void> {
     const envelope = this.decode(m);
-    this.deliveredUpTo = Math.max(this.deliveredUpTo, Date.parse(envelope.occurredAt) || 0);
+    const now = Date.now();
+    const occurredAt = Math.min(now, Date.parse(envelope.occurredAt) || 0);
+    this.delivered = { upTo: Math.max(this.delivered.upTo, occurredAt), at: now };
     if (!this.categories.has(parseStreamId(envelope.streamId).category)) return;
     const key = this.options.partitionKey?.(envelope) ?? envelope.streamId;
     const lane = this.lanes[this.lanes.length === 1 ? 0 : laneIndex(key, this.lanes.length)];
@@ -415,10 +429,7 @@ export class EventConsumer {
   /** One transaction for the batch; when it fails, one per event so that only the culprit fails. */
   private async settle(batch: Delivery[]): Promise<void> {
     try {
-      await this.handleInOneTransaction(
-        batch.map((d) => d.envelope),
-        'nats',
-      );
+      await this.handleInOneTransaction(this.inKeyOrder(batch.map((d) => d.envelope)), 'nats');
       for (const delivery of batch) delivery.resolve();
       return;
     } catch (err) {
@@ -443,6 +454,19 @@ export class EventConsumer {
         delivery.reject(err);
       }
     }
+  }
+
+  /**
+   * The batch sorted by partition key, stably (a stream's events keep their order): handlers
+   * that lock a row per key lock them in one order, the order other writers of those rows
+   * should use too, so that batches do not deadlock with them.
+   */
+  private inKeyOrder(envelopes: EventEnvelope[]): EventEnvelope[] {
+    const keyOf = (e: EventEnvelope) => this.options.partitionKey?.(e) ?? e.streamId;
+    return envelopes
+      .map((envelope, index) => ({ envelope, index, key: keyOf(envelope) }))
+      .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.index - b.index))
+      .map(({ envelope }) => envelope);
   }
 
   private decode(m: JsMsg): EventEnvelope {
@@ -486,7 +510,6 @@ export class EventConsumer {
       for (const envelope of envelopes) {
         const last = versions.get(envelope.streamId) ?? 0;
         if (envelope.streamVersion <= last) continue;
-        if (last === 0 && this.isReplayOfClosedStream(envelope)) continue;
         const due =
           envelope.streamVersion === last + 1 ? [envelope] : await this.missedThrough(envelope, last);
         for (const event of due) {

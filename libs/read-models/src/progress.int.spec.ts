@@ -47,6 +47,18 @@ describe('Read-model progress', () => {
       expect(await readModelProgress(db.pool, positions[0], 'someone-else')).toBe(false);
     });
 
+    it('should report an event behind its sweep checkpoint whose version row was pruned', async () => {
+      const { positions } = await appendJob();
+      await db.pool.query(
+        `INSERT INTO consumer_checkpoints (consumer, transaction_id, position)
+         SELECT 'pruning', transaction_id::text::bigint, position FROM events WHERE position = $1::bigint`,
+        [positions[0]],
+      );
+
+      expect(await readModelProgress(db.pool, positions[0], 'pruning')).toBe(true);
+      expect(await readModelProgress(db.pool, positions[1], 'pruning')).toBe(false);
+    });
+
     it('should say no for a position the log does not have and refuse one that is not a number', async () => {
       expect(await readModelProgress(db.pool, '999999999')).toBe(false);
       await expect(readModelProgress(db.pool, '12; DROP TABLE events')).rejects.toThrow(RangeError);

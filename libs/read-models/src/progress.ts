@@ -7,7 +7,8 @@ const DIGITS = /^\d+$/;
 
 /**
  * True when the projector has processed the event at global `position` (its stream version
- * is recorded for `consumer`); false while it has not, or when there is no such event.
+ * is recorded for `consumer`, or its sweep is past it: the row of a closed stream is pruned
+ * then); false while it has not, or when there is no such event.
  * Positions are decimal strings; anything else throws a RangeError (validate input first).
  */
 export async function readModelProgress(
@@ -19,8 +20,12 @@ export async function readModelProgress(
   const { rows } = await db.query<{ done: boolean }>(
     `SELECT EXISTS (
        SELECT 1 FROM events e
-         JOIN consumer_stream_versions v ON v.consumer = $2 AND v.stream_id = e.stream_id
-        WHERE e.position = $1::bigint AND v.version >= e.stream_version) AS done`,
+        WHERE e.position = $1::bigint
+          AND (EXISTS (SELECT 1 FROM consumer_stream_versions v
+                        WHERE v.consumer = $2 AND v.stream_id = e.stream_id AND v.version >= e.stream_version)
+               OR EXISTS (SELECT 1 FROM consumer_checkpoints c
+                           WHERE c.consumer = $2
+                             AND (e.transaction_id, e.position) <= (c.transaction_id::text::xid8, c.position)))) AS done`,
     [position, consumer],
   );
   return rows[0].done;
