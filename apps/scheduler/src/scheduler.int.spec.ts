@@ -259,3 +259,44 @@ describe('Scheduler (one replica)', () => {
     });
   });
 });
+
+describe('Scheduler (queue_one while its fold runs behind)', () => {
+  let world: SchedulerWorld;
+
+  beforeAll(async () => {
+    world = await SchedulerWorld.create();
+    // No missed-run check and no sweep in the test's time: only the due loop sees the log.
+    world.startScheduler({ missedAfterMs: 600_000, sweepIntervalMs: 600_000 });
+  });
+  afterAll(() => world.close());
+
+  const runsIn = async (endpointId: string, state: string) =>
+    (
+      await world.db.pool.query<{ run_id: string }>(
+        'SELECT run_id FROM scheduler_runs WHERE endpoint_id = $1 AND state = $2',
+        [endpointId, state],
+      )
+    ).rows.map((r) => r.run_id);
+
+  describe('When the run in flight has finished in the log but not in the fold', () => {
+    it('should hand out the queued run at the next due time, before any newer run', async () => {
+      const jobId = await world.createJob();
+      const endpointId = await world.createEndpoint(jobId, {
+        schedule: { kind: 'interval', intervalMs: SECOND },
+        overlap: 'queue_one',
+      });
+      world.neverStart.add(endpointId);
+      await waitFor(async () => (await runsIn(endpointId, 'queued')).length === 1, 'a run queued');
+      const [queued] = await runsIn(endpointId, 'queued');
+      const [inFlight] = await runsIn(endpointId, 'dispatched');
+      const inFlightItem = world.receivedFor(endpointId).find((r) => r.item.runId === inFlight)!.item;
+      const handedOutBefore = world.receivedFor(endpointId).length;
+
+      await world.pauseRelay();
+      await world.run(inFlightItem);
+      await waitFor(() => world.receivedFor(endpointId).length > handedOutBefore, 'the next hand-out');
+
+      expect(world.receivedFor(endpointId)[handedOutBefore].item.runId).toBe(queued);
+    });
+  });
+});

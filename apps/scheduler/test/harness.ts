@@ -235,7 +235,13 @@ export class SchedulerWorld {
     })();
   }
 
-  private async run(item: DispatchWorkItem): Promise<void> {
+  /** Stops the outbox relay: events are appended but reach no consumer, like a fold far behind. */
+  async pauseRelay(): Promise<void> {
+    await this.relay.stop();
+  }
+
+  /** Appends `RunStarted` and `RunFinished` for the work item, like the real dispatcher. */
+  async run(item: DispatchWorkItem): Promise<void> {
     const startedAt = this.clock.now();
     const common = {
       runId: item.runId,

@@ -206,9 +206,11 @@ export class DispatchOutbox {
     const { missedAfterMs, runRetentionMs } = this.deps.options;
     const now = this.deps.clock.now();
     const { rows } = await this.deps.pool.query<{ run_id: string; endpoint_id: string }>(
-      `SELECT run_id, endpoint_id FROM scheduler_runs
-        WHERE state = 'dispatched' AND dispatched_at <= $1
-        ORDER BY dispatched_at LIMIT $2`,
+      // Runs whose RunStarted the fold has not reached yet are not candidates.
+      `SELECT r.run_id, r.endpoint_id FROM scheduler_runs r
+        WHERE r.state = 'dispatched' AND r.dispatched_at <= $1
+          AND NOT EXISTS (SELECT 1 FROM events e WHERE e.stream_id = 'run-' || r.run_id AND e.type = 'RunStarted')
+        ORDER BY r.dispatched_at LIMIT $2`,
       [new Date(now.getTime() - missedAfterMs), BATCH],
     );
     for (const row of rows) {

@@ -8,14 +8,14 @@ import { emptyTally, SchedulerMetrics, Tally } from '../scheduler.metrics';
 import { SchedulerOptions } from '../scheduler.options';
 import { fire, HandOut } from '../schedule/schedule.decisions';
 import { PreciseTimer } from './precise-timer';
-import { lockEndpoint, openRuns, readJob } from '../schedule/schedule.repository';
+import { lockEndpoint, openRuns, readJob, releaseQueuedRun } from '../schedule/schedule.repository';
 import { ScheduleWriter } from '../schedule/schedule.writer';
 
 export interface DueLoopDeps {
   pool: Pool;
   clock: Clock;
   writer: ScheduleWriter;
-  outbox: Pick<DispatchOutbox, 'publishNow'>;
+  outbox: Pick<DispatchOutbox, 'publishNow' | 'wake'>;
   options: Pick<
     SchedulerOptions,
     | 'owner'
@@ -45,10 +45,11 @@ interface Due {
 }
 
 /** What firing one row came to; applied after the group's commit. */
-type FireStep =
+type FireStep = (
   | { kind: 'lost' | 'stale' }
   | { kind: 'early'; runAt: number }
-  | { kind: 'fired'; handOuts: HandOut[]; nextRunAt: number | null };
+  | { kind: 'fired'; handOuts: HandOut[]; nextRunAt: number | null }
+) & { releasedQueuedRun?: boolean };
 
 /*
  * The due loop, in graphile-worker's split: what is due is decided by the pure `fire`
@@ -181,7 +182,7 @@ export class DueLoop {
    */
   private pump(): void {
     while (this.active < this.deps.options.fireConcurrency && this.ready.length > 0) {
-      const group = this.ready.splice(0, this.deps.options.fireBatch);
+      const group = this.ready.splice(0, Math.max(1, this.deps.options.fireBatch));
       this.active += 1;
       const task = this.fireGroup(group).finally(() => {
         this.active -= 1;
@@ -219,7 +220,7 @@ export class DueLoop {
     // Superseded while waiting: a newer claim of the row armed another timer.
     const current = group
       .filter((due) => this.armed.get(due.endpointId) === due.entry)
-      .sort((a, b) => a.endpointId.localeCompare(b.endpointId));
+      .sort((a, b) => (a.endpointId < b.endpointId ? -1 : a.endpointId > b.endpointId ? 1 : 0));
     if (this.stopping || current.length === 0) return;
     const { pool, clock, options } = this.deps;
     const tally = emptyTally();
@@ -249,6 +250,7 @@ export class DueLoop {
       if (step.nextRunAt !== null && step.nextRunAt <= clock.now().getTime() + options.horizonMs) wake = true;
     }
     if (wake) this.wake();
+    if (steps.some(({ step }) => step.releasedQueuedRun)) this.deps.outbox.wake();
     await this.deps.outbox.publishNow(handOuts);
   }
 
@@ -258,21 +260,30 @@ export class DueLoop {
     const row = await lockEndpoint(client, endpointId);
     if (!row || row.leaseOwner !== this.deps.options.owner) return { kind: 'lost' };
     const now = this.deps.clock.now();
+    let open = await openRuns(client, endpointId);
+    let released = false;
+    if (open.queued && !open.inFlight) {
+      // The run in flight has finished by the log, but the fold has not released the queued
+      // one yet: it goes first.
+      released = (await releaseQueuedRun(client, endpointId, now)) !== null;
+      if (released) open = { inFlight: true, queued: false };
+    }
     const ctx = {
       now,
       job: await readJob(client, row.jobId),
-      open: await openRuns(client, endpointId),
+      open,
       governor: this.deps.governor,
       newId: randomUUID,
     };
     const result = fire(ctx, row, entry.runId);
-    if (result.kind === 'early') return { kind: 'early', runAt: result.runAt.getTime() };
+    if (result.kind === 'early')
+      return { kind: 'early', runAt: result.runAt.getTime(), releasedQueuedRun: released };
     if (result.kind === 'stale') {
       await client.query(
         'UPDATE scheduler_endpoints SET lease_owner = NULL, lease_until = NULL WHERE endpoint_id = $1',
         [endpointId],
       );
-      return { kind: 'stale' };
+      return { kind: 'stale', releasedQueuedRun: released };
     }
     await this.deps.writer.apply(
       client,
@@ -284,6 +295,7 @@ export class DueLoop {
       kind: 'fired',
       handOuts: result.handOuts,
       nextRunAt: result.row.plan ? Date.parse(result.row.plan.runAt) : null,
+      releasedQueuedRun: released,
     };
   }
 

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { PoolClient } from 'pg';
 import { PostgresEventStore } from '@cronicorn/event-store';
 import { createTestDatabase, TestDatabase } from '@cronicorn/testing';
-import { markRunMissed, openRuns } from './schedule.repository';
+import { markRunMissed, openRuns, releaseQueuedRun } from './schedule.repository';
 
 describe('Scheduler repository: what the log says before the fold does', () => {
   let db: TestDatabase;
@@ -14,13 +14,17 @@ describe('Scheduler repository: what the log says before the fold does', () => {
   });
   afterAll(() => db.drop());
 
-  /** A run handed out by the scheduler and not folded since (state `dispatched`). */
-  async function dispatchedRun(endpointId: string): Promise<string> {
+  /** A run handed out by the scheduler (or held back by `queue_one`) and not folded since. */
+  async function dispatchedRun(
+    endpointId: string,
+    state: 'dispatched' | 'queued' = 'dispatched',
+  ): Promise<string> {
     const runId = randomUUID();
     await db.pool.query(
       `INSERT INTO scheduler_runs (run_id, endpoint_id, tenant_id, trigger, scheduled_for, state, work_item, dispatched_at)
-       VALUES ($1, $2, 'tenant-r', 'schedule', now(), 'dispatched', '{}'::jsonb, now() - interval '2 minutes')`,
-      [runId, endpointId],
+       VALUES ($1, $2, 'tenant-r', 'schedule', now(), $3, '{}'::jsonb,
+               CASE WHEN $3 = 'dispatched' THEN now() - interval '2 minutes' END)`,
+      [runId, endpointId, state],
     );
     return runId;
   }
@@ -51,6 +55,20 @@ describe('Scheduler repository: what the log says before the fold does', () => {
       await inLog(runId, ['RunStarted', 'RunFinished']);
 
       expect(await withClient((c) => openRuns(c, endpointId))).toEqual({ inFlight: false, queued: false });
+    });
+  });
+
+  describe('When a run is queued behind one that has finished in the log', () => {
+    it('should release the queued run, and not before', async () => {
+      const endpointId = randomUUID();
+      const inFlight = await dispatchedRun(endpointId);
+      const queued = await dispatchedRun(endpointId, 'queued');
+      expect(await withClient((c) => releaseQueuedRun(c, endpointId, new Date()))).toBeNull();
+
+      await inLog(inFlight, ['RunStarted', 'RunFinished']);
+
+      expect(await withClient((c) => releaseQueuedRun(c, endpointId, new Date()))).toBe(queued);
+      expect(await withClient((c) => openRuns(c, endpointId))).toEqual({ inFlight: true, queued: false });
     });
   });
 

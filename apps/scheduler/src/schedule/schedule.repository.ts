@@ -215,14 +215,16 @@ const toJob = (r: JobRecord): JobRow => ({
 
 //////////////////////////////////////// Runs
 
+/** SQL: the run of `scheduler_runs` row `alias` has no `RunFinished` in the log. */
+const NOT_FINISHED_IN_LOG = (alias: string) =>
+  `NOT EXISTS (SELECT 1 FROM events e WHERE e.stream_id = 'run-' || ${alias}.run_id AND e.type = 'RunFinished')`;
+
 export async function openRuns(client: PoolClient, endpointId: string): Promise<OpenRuns> {
   // A run whose RunFinished is in the log is over, even before this scheduler has folded it:
   // the overlap policy reads the truth, not the fold's lag.
   const { rows } = await client.query<{ in_flight: boolean; queued: boolean }>({
     name: 'scheduler.open-runs',
-    text: `SELECT bool_or(r.state IN ('dispatched', 'started')
-                    AND NOT EXISTS (SELECT 1 FROM events e
-                                     WHERE e.stream_id = 'run-' || r.run_id AND e.type = 'RunFinished')) IS TRUE AS in_flight,
+    text: `SELECT bool_or(r.state IN ('dispatched', 'started') AND ${NOT_FINISHED_IN_LOG('r')}) IS TRUE AS in_flight,
             bool_or(r.state = 'queued') IS TRUE AS queued
        FROM scheduler_runs r WHERE r.endpoint_id = $1 AND r.state IN ('queued', 'dispatched', 'started')`,
     values: [endpointId],
@@ -316,8 +318,8 @@ export async function markRunMissed(client: PoolClient, runId: string, now: Date
 }
 
 /**
- * When nothing of the endpoint is in flight any more, the run `queue_one` held back is
- * handed out now; returns its id (the outbox publishes it).
+ * When nothing of the endpoint is in flight any more (by the log, like `openRuns`), the run
+ * `queue_one` held back is handed out now; returns its id (the outbox publishes it).
  */
 export async function releaseQueuedRun(
   client: PoolClient,
@@ -330,7 +332,8 @@ export async function releaseQueuedRun(
         SELECT run_id FROM scheduler_runs
          WHERE endpoint_id = $1 AND state = 'queued'
            AND NOT EXISTS (SELECT 1 FROM scheduler_runs o
-                            WHERE o.endpoint_id = $1 AND o.state IN ('dispatched', 'started'))
+                            WHERE o.endpoint_id = $1 AND o.state IN ('dispatched', 'started')
+                              AND ${NOT_FINISHED_IN_LOG('o')})
          ORDER BY scheduled_for LIMIT 1)
      RETURNING run_id`,
     [endpointId, now],
