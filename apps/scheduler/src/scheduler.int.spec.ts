@@ -297,6 +297,9 @@ describe('Scheduler (queue_one while its fold runs behind)', () => {
       await waitFor(() => world.receivedFor(endpointId).length > handedOutBefore, 'the next hand-out');
 
       expect(world.receivedFor(endpointId)[handedOutBefore].item.runId).toBe(queued);
+      const queuedNow = await runsIn(endpointId, 'queued');
+      expect(queuedNow).toHaveLength(1);
+      expect(queuedNow[0]).not.toBe(queued);
     });
   });
 });

@@ -297,43 +297,139 @@ describe('EventConsumer', () => {
     });
   });
 
+  describe('When another replica holds the deliveries', () => {
+    it('should sweep by age in the replica NATS delivers nothing to', async () => {
+      const before = await latestCheckpoint(db.pool);
+      const [lost] = await append(`job-${randomUUID()}`, 1);
+      await published([lost]);
+      await loseOnJetStream(lost);
+      let release = () => {};
+      const held = new Promise<void>((resolve) => (release = resolve));
+      const name = consumerName();
+      await startConsumer(['job'], { name, sweepFrom: before, handle: () => held });
+      try {
+        await append(`job-${randomUUID()}`, 1);
+        await waitFor(
+          async () => (await nats.jsm.consumers.info(nats.names.eventsStream, name)).num_ack_pending === 1,
+          'a delivery held by the first replica',
+        );
+
+        const swept: string[] = [];
+        const second = new EventConsumer({
+          name,
+          names: nats.names,
+          categories: ['job'],
+          handle: recording(name),
+          js: nats.js,
+          pool: db.pool,
+          store,
+          batchSize: 1,
+          sweepIntervalMs: 50,
+          sweepGraceMs: 100,
+          logger: silentLogger,
+          metrics: { onHandled: (envelope, via) => via === 'sweep' && swept.push(envelope.id) },
+        });
+        consumers.push(second);
+        second.start();
+
+        await waitFor(() => swept.includes(lost.id), 'the lost event swept by the second replica');
+      } finally {
+        release();
+      }
+    });
+  });
+
   describe('When run streams are long closed', () => {
-    it('should prune a row a day old once the sweep is past its stream and the stream has no later event', async () => {
-      const behindSweep = `run-${randomUUID()}`;
-      const recent = `run-${randomUUID()}`;
-      const reopened = `run-${randomUUID()}`;
-      const oldJob = `job-${randomUUID()}`;
-      for (const stream of [behindSweep, recent, reopened, oldJob]) await append(stream, 2);
-      const { name, consumer, handled } = await startConsumer(['run', 'job']);
-      const aheadOfSweep = `run-${randomUUID()}`;
-      await append(aheadOfSweep, 2);
-      await waitFor(() => handled.length === 10, 'every event handled');
+    const closedStreams = {
+      categories: ['run'] as const,
+      closingTypes: ['TestClosed'],
+      retentionMs: 24 * 3_600_000,
+    };
+    const HOURS = 3_600_000;
+
+    /** A run-like stream: `TestHappened` events, then `TestClosed` when `closed`. */
+    async function appendRun(closed: boolean, occurredAt = new Date()): Promise<EventEnvelope[]> {
+      const types = ['TestHappened', closed ? 'TestClosed' : 'TestHappened'];
+      return (
+        await store.append(
+          `run-${randomUUID()}`,
+          types.map((type) => ({ type, data: {} })),
+          { expectedVersion: 0, metadata: { tenantId, actor: 'test' }, occurredAt },
+        )
+      ).envelopes;
+    }
+
+    async function setRows(name: string, rows: Array<[streamId: string, version: number, ageHours: number]>) {
       await db.pool.query(
         `INSERT INTO consumer_stream_versions (consumer, stream_id, version, updated_at)
          SELECT $1, s.stream_id, s.version, now() - s.age * interval '1 hour'
            FROM unnest($2::text[], $3::int[], $4::int[]) AS s (stream_id, version, age)
          ON CONFLICT (consumer, stream_id) DO UPDATE SET version = EXCLUDED.version, updated_at = EXCLUDED.updated_at`,
-        [name, [behindSweep, recent, reopened, oldJob, aheadOfSweep], [2, 2, 1, 2, 2], [25, 1, 25, 25, 25]],
+        [name, rows.map((r) => r[0]), rows.map((r) => r[1]), rows.map((r) => r[2])],
       );
+    }
+
+    it('should prune the row of a closed stream a day old once the sweep is past it, and keep the others', async () => {
+      const [behindSweep, recent, unfinished] = [
+        (await appendRun(true))[0].streamId,
+        (await appendRun(true))[0].streamId,
+        (await appendRun(false))[0].streamId,
+      ];
+      const oldJob = `job-${randomUUID()}`;
+      await append(oldJob, 2);
+      const { name, consumer, handled } = await startConsumer(['run', 'job'], { closedStreams });
+      const aheadOfSweep = (await appendRun(true))[0].streamId;
+      await waitFor(() => handled.length === 10, 'every event handled');
+      await setRows(name, [
+        [behindSweep, 2, 25],
+        [recent, 2, 1],
+        [unfinished, 2, 25],
+        [oldJob, 2, 25],
+        [aheadOfSweep, 2, 25],
+      ]);
 
       expect(await consumer.pruneClosedStreams()).toBe(1);
 
       expect(await versionOf(name, behindSweep)).toBeNull();
       expect(await versionOf(name, recent)).toBe(2);
-      expect(await versionOf(name, reopened)).toBe(1);
+      expect(await versionOf(name, unfinished)).toBe(2);
       expect(await versionOf(name, oldJob)).toBe(2);
       expect(await versionOf(name, aheadOfSweep)).toBe(2);
     });
 
+    it('should not handle again an event of a pruned stream that NATS brings back', async () => {
+      const before = await latestCheckpoint(db.pool);
+      const events = await appendRun(true, new Date(Date.now() - 25 * HOURS));
+      const calls: string[] = [];
+      const name = consumerName();
+      const { consumer, handled } = await startConsumer(['run'], {
+        name,
+        sweepFrom: before,
+        closedStreams,
+        handle: async (envelope, client) => {
+          calls.push(envelope.streamId);
+          await recording(name)(envelope, client);
+        },
+      });
+      await waitFor(() => handled.length === 2, 'the run handled');
+      await consumer.sweep();
+      await setRows(name, [[events[0].streamId, 2, 25]]);
+      expect(await consumer.pruneClosedStreams()).toBe(1);
+
+      await nats.js.publish(nats.names.subjectOfEnvelope(events[1]), JSON.stringify(events[1]), {
+        msgID: randomUUID(),
+      });
+      const later = await append(`run-${randomUUID()}`, 1);
+      await waitFor(() => handled.some((h) => h.envelope.id === later[0].id), 'a later event handled');
+      await waitFor(() => settled(name), 'every message acked');
+
+      expect(calls.filter((streamId) => streamId === events[0].streamId)).toHaveLength(2);
+      expect(await versionOf(name, events[0].streamId)).toBeNull();
+    });
+
     it('should handle a run event that was never handled, however old', async () => {
-      const { handled } = await startConsumer(['run']);
-      const [old] = (
-        await store.append(`run-${randomUUID()}`, [{ type: 'TestHappened', data: {} }], {
-          expectedVersion: 0,
-          metadata: { tenantId, actor: 'test' },
-          occurredAt: new Date(Date.now() - 25 * 3_600_000),
-        })
-      ).envelopes;
+      const { handled } = await startConsumer(['run'], { closedStreams });
+      const [old] = await appendRun(true, new Date(Date.now() - 25 * HOURS));
 
       await waitFor(() => handled.some((h) => h.envelope.id === old.id), 'the old run event handled');
     });
@@ -422,6 +518,32 @@ describe('EventConsumer', () => {
         },
       ]);
       expect(rows[0].error).toContain(`${bad}@1`);
+    });
+
+    it('should handle the swept event whose earlier event it dead-lettered, in the same pass', async () => {
+      const stream = `job-${randomUUID()}`;
+      const [first] = await append(stream, 1);
+      const between = await latestCheckpoint(db.pool);
+      const [second] = await append(stream, 1, 1);
+      await published([first, second]);
+      await loseOnJetStream(first);
+      await loseOnJetStream(second);
+
+      const name = consumerName();
+      const { handled } = await startConsumer(['job'], {
+        name,
+        sweepFrom: between,
+        sweepIntervalMs: 50,
+        maxDeliver: 1,
+        handle: async (envelope, client) => {
+          if (envelope.streamVersion === 1) throw new Error('broken for good');
+          await recording(name)(envelope, client);
+        },
+      });
+      await waitFor(() => handled.some((h) => h.envelope.id === second.id), 'the second event handled');
+
+      expect(handled.map((h) => [h.envelope.id, h.via])).toEqual([[second.id, 'sweep']]);
+      expect(await versionOf(name, stream)).toBe(2);
     });
 
     it('should dead-letter it from the sweep too when it never came through NATS', async () => {

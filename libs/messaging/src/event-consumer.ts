@@ -45,11 +45,13 @@ import { ConsumerSpec, DEFAULT_MAX_DELIVER, eventsFilterSubject } from './provis
  *    `dead_letters` and its version is marked done, so its stream and the sweep move on; an
  *    operator replays it from there. Later events of its stream waiting behind it are
  *    retried, never dead-lettered for it; the sweep handles any that ran out of attempts.
- * 6. Pruned. A closed stream's version row (a run's, after its `RunFinished`) is deleted a day
- *    after its last update, once the stream has no later event and the sweep checkpoint is
- *    past its last one: neither NATS (whose redeliveries come within the ack wait) nor the
- *    sweep nor a gap check brings those events back. The first prune runs an hour after start,
- *    so that redeliveries left over from a previous process come in first.
+ * 6. Pruned. A closed stream's version row (a run's: its last event is `RunFinished`) is
+ *    deleted a day after its last update, once the sweep checkpoint is past that event. The
+ *    sweep never reads those events again and no later event of the stream makes a gap check
+ *    read them; should NATS bring one back (a relay backlog published late, a re-created
+ *    durable), an event without a row that is older than half the retention is checked
+ *    against the sweep checkpoint and skipped when it is behind it: every event behind the
+ *    checkpoint was handled or dead-lettered.
  */
 
 /** Handles one event inside the consumer's transaction. Do not commit or release `client`. */
@@ -85,11 +87,11 @@ export interface EventConsumerOptions {
    */
   durableCommit?: boolean;
   /**
-   * Streams of these categories close soon after they begin (a run's stream ends with its
-   * `RunFinished`). Their version rows are deleted `retentionMs` after their last update when
-   * the stream has no later event and the sweep is past it. Default: `run` streams, 24 h.
+   * Streams of these categories close with an event of one of `closingTypes` (a run's with
+   * its `RunFinished`). The version row of a closed stream is deleted `retentionMs` after its
+   * last update once the sweep is past it. Default: `run` streams, `RunFinished`, 24 h.
    */
-  closedStreams?: { categories: readonly StreamCategory[]; retentionMs: number };
+  closedStreams?: ClosedStreams;
   /** Default 5 s. */
   sweepIntervalMs?: number;
   /** Events per sweep page. Default 500. */
@@ -107,6 +109,12 @@ export interface EventConsumerOptions {
   upcasters?: UpcasterRegistry;
   logger?: MessagingLogger;
   metrics?: EventConsumerMetrics;
+}
+
+export interface ClosedStreams {
+  categories: readonly StreamCategory[];
+  closingTypes: readonly string[];
+  retentionMs: number;
 }
 
 /** Provisioning of an event consumer's durable (pass it to `provisionConsumer`). */
@@ -162,7 +170,7 @@ export class EventConsumer {
   private readonly lanes: Lane[];
   /** The newest `occurredAt` among the events NATS delivered (ms, never ahead of this clock) and when. */
   private delivered = { upTo: 0, at: 0 };
-  private readonly closedStreams: { categories: ReadonlySet<string>; retentionMs: number };
+  private readonly closedStreams: ClosedStreams;
   private prunedAt = Date.now();
   private readonly batchSize: number;
 
@@ -172,8 +180,11 @@ export class EventConsumer {
     this.batchSize = Math.max(1, options.batchSize ?? 100);
     const laneCount = Math.max(1, options.concurrency ?? 1);
     this.lanes = Array.from({ length: laneCount }, () => ({ queue: [], draining: false }));
-    const closed = options.closedStreams ?? { categories: ['run'], retentionMs: 24 * 3_600_000 };
-    this.closedStreams = { categories: new Set(closed.categories), retentionMs: closed.retentionMs };
+    this.closedStreams = options.closedStreams ?? {
+      categories: ['run'],
+      closingTypes: ['RunFinished'],
+      retentionMs: 24 * 3_600_000,
+    };
     this.logger = options.logger ?? consoleLogger;
     this.deadLetters = options.deadLetters ?? new PostgresDeadLetters(options.pool);
     this.worker = new JetStreamWorker({
@@ -251,11 +262,16 @@ export class EventConsumer {
              JOIN events e ON e.stream_id = v.stream_id AND e.stream_version = v.version
             WHERE v.consumer = $1 AND split_part(v.stream_id, '-', 1) = ANY($2)
               AND v.updated_at < now() - $3 * interval '1 millisecond'
+              AND e.type = ANY($5)
               AND (e.transaction_id, e.position) <= (c.transaction_id::text::xid8, c.position)
-              AND NOT EXISTS (SELECT 1 FROM events later
-                               WHERE later.stream_id = v.stream_id AND later.stream_version > v.version)
             LIMIT $4))`,
-        [this.options.name, categories, this.closedStreams.retentionMs, PRUNE_SLICE],
+        [
+          this.options.name,
+          categories,
+          this.closedStreams.retentionMs,
+          PRUNE_SLICE,
+          this.closedStreams.closingTypes,
+        ],
       );
       pruned += rowCount ?? 0;
       if ((rowCount ?? 0) < PRUNE_SLICE) break;
@@ -283,6 +299,8 @@ export class EventConsumer {
         if (this.stopController.signal.aborted) return handled;
         handled += await this.sweepBatch(missed.slice(i, i + this.batchSize));
       }
+      // A batch cut short by stop leaves events unhandled: the checkpoint stays.
+      if (this.stopController.signal.aborted) return handled;
       if (next.transactionId !== checkpoint.transactionId || next.position !== checkpoint.position) {
         await this.saveCheckpoint(next);
         checkpoint = next;
@@ -348,10 +366,12 @@ export class EventConsumer {
         if (!poison && attempts < this.maxAttempts) throw err;
         await this.deadLetter(err, attempts);
         if (err.envelope.id === envelope.id) return 0;
+        if (this.stopController.signal.aborted) throw err;
       }
     }
   }
 
+  /** Records the dead letter and marks it done, after the events of its stream before it. */
   private async deadLetter(err: EventHandlingError, attempts: number): Promise<void> {
     await this.deadLetters.record({
       consumer: this.options.name,
@@ -362,7 +382,13 @@ export class EventConsumer {
       error: err.message,
       deliveryCount: attempts,
     });
-    await this.skip(err.envelope);
+    if (!(await this.skip(err.envelope))) {
+      // Its stream is further behind: the earlier events failed with it in one transaction.
+      const earlier = await this.options.store.readStream(err.envelope.streamId, { fromVersion: 1 });
+      for (const event of earlier.filter((e) => e.streamVersion < err.envelope.streamVersion))
+        await this.handleInOneTransaction([event], 'sweep');
+      await this.skip(err.envelope);
+    }
     this.sweepFailures.delete(err.envelope.id);
     this.logger.error(
       { consumer: this.options.name, event: err.envelope.id, error: err.message },
@@ -506,10 +532,11 @@ export class EventConsumer {
       await client.query('BEGIN');
       if (this.options.durableCommit === false) await client.query('SET LOCAL synchronous_commit = off');
       const versions = await this.lockStreams(client, streamIds);
+      const pruned = await this.prunedAmong(client, envelopes, versions);
       const moved = new Set<string>();
       for (const envelope of envelopes) {
         const last = versions.get(envelope.streamId) ?? 0;
-        if (envelope.streamVersion <= last) continue;
+        if (envelope.streamVersion <= last || pruned.has(envelope.position)) continue;
         const due =
           envelope.streamVersion === last + 1 ? [envelope] : await this.missedThrough(envelope, last);
         for (const event of due) {
@@ -553,6 +580,35 @@ export class EventConsumer {
     return handled.length;
   }
 
+  /**
+   * Positions of the envelopes whose version row may have been pruned (a closed stream's,
+   * none, older than half the retention: appenders' clocks may be off) and that are behind
+   * the sweep checkpoint, so handled before.
+   */
+  private async prunedAmong(
+    client: PoolClient,
+    envelopes: EventEnvelope[],
+    versions: Map<string, number>,
+  ): Promise<Set<string>> {
+    const { categories, retentionMs } = this.closedStreams;
+    const oldBefore = Date.now() - retentionMs / 2;
+    const candidates = envelopes.filter(
+      (e) =>
+        !versions.has(e.streamId) &&
+        categories.includes(parseStreamId(e.streamId).category) &&
+        Date.parse(e.occurredAt) < oldBefore,
+    );
+    if (candidates.length === 0) return new Set();
+    const { rows } = await client.query<{ position: string }>(
+      `SELECT e.position::text AS position FROM events e
+         JOIN consumer_checkpoints c ON c.consumer = $1
+        WHERE e.position = ANY($2::bigint[])
+          AND (e.transaction_id, e.position) <= (c.transaction_id::text::xid8, c.position)`,
+      [this.options.name, candidates.map((e) => e.position)],
+    );
+    return new Set(rows.map((row) => row.position));
+  }
+
   /** The events of `envelope`'s stream after `last`, up to and including `envelope`, from the store. */
   private async missedThrough(envelope: EventEnvelope, last: number): Promise<EventEnvelope[]> {
     const missed = (await this.options.store.readStream(envelope.streamId, { fromVersion: last + 1 })).filter(
@@ -572,15 +628,18 @@ export class EventConsumer {
     if (error instanceof EventHandlingError) await this.skip(error.envelope);
   }
 
-  private async skip(envelope: EventEnvelope): Promise<void> {
+  /** Marks `envelope` done if it is its stream's next version; returns whether it is done now. */
+  private async skip(envelope: EventEnvelope): Promise<boolean> {
     const client = await this.options.pool.connect();
     try {
       await client.query('BEGIN');
       const versions = await this.lockStreams(client, [envelope.streamId]);
-      if ((versions.get(envelope.streamId) ?? 0) === envelope.streamVersion - 1) {
+      const last = versions.get(envelope.streamId) ?? 0;
+      if (last === envelope.streamVersion - 1) {
         await this.saveVersions(client, [[envelope.streamId, envelope.streamVersion]]);
       }
       await client.query('COMMIT');
+      return last >= envelope.streamVersion - 1;
     } catch (err) {
       await client.query('ROLLBACK').catch(() => undefined);
       throw err;
