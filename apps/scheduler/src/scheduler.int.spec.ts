@@ -1,5 +1,5 @@
 import { NextRunPlanned, RunMissed, RunSkipped } from '@cronicorn/events';
-import { Received, SchedulerWorld, waitFor } from '../test/harness';
+import { delay, Received, SchedulerWorld, waitFor } from '../test/harness';
 
 jest.setTimeout(60_000);
 
@@ -300,6 +300,47 @@ describe('Scheduler (queue_one while its fold runs behind)', () => {
       const queuedNow = await runsIn(endpointId, 'queued');
       expect(queuedNow).toHaveLength(1);
       expect(queuedNow[0]).not.toBe(queued);
+    });
+  });
+});
+
+describe('Scheduler (republishing while its fold runs behind)', () => {
+  let world: SchedulerWorld;
+
+  beforeAll(async () => {
+    world = await SchedulerWorld.create();
+    world.startScheduler({ republishAfterMs: 300, missedAfterMs: 600_000, sweepIntervalMs: 600_000 });
+  });
+  afterAll(() => world.close());
+
+  describe('When runs have started in the log but not in the fold', () => {
+    it('should not publish them again, and mark them started', async () => {
+      const endpointId = await world.createEndpoint(await world.createJob(), {
+        schedule: { kind: 'interval', intervalMs: SECOND },
+      });
+      await waitFor(() => world.receivedFor(endpointId).length >= 2, 'two runs');
+
+      await world.pauseRelay();
+      const before = world.receivedFor(endpointId).length;
+      await waitFor(
+        () => world.receivedFor(endpointId).length >= before + 3,
+        'three runs while the fold is paused',
+      );
+      await delay(1_000);
+
+      const handedOut = world
+        .receivedFor(endpointId)
+        .slice(before)
+        .map((r) => r.item.runId);
+      const { rows } = await world.db.pool.query<{ run_id: string; state: string; publish_count: number }>(
+        'SELECT run_id, state, publish_count FROM scheduler_runs WHERE run_id = ANY($1)',
+        [handedOut],
+      );
+      expect(rows).toHaveLength(handedOut.length);
+      expect(rows.map((r) => r.publish_count)).toEqual(rows.map(() => 1));
+      // Found started in the log when they came due for a copy, as the fold will find them.
+      expect(rows.filter((r) => r.state === 'started').length).toBeGreaterThan(0);
+      expect(rows.every((r) => ['dispatched', 'started'].includes(r.state))).toBe(true);
     });
   });
 });

@@ -57,9 +57,9 @@ const PRUNE_EVERY_MS = 60_000;
  * - The replica that hands a run out publishes it right after its commit (`publishNow`).
  *   Publishing after the commit keeps NATS out of the transaction; a crash in between leaves
  *   the run unpublished, and the outbox of any replica publishes it once the claim lapses.
- * - A run dispatched but not started `republishAfterMs` after its last publish is published
- *   again, in case the message was lost; within the stream's duplicate window JetStream drops
- *   the copy, past it the dispatcher finds the run stream already begun.
+ * - A run dispatched but not started (by the log) `republishAfterMs` after its last publish is
+ *   published again, in case the message was lost; within the stream's duplicate window
+ *   JetStream drops the copy, past it the dispatcher finds the run stream already begun.
  * - A run not started within `missedAfterMs` of being handed out gets `RunMissed` (once: the
  *   state change and the event share a transaction under the endpoint's row lock) and stops
  *   counting as in flight, so the endpoint plans on instead of stalling behind it.
@@ -133,13 +133,18 @@ export class DispatchOutbox {
 
   private async publishPending(): Promise<void> {
     const { publishClaimMs, republishAfterMs } = this.deps.options;
+    await this.markStartedByLog(republishAfterMs);
     for (;;) {
       const { rows } = await this.deps.pool.query<ClaimedRun>(
         `UPDATE scheduler_runs r SET publish_claimed_until = clock_timestamp() + $1 * interval '1 millisecond'
-          FROM (SELECT run_id FROM scheduler_runs
+          FROM (SELECT run_id FROM scheduler_runs s
                  WHERE state = 'dispatched'
                    AND (publish_claimed_until IS NULL OR publish_claimed_until <= clock_timestamp())
-                   AND (published_at IS NULL OR published_at <= clock_timestamp() - $2 * interval '1 millisecond')
+                   AND (published_at IS NULL
+                        OR (published_at <= clock_timestamp() - $2 * interval '1 millisecond'
+                            -- started by the log, though the fold has not caught up: no copy needed
+                            AND NOT EXISTS (SELECT 1 FROM events e
+                                             WHERE e.stream_id = 'run-' || s.run_id AND e.type = 'RunStarted')))
                  ORDER BY dispatched_at
                  LIMIT $3
                  FOR UPDATE SKIP LOCKED) due
@@ -153,6 +158,25 @@ export class DispatchOutbox {
       await this.publishAll(rows);
       if (rows.length < BATCH) return;
     }
+  }
+
+  /**
+   * Runs due for a republish whose `RunStarted` is in the log are marked started, as the fold
+   * will: while it runs behind, they would otherwise be looked up again at every pass. Rows
+   * the fold holds are skipped.
+   */
+  private async markStartedByLog(republishAfterMs: number): Promise<void> {
+    await this.deps.pool.query(
+      `UPDATE scheduler_runs r SET state = 'started', started_at = (e.data->>'startedAt')::timestamptz
+         FROM events e
+        WHERE r.run_id IN (SELECT s.run_id FROM scheduler_runs s
+                            WHERE s.state = 'dispatched'
+                              AND s.dispatched_at <= clock_timestamp() - $1 * interval '1 millisecond'
+                              AND s.published_at <= clock_timestamp() - $1 * interval '1 millisecond'
+                            FOR UPDATE SKIP LOCKED)
+          AND e.stream_id = 'run-' || r.run_id AND e.type = 'RunStarted'`,
+      [republishAfterMs],
+    );
   }
 
   /** Publishes at once and records the published ones in one statement; failures are left to the outbox. */
