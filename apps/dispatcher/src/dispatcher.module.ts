@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { Module, OnApplicationShutdown } from '@nestjs/common';
-import { PostgresEventStore } from '@cronicorn/event-store';
+import { GroupCommitAppender, PostgresEventStore } from '@cronicorn/event-store';
 import {
   clockFromEnv,
   CONFIG,
@@ -59,9 +59,14 @@ const SECRET_BOX = Symbol('SECRET_BOX');
         nats: NatsRuntime,
         settings: DispatcherSettings,
         metrics: DispatcherMetrics,
-      ) =>
-        new RunDispatcher({
-          store,
+      ) => {
+        // RunStarted and RunFinished of concurrent runs share commits.
+        const appender = new GroupCommitAppender(store);
+        return new RunDispatcher({
+          store: {
+            readStream: (streamId, options) => store.readStream(streamId, options),
+            append: (streamId, events, options) => appender.append(streamId, events, options),
+          },
           executor,
           secretBox,
           isQueued: async (seq) => {
@@ -73,7 +78,8 @@ const SECRET_BOX = Symbol('SECRET_BOX');
           clock: clockFromEnv(),
           logger: nestMessagingLogger('Dispatcher'),
           metrics,
-        }),
+        });
+      },
     },
     DispatchConsumer,
   ],

@@ -19,12 +19,13 @@ export interface AppendOptions {
   occurredAt?: Date;
 }
 
-/** One stream's share of an `appendMany`. `metadata` overrides the batch's (another tenant). */
+/** One stream's share of an `appendMany`. `metadata` and `occurredAt` override the batch's. */
 export interface AppendManyItem {
   streamId: string;
   events: readonly Event[];
   expectedVersion: ExpectedVersion;
   metadata?: EventMetadata;
+  occurredAt?: Date;
 }
 
 export interface AppendManyOptions {

@@ -268,9 +268,11 @@ export class PostgresEventStore implements EventStore {
         name: 'events.append-insert',
         text: `INSERT INTO events (stream_id, stream_version, event_id, type, schema_version, data, metadata, tenant_id, occurred_at)
          SELECT stream_id, stream_version, event_id, type, schema_version, data, metadata, tenant_id,
-                COALESCE($9::timestamptz, date_trunc('milliseconds', now()))
-           FROM unnest($1::text[], $2::int[], $3::uuid[], $4::text[], $5::int[], $6::jsonb[], $7::jsonb[], $8::text[])
-                WITH ORDINALITY AS t(stream_id, stream_version, event_id, type, schema_version, data, metadata, tenant_id, n)
+                COALESCE(occurred_at, date_trunc('milliseconds', now()))
+           FROM unnest($1::text[], $2::int[], $3::uuid[], $4::text[], $5::int[], $6::jsonb[], $7::jsonb[], $8::text[],
+                       $9::timestamptz[])
+                WITH ORDINALITY AS t(stream_id, stream_version, event_id, type, schema_version, data, metadata, tenant_id,
+                                     occurred_at, n)
           ORDER BY n
          RETURNING position::text AS position, event_id, occurred_at`,
         values: [
@@ -282,7 +284,7 @@ export class PostgresEventStore implements EventStore {
           rows.map((r) => JSON.stringify(r.event.data)),
           rows.map((r) => JSON.stringify(r.metadata)),
           rows.map((r) => r.metadata.tenantId),
-          options.occurredAt ?? null,
+          rows.map((r) => r.item.occurredAt ?? options.occurredAt ?? null),
         ],
       }));
     } catch (error) {
