@@ -29,7 +29,7 @@ export function schedulerConsumerSpec(names: NatsNames, name = 'scheduler'): Con
 
 export interface SchedulerDeps {
   pool: Pool;
-  store: Pick<EventStore, 'append' | 'readStream' | 'readAll'>;
+  store: Pick<EventStore, 'append' | 'appendMany' | 'readStream' | 'readAll'>;
   js: JetStreamClient;
   names: NatsNames;
   clock: Clock;

@@ -4,12 +4,19 @@ import { GovernorOptions } from '@cronicorn/domain';
 import { backoffMs, errorFields, MessagingLogger, sleep, Wakeup } from '@cronicorn/messaging';
 import type { Clock } from '@cronicorn/platform';
 import { DispatchOutbox } from '../dispatch/dispatch-outbox';
-import { emptyTally, SchedulerMetrics, Tally } from '../scheduler.metrics';
+import { emptyTally, SchedulerMetrics } from '../scheduler.metrics';
 import { SchedulerOptions } from '../scheduler.options';
-import { fire, HandOut } from '../schedule/schedule.decisions';
+import { fire, HandOut, Outcome } from '../schedule/schedule.decisions';
 import { PreciseTimer } from './precise-timer';
-import { lockEndpoint, openRuns, readJob, releaseQueuedRun } from '../schedule/schedule.repository';
-import { ScheduleWriter } from '../schedule/schedule.writer';
+import {
+  LockedEndpoint,
+  lockEndpoints,
+  openRunsOf,
+  readJobs,
+  releaseQueuedRun,
+} from '../schedule/schedule.repository';
+import { JobRow, OpenRuns } from '../schedule/schedule.model';
+import { ApplyOptions, ScheduleWriter } from '../schedule/schedule.writer';
 
 export interface DueLoopDeps {
   pool: Pool;
@@ -45,6 +52,8 @@ interface Due {
 }
 
 /** What firing one row came to; applied after the group's commit. */
+type Write = { outcome: Outcome; options: ApplyOptions };
+
 type FireStep = (
   | { kind: 'lost' | 'stale' }
   | { kind: 'early'; runAt: number }
@@ -225,10 +234,29 @@ export class DueLoop {
     const { pool, clock, options } = this.deps;
     const tally = emptyTally();
     const steps: Array<{ due: Due; step: FireStep }> = [];
+    const writes: Write[] = [];
     const client = await pool.connect();
     try {
       await client.query('BEGIN');
-      for (const due of current) steps.push({ due, step: await this.fireOne(client, due, tally) });
+      const ids = current.map((due) => due.endpointId);
+      const rows = await lockEndpoints(client, ids);
+      const now = clock.now();
+      const open = await openRunsOf(client, ids);
+      const jobs = await readJobs(
+        client,
+        [...rows.values()].map((row) => row.jobId),
+      );
+      for (const due of current) {
+        const row = rows.get(due.endpointId);
+        const inputs = {
+          row,
+          open: open.get(due.endpointId)!,
+          job: row ? (jobs.get(row.jobId) ?? null) : null,
+          now,
+        };
+        steps.push({ due, step: await this.fireOne(client, due, inputs, writes) });
+      }
+      await this.deps.writer.applyAll(client, writes, tally);
       await client.query('COMMIT');
     } catch (error) {
       await client.query('ROLLBACK').catch(() => undefined);
@@ -254,13 +282,17 @@ export class DueLoop {
     await this.deps.outbox.publishNow(handOuts);
   }
 
-  /** Locks the row, checks the lease and the plan, and writes what `fire` decides. */
-  private async fireOne(client: PoolClient, due: Due, tally: Tally): Promise<FireStep> {
+  /** Checks the lease and the plan of a locked row, and adds what `fire` decides to `writes`. */
+  private async fireOne(
+    client: PoolClient,
+    due: Due,
+    inputs: { row: LockedEndpoint | undefined; open: OpenRuns; job: JobRow | null; now: Date },
+    writes: Write[],
+  ): Promise<FireStep> {
     const { endpointId, entry } = due;
-    const row = await lockEndpoint(client, endpointId);
+    const { row, job, now } = inputs;
     if (!row || row.leaseOwner !== this.deps.options.owner) return { kind: 'lost' };
-    const now = this.deps.clock.now();
-    let open = await openRuns(client, endpointId);
+    let open = inputs.open;
     let released = false;
     if (open.queued && !open.inFlight) {
       // The run in flight has finished by the log, but the fold has not released the queued
@@ -268,14 +300,11 @@ export class DueLoop {
       released = (await releaseQueuedRun(client, endpointId, now)) !== null;
       if (released) open = { inFlight: true, queued: false };
     }
-    const ctx = {
-      now,
-      job: await readJob(client, row.jobId),
-      open,
-      governor: this.deps.governor,
-      newId: randomUUID,
-    };
-    const result = fire(ctx, row, entry.runId);
+    const result = fire(
+      { now, job, open, governor: this.deps.governor, newId: randomUUID },
+      row,
+      entry.runId,
+    );
     if (result.kind === 'early')
       return { kind: 'early', runAt: result.runAt.getTime(), releasedQueuedRun: released };
     if (result.kind === 'stale') {
@@ -285,12 +314,10 @@ export class DueLoop {
       );
       return { kind: 'stale', releasedQueuedRun: released };
     }
-    await this.deps.writer.apply(
-      client,
-      result,
-      { now, releaseLease: true, claimPublishMs: this.deps.options.publishClaimMs },
-      tally,
-    );
+    writes.push({
+      outcome: result,
+      options: { now, releaseLease: true, claimPublishMs: this.deps.options.publishClaimMs },
+    });
     return {
       kind: 'fired',
       handOuts: result.handOuts,

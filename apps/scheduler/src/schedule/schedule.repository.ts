@@ -97,6 +97,20 @@ export async function lockEndpoint(client: PoolClient, endpointId: string): Prom
   return rows.length ? toRow(rows[0]) : null;
 }
 
+/** The endpoints' rows, locked in id order (byte order, as the due loop sorts its groups). */
+export async function lockEndpoints(
+  client: PoolClient,
+  endpointIds: readonly string[],
+): Promise<Map<string, LockedEndpoint>> {
+  const { rows } = await client.query<EndpointRecord>({
+    name: 'scheduler.lock-endpoints',
+    text: `SELECT ${ENDPOINT_COLUMNS} FROM scheduler_endpoints WHERE endpoint_id = ANY($1)
+            ORDER BY endpoint_id COLLATE "C" FOR UPDATE`,
+    values: [endpointIds],
+  });
+  return new Map(rows.map((r) => [r.endpoint_id, toRow(r)]));
+}
+
 /** The job's endpoints, locked in id order. */
 export async function lockEndpointsOfJob(client: PoolClient, jobId: string): Promise<LockedEndpoint[]> {
   const { rows } = await client.query<EndpointRecord>(
@@ -182,6 +196,16 @@ export async function lockJob(
   return toJob(rows[0]);
 }
 
+/** Jobs without a lock, by id (see `readJob`). */
+export async function readJobs(client: PoolClient, jobIds: readonly string[]): Promise<Map<string, JobRow>> {
+  const { rows } = await client.query<JobRecord>({
+    name: 'scheduler.read-jobs',
+    text: 'SELECT job_id, tenant_id, status, paused_until FROM scheduler_jobs WHERE job_id = ANY($1)',
+    values: [[...new Set(jobIds)]],
+  });
+  return new Map(rows.map((r) => [r.job_id, toJob(r)]));
+}
+
 /** The job without a lock: a concurrent change re-plans this endpoint after it commits. */
 export async function readJob(client: PoolClient, jobId: string): Promise<JobRow | null> {
   const { rows } = await client.query<JobRecord>({
@@ -219,17 +243,30 @@ const toJob = (r: JobRecord): JobRow => ({
 const NOT_FINISHED_IN_LOG = (alias: string) =>
   `NOT EXISTS (SELECT 1 FROM events e WHERE e.stream_id = 'run-' || ${alias}.run_id AND e.type = 'RunFinished')`;
 
-export async function openRuns(client: PoolClient, endpointId: string): Promise<OpenRuns> {
-  // A run whose RunFinished is in the log is over, even before this scheduler has folded it:
-  // the overlap policy reads the truth, not the fold's lag.
-  const { rows } = await client.query<{ in_flight: boolean; queued: boolean }>({
-    name: 'scheduler.open-runs',
-    text: `SELECT bool_or(r.state IN ('dispatched', 'started') AND ${NOT_FINISHED_IN_LOG('r')}) IS TRUE AS in_flight,
+/**
+ * Whether each endpoint has a run in flight or queued. A run whose RunFinished is in the log
+ * is over, even before this scheduler has folded it: the overlap policy reads the truth, not
+ * the fold's lag.
+ */
+export async function openRunsOf(
+  client: PoolClient,
+  endpointIds: readonly string[],
+): Promise<Map<string, OpenRuns>> {
+  const { rows } = await client.query<{ endpoint_id: string; in_flight: boolean; queued: boolean }>({
+    name: 'scheduler.open-runs-of',
+    text: `SELECT r.endpoint_id,
+            bool_or(r.state IN ('dispatched', 'started') AND ${NOT_FINISHED_IN_LOG('r')}) IS TRUE AS in_flight,
             bool_or(r.state = 'queued') IS TRUE AS queued
-       FROM scheduler_runs r WHERE r.endpoint_id = $1 AND r.state IN ('queued', 'dispatched', 'started')`,
-    values: [endpointId],
+       FROM scheduler_runs r WHERE r.endpoint_id = ANY($1) AND r.state IN ('queued', 'dispatched', 'started')
+      GROUP BY r.endpoint_id`,
+    values: [endpointIds],
   });
-  return { inFlight: rows[0].in_flight, queued: rows[0].queued };
+  const open = new Map(rows.map((r) => [r.endpoint_id, { inFlight: r.in_flight, queued: r.queued }]));
+  return new Map(endpointIds.map((id) => [id, open.get(id) ?? { inFlight: false, queued: false }]));
+}
+
+export async function openRuns(client: PoolClient, endpointId: string): Promise<OpenRuns> {
+  return (await openRunsOf(client, [endpointId])).get(endpointId)!;
 }
 
 /**

@@ -31,32 +31,50 @@ export interface ApplyOptions {
  */
 export class ScheduleWriter {
   constructor(
-    private readonly store: Pick<EventStore, 'append' | 'readStream'>,
+    private readonly store: Pick<EventStore, 'append' | 'appendMany' | 'readStream'>,
     private readonly logger: MessagingLogger,
   ) {}
 
   async apply(client: PoolClient, outcome: Outcome, options: ApplyOptions, tally: Tally): Promise<void> {
-    const { row } = outcome;
-    await saveEndpoint(client, row, options.releaseLease || outcome.planChanged);
-    await insertRuns(client, outcome.handOuts, options.now, options.claimPublishMs);
-    const events = [...(options.prepend ?? []), ...outcome.events];
-    const metadata = metadataOf(row, options.cause);
-    if (events.length > 0) {
-      await this.store.append(streamIds.schedule(row.endpointId), events, {
-        expectedVersion: 'any',
-        client,
-        metadata,
+    await this.applyAll(client, [{ outcome, options }], tally);
+  }
+
+  /**
+   * Several outcomes of different endpoints in one go: a row update each, then one insert for
+   * all their runs and one append for all their schedule events. The runs are recorded with
+   * the first write's `now` and `claimPublishMs`.
+   */
+  async applyAll(
+    client: PoolClient,
+    writes: ReadonlyArray<{ outcome: Outcome; options: ApplyOptions }>,
+    tally: Tally,
+  ): Promise<void> {
+    if (writes.length === 0) return;
+    for (const { outcome, options } of writes) {
+      await saveEndpoint(client, outcome.row, options.releaseLease || outcome.planChanged);
+    }
+    const [{ options: first }] = writes;
+    await insertRuns(
+      client,
+      writes.flatMap((w) => w.outcome.handOuts),
+      first.now,
+      first.claimPublishMs,
+    );
+    const appends = writes
+      .map(({ outcome, options }) => ({
+        streamId: streamIds.schedule(outcome.row.endpointId),
+        events: [...(options.prepend ?? []), ...outcome.events],
+        expectedVersion: 'any' as const,
+        metadata: metadataOf(outcome.row, options.cause),
         occurredAt: options.now,
-      });
+      }))
+      .filter((append) => append.events.length > 0);
+    if (appends.length > 0) await this.store.appendMany(appends, { client });
+    for (const { events } of appends) countInto(tally, events);
+    for (const { outcome, options } of writes) {
+      if (outcome.pauseForFailures)
+        await this.pauseForFailures(client, outcome.row, options.now, metadataOf(outcome.row, options.cause));
     }
-    for (const event of events) {
-      if (event.type === 'NextRunPlanned') tally.planned += 1;
-      else if (event.type === 'RunSkipped') {
-        if (event.data.policy === 'catch_up') tally.skipped.catch_up += event.data.count;
-        else tally.skipped.overlap += event.data.count;
-      } else tally.missed += 1;
-    }
-    if (outcome.pauseForFailures) await this.pauseForFailures(client, row, options.now, metadata);
   }
 
   /**
@@ -101,6 +119,16 @@ export class ScheduleWriter {
       { endpointId: row.endpointId, failures: row.streak.count },
       'endpoint paused after failures',
     );
+  }
+}
+
+function countInto(tally: Tally, events: readonly ScheduleEvent[]): void {
+  for (const event of events) {
+    if (event.type === 'NextRunPlanned') tally.planned += 1;
+    else if (event.type === 'RunSkipped') {
+      if (event.data.policy === 'catch_up') tally.skipped.catch_up += event.data.count;
+      else tally.skipped.overlap += event.data.count;
+    } else tally.missed += 1;
   }
 }
 
