@@ -85,6 +85,11 @@ export interface ReadAllOptions {
    * checkpoint stays in front of it, so a later read returns it.
    */
   occurredUpTo?: Date;
+  /**
+   * Only events the event consumer of this name has not recorded as handled (a lower stream
+   * version in its `consumer_stream_versions`); the checkpoint still moves over the others.
+   */
+  unhandledBy?: string;
 }
 
 /** Name of the Postgres NOTIFY channel pinged by every commit that appends events. */

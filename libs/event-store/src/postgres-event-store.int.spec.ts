@@ -339,6 +339,35 @@ describe('PostgresEventStore', () => {
       expect(later.events.map((e) => e.streamVersion)).toEqual([2, 3]);
     });
 
+    it('should leave out what a consumer has handled and still move the checkpoint over it', async () => {
+      const tenantId = tenant();
+      const handled = jobStream();
+      const partly = jobStream();
+      await store.append(handled, [happened(1), happened(2)], {
+        expectedVersion: 0,
+        metadata: metadata(tenantId),
+      });
+      await store.append(partly, [happened(1), happened(2)], {
+        expectedVersion: 0,
+        metadata: metadata(tenantId),
+      });
+      await waitFor(
+        async () => (await drain(store, tenantId)).events.length === 4,
+        'the events to be visible',
+      );
+      await db.pool.query(
+        `INSERT INTO consumer_stream_versions (consumer, stream_id, version) VALUES ('reader', $1, 2), ('reader', $2, 1)`,
+        [handled, partly],
+      );
+
+      const page = await store.readAll(LOG_START, { tenantId, unhandledBy: 'reader' });
+
+      expect(page.events.map((e) => [e.streamId, e.streamVersion])).toEqual([[partly, 2]]);
+      expect(page.checkpoint).toEqual(await store.checkpointOfPosition(page.events[0].position));
+      const rest = await store.readAll(page.checkpoint, { tenantId, unhandledBy: 'reader' });
+      expect(rest.events).toEqual([]);
+    });
+
     it('should not show an event before every older transaction has finished', async () => {
       const tenantId = tenant();
       const meta = metadata(tenantId);

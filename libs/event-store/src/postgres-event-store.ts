@@ -141,6 +141,9 @@ export class PostgresEventStore implements EventStore {
             AND ($5::text IS NULL OR e.stream_id = $5)
             AND ($6::text[] IS NULL OR e.type = ANY($6))
             AND ($7::text[] IS NULL OR split_part(e.stream_id, '-', 1) = ANY($7))
+            AND ($8::text IS NULL OR NOT EXISTS (
+                  SELECT 1 FROM consumer_stream_versions v
+                   WHERE v.consumer = $8 AND v.stream_id = e.stream_id AND v.version >= e.stream_version))
           ORDER BY e.transaction_id, e.position
           LIMIT $3
        ),
@@ -161,6 +164,7 @@ export class PostgresEventStore implements EventStore {
         options.streamId ?? null,
         options.types ?? null,
         options.categories ?? null,
+        options.unhandledBy ?? null,
       ],
     );
     const pageRows = rows.filter((row) => row.event_id !== null) as EventRow[];

@@ -38,8 +38,8 @@ import { ConsumerSpec, DEFAULT_MAX_DELIVER, eventsFilterSubject } from './provis
  *    in the same transaction.
  * 4. Swept. A lost message that was the last of its stream reveals no gap. A periodic sweep
  *    walks the store's commit-ordered log from `consumer_checkpoints`, up to events younger
- *    than a grace period (those NATS is still delivering), skips what the version table says
- *    is done (one query per page) and handles the rest in batches like deliveries. One
+ *    than a grace period (those NATS is still delivering), skipping in the query what the
+ *    version table says is done, and handles the rest in batches like deliveries. One
  *    replica sweeps at a time (session advisory lock); the checkpoint only moves forward.
  * 5. Poison. After the last attempt (or a PoisonMessageError) the event is recorded in
  *    `dead_letters` and its version is marked done, so its stream and the sweep move on; an
@@ -288,13 +288,12 @@ export class EventConsumer {
     let checkpoint = await this.loadCheckpoint();
     let handled = 0;
     while (!this.stopController.signal.aborted) {
-      const { events, checkpoint: next } = await this.options.store.readAll(checkpoint, {
+      const { events: missed, checkpoint: next } = await this.options.store.readAll(checkpoint, {
         limit,
         categories: [...this.categories],
         occurredUpTo,
+        unhandledBy: this.options.name,
       });
-      const done = await this.handledVersions(events.map((e) => e.streamId));
-      const missed = events.filter((e) => e.streamVersion > (done.get(e.streamId) ?? 0));
       for (let i = 0; i < missed.length; i += this.batchSize) {
         if (this.stopController.signal.aborted) return handled;
         handled += await this.sweepBatch(missed.slice(i, i + this.batchSize));
@@ -305,7 +304,7 @@ export class EventConsumer {
         await this.saveCheckpoint(next);
         checkpoint = next;
       }
-      if (events.length < limit) break;
+      if (missed.length < limit) break;
     }
     return handled;
   }
@@ -675,15 +674,6 @@ export class EventConsumer {
        ON CONFLICT (consumer, stream_id) DO UPDATE SET version = EXCLUDED.version, updated_at = now()`,
       values: [this.options.name, versions.map(([id]) => id), versions.map(([, v]) => v)],
     });
-  }
-
-  private async handledVersions(streamIds: string[]): Promise<Map<string, number>> {
-    if (streamIds.length === 0) return new Map();
-    const { rows } = await this.options.pool.query<{ stream_id: string; version: number }>(
-      'SELECT stream_id, version FROM consumer_stream_versions WHERE consumer = $1 AND stream_id = ANY($2)',
-      [this.options.name, [...new Set(streamIds)]],
-    );
-    return new Map(rows.map((row) => [row.stream_id, row.version]));
   }
 
   private async loadCheckpoint(): Promise<LogCheckpoint> {
