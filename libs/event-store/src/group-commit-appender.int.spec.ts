@@ -76,19 +76,40 @@ describe('GroupCommitAppender', () => {
     });
   });
 
-  describe('When two appends to one stream are queued together', () => {
-    it('should commit them in order, in separate transactions', async () => {
-      const appender = new GroupCommitAppender(store, { concurrency: 1 });
-      const busy = Array.from({ length: 5 }, runStream);
+  describe('When a second append to a stream comes while the first is in flight', () => {
+    it('should commit it after the first, not beside it', async () => {
+      const appender = new GroupCommitAppender(store);
       const stream = runStream();
 
       await Promise.all([
-        ...busy.map((s) => appender.append(s, [happened(0)], { expectedVersion: 0, metadata })),
         appender.append(stream, [happened(1)], { expectedVersion: 0, metadata }),
         appender.append(stream, [happened(2)], { expectedVersion: 1, metadata }),
       ]);
 
       expect((await store.readStream(stream)).map((e) => e.data)).toEqual([{ n: 1 }, { n: 2 }]);
+    });
+  });
+
+  describe('When an append is invalid', () => {
+    it('should fail that caller only', async () => {
+      const appender = new GroupCommitAppender(store, { concurrency: 1 });
+      const others = Array.from({ length: 4 }, runStream);
+
+      const outcomes = await Promise.allSettled([
+        ...others.map((s) => appender.append(s, [happened(1)], { expectedVersion: 0, metadata })),
+        appender.append(runStream(), [happened(1)], {
+          expectedVersion: 0,
+          metadata: { ...metadata, tenantId: '' },
+        }),
+      ]);
+
+      expect(outcomes.map((o) => o.status)).toEqual([
+        'fulfilled',
+        'fulfilled',
+        'fulfilled',
+        'fulfilled',
+        'rejected',
+      ]);
     });
   });
 });

@@ -1,4 +1,5 @@
 import { Event } from '@cronicorn/events';
+import { ConcurrencyError } from './errors';
 import { AppendManyItem, AppendOptions, AppendResult, EventStore } from './event-store';
 
 export interface GroupCommitAppenderOptions {
@@ -18,12 +19,22 @@ interface Pending {
  * Appends of many concurrent callers share transactions (group commit), so that a busy
  * appender pays one commit and one WAL flush for many appends. An append that arrives while
  * `concurrency` transactions run waits for the next one, which takes up to `maxBatch` queued
- * appends (one per stream); when idle, an append goes at once. A shared transaction fails as a
- * whole (one caller's `ConcurrencyError` rolls back everyone's), so its appends are then made
- * one per transaction and each caller gets its own outcome.
+ * appends (one per stream, and none of a stream with an append in flight: a stream's appends
+ * commit in order); when idle, an append goes at once. A shared transaction that fails with a
+ * `ConcurrencyError` (one caller's conflict rolls back everyone's) is redone one append per
+ * transaction, so each caller gets its own outcome, and so is one the server refused; any other
+ * error (a lost connection: the commit's outcome is unknown) goes to every caller of the
+ * batch, as it would have alone.
  */
+/** An error Postgres answered with (a SQLSTATE): the transaction did not commit. */
+function isServerError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code);
+}
+
 export class GroupCommitAppender implements Pick<EventStore, 'append'> {
   private readonly queue: Pending[] = [];
+  private readonly inFlight = new Set<string>();
   private running = 0;
   private readonly maxBatch: number;
   private readonly concurrency: number;
@@ -37,7 +48,9 @@ export class GroupCommitAppender implements Pick<EventStore, 'append'> {
   }
 
   append(streamId: string, events: readonly Event[], options: AppendOptions): Promise<AppendResult> {
-    if (options.client) return this.store.append(streamId, events, options);
+    // In a caller's transaction, or invalid (the store says why, to this caller alone): not batched.
+    if (options.client || events.length === 0 || !options.metadata?.tenantId)
+      return this.store.append(streamId, events, options);
     const { expectedVersion, metadata, occurredAt } = options;
     return new Promise((resolve, reject) => {
       this.queue.push({ item: { streamId, events, expectedVersion, metadata, occurredAt }, resolve, reject });
@@ -46,25 +59,29 @@ export class GroupCommitAppender implements Pick<EventStore, 'append'> {
   }
 
   private pump(): void {
-    while (this.running < this.concurrency && this.queue.length > 0) {
+    while (this.running < this.concurrency) {
       const batch = this.takeBatch();
+      if (batch.length === 0) return;
       this.running += 1;
+      for (const { item } of batch) this.inFlight.add(item.streamId);
       void this.commit(batch).finally(() => {
+        for (const { item } of batch) this.inFlight.delete(item.streamId);
         this.running -= 1;
         this.pump();
       });
     }
   }
 
-  /** Up to `maxBatch` queued appends in arrival order, one per stream (a second waits its turn). */
+  /** Up to `maxBatch` queued appends in arrival order, one per stream not in flight (the others wait). */
   private takeBatch(): Pending[] {
     const batch: Pending[] = [];
     const streams = new Set<string>();
     const rest: Pending[] = [];
     for (const pending of this.queue) {
-      if (batch.length < this.maxBatch && !streams.has(pending.item.streamId)) {
+      const { streamId } = pending.item;
+      if (batch.length < this.maxBatch && !streams.has(streamId) && !this.inFlight.has(streamId)) {
         batch.push(pending);
-        streams.add(pending.item.streamId);
+        streams.add(streamId);
       } else {
         rest.push(pending);
       }
@@ -79,8 +96,13 @@ export class GroupCommitAppender implements Pick<EventStore, 'append'> {
         const results = await this.store.appendMany(batch.map((pending) => pending.item));
         batch.forEach((pending, i) => pending.resolve(results[i]));
         return;
-      } catch {
-        // One of them fails: each alone, so that only its caller sees the error.
+      } catch (error) {
+        if (!(error instanceof ConcurrencyError || isServerError(error))) {
+          for (const pending of batch) pending.reject(error);
+          return;
+        }
+        // Rolled back (one of them conflicts, or the server refused): each alone, so that only
+        // its caller sees its own outcome.
       }
     }
     for (const { item, resolve, reject } of batch) {

@@ -368,6 +368,37 @@ describe('PostgresEventStore', () => {
       expect(rest.events).toEqual([]);
     });
 
+    it('should move the checkpoint over handled events up to the first unhandled one that is too new', async () => {
+      const tenantId = tenant();
+      const handled = jobStream();
+      const fresh = jobStream();
+      const at = (iso: string) => ({
+        expectedVersion: 0,
+        metadata: metadata(tenantId),
+        occurredAt: new Date(iso),
+      });
+      const [, last] = (await store.append(handled, [happened(1), happened(2)], at('2026-01-01T00:00:00Z')))
+        .envelopes;
+      await store.append(fresh, [happened(1)], at('2026-01-01T00:00:10Z'));
+      await waitFor(
+        async () => (await drain(store, tenantId)).events.length === 3,
+        'the events to be visible',
+      );
+      await db.pool.query(
+        `INSERT INTO consumer_stream_versions (consumer, stream_id, version) VALUES ('cutter', $1, 2)`,
+        [handled],
+      );
+
+      const page = await store.readAll(LOG_START, {
+        tenantId,
+        unhandledBy: 'cutter',
+        occurredUpTo: new Date('2026-01-01T00:00:05Z'),
+      });
+
+      expect(page.events).toEqual([]);
+      expect(page.checkpoint).toEqual(await store.checkpointOfPosition(last.position));
+    });
+
     it('should not show an event before every older transaction has finished', async () => {
       const tenantId = tenant();
       const meta = metadata(tenantId);

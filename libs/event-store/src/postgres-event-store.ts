@@ -171,10 +171,15 @@ export class PostgresEventStore implements EventStore {
     const upTo = options.occurredUpTo?.getTime();
     const tooNew = upTo === undefined ? -1 : pageRows.findIndex((row) => row.occurred_at.getTime() > upTo);
     if (tooNew >= 0) {
-      const before = pageRows[tooNew - 1];
+      const cut = pageRows[tooNew];
+      const before = options.unhandledBy
+        ? // The page left handled events out: the checkpoint moves over those before the cut too.
+          await this.lastBefore({ transactionId: cut.transaction_id, position: cut.position })
+        : pageRows[tooNew - 1];
+      const checkpoint = before ? { transactionId: before.transaction_id, position: before.position } : after;
       return {
         events: pageRows.slice(0, tooNew).map((row) => this.toEnvelope(row)),
-        checkpoint: before ? { transactionId: before.transaction_id, position: before.position } : after,
+        checkpoint: compareCheckpoints(checkpoint, after) > 0 ? checkpoint : after,
       };
     }
     const events = pageRows.map((row) => this.toEnvelope(row));
@@ -187,6 +192,20 @@ export class PostgresEventStore implements EventStore {
       ? { transactionId: rows[0].head_transaction_id, position: rows[0].head_position }
       : after;
     return { events, checkpoint: compareCheckpoints(head, after) > 0 ? head : after };
+  }
+
+  /** The event right before `checkpoint` in the log, if any. */
+  private async lastBefore(
+    checkpoint: LogCheckpoint,
+  ): Promise<{ transaction_id: string; position: string } | undefined> {
+    const { rows } = await this.pool.query<{ transaction_id: string; position: string }>(
+      `SELECT transaction_id::text AS transaction_id, position::text AS position FROM events
+        WHERE (transaction_id, position) < ($1::xid8, $2::bigint)
+        ORDER BY transaction_id DESC, position DESC
+        LIMIT 1`,
+      [checkpoint.transactionId, checkpoint.position],
+    );
+    return rows[0];
   }
 
   async checkpointOfPosition(position: string): Promise<LogCheckpoint | null> {

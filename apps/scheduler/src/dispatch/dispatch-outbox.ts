@@ -167,15 +167,19 @@ export class DispatchOutbox {
    */
   private async markStartedByLog(republishAfterMs: number): Promise<void> {
     await this.deps.pool.query(
-      `UPDATE scheduler_runs r SET state = 'started', started_at = (e.data->>'startedAt')::timestamptz
-         FROM events e
-        WHERE r.run_id IN (SELECT s.run_id FROM scheduler_runs s
-                            WHERE s.state = 'dispatched'
-                              AND s.dispatched_at <= clock_timestamp() - $1 * interval '1 millisecond'
-                              AND s.published_at <= clock_timestamp() - $1 * interval '1 millisecond'
-                            FOR UPDATE SKIP LOCKED)
-          AND e.stream_id = 'run-' || r.run_id AND e.type = 'RunStarted'`,
-      [republishAfterMs],
+      `UPDATE scheduler_runs r SET state = 'started', started_at = first_start.started_at
+         FROM (SELECT s.run_id FROM scheduler_runs s
+                WHERE s.state = 'dispatched'
+                  AND s.dispatched_at <= clock_timestamp() - $1 * interval '1 millisecond'
+                  AND s.published_at <= clock_timestamp() - $1 * interval '1 millisecond'
+                ORDER BY s.dispatched_at
+                LIMIT $2
+                FOR UPDATE SKIP LOCKED) due,
+              LATERAL (SELECT (e.data->>'startedAt')::timestamptz AS started_at FROM events e
+                        WHERE e.stream_id = 'run-' || due.run_id AND e.type = 'RunStarted'
+                        ORDER BY e.stream_version LIMIT 1) first_start
+        WHERE r.run_id = due.run_id`,
+      [republishAfterMs, BATCH],
     );
   }
 

@@ -107,9 +107,14 @@ export class DueLoop {
     await this.running;
     await Promise.all(this.firing);
     await this.deps.pool
-      .query('UPDATE scheduler_endpoints SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1', [
-        this.deps.options.owner,
-      ])
+      // In the byte order fires and fold batches lock in; rows busy elsewhere keep their lease until it lapses.
+      .query(
+        `UPDATE scheduler_endpoints e SET lease_owner = NULL, lease_until = NULL
+           FROM (SELECT endpoint_id FROM scheduler_endpoints WHERE lease_owner = $1
+                  ORDER BY endpoint_id COLLATE "C" FOR UPDATE SKIP LOCKED) mine
+          WHERE e.endpoint_id = mine.endpoint_id AND e.lease_owner = $1`,
+        [this.deps.options.owner],
+      )
       .catch((error: unknown) => this.deps.logger.warn(errorFields(error), 'could not release leases'));
   }
 
