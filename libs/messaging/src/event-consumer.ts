@@ -31,8 +31,10 @@ import { ConsumerSpec, DEFAULT_MAX_DELIVER, eventsFilterSubject } from './provis
  *    the next one, up to `batchSize`: under load one commit and one version upsert serve many
  *    events, when idle an event is handled alone at once. Events are spread over
  *    `concurrency` lanes by `partitionKey` (default: the stream), each lane one transaction
- *    at a time, so events of one key are handled in order. When a batch fails, its events are
- *    handled again one per transaction, so only the failing event is retried or dead-lettered.
+ *    at a time, so events of one key are handled in order; a batch is handled in key order
+ *    (stable), so handlers that lock a row per key lock in one order. When a batch fails, its
+ *    events are handled again one per transaction, so only the failing event is retried or
+ *    dead-lettered.
  * 3. Gap-aware. An event ahead of the next expected version means NATS lost or has not yet
  *    delivered the ones before it: they are read from the store and handled first, in order,
  *    in the same transaction.
