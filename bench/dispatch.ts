@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
-import { join, relative, resolve } from 'node:path';
+import { basename, join, relative, resolve } from 'node:path';
 import { jetstreamManager, JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { NatsNames } from '@cronicorn/events';
@@ -839,7 +839,9 @@ async function main(): Promise<void> {
     const dir = join(root, 'bench', 'results');
     mkdirSync(dir, { recursive: true });
     file = relative(root, join(dir, `dispatch-${id}.json`));
-    writeFileSync(join(root, file), `${JSON.stringify(result, null, 2)}\n`);
+    // The kept copy names the logs directory only: its place is this machine's temporary directory.
+    const kept = { ...result, logsDir: basename(logsDir) };
+    writeFileSync(join(root, file), `${JSON.stringify(kept, null, 2)}\n`);
     const docPath = join(root, 'docs', 'performance.md');
     const doc = existsSync(docPath) ? readFileSync(docPath, 'utf8') : '# Performance\n';
     writeFileSync(docPath, updatePerformanceDoc(doc, resultRow(result, file), machineBlock(result)));
