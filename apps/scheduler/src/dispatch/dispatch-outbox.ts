@@ -10,6 +10,7 @@ import { emptyTally, SchedulerMetrics } from '../scheduler.metrics';
 import { SchedulerOptions } from '../scheduler.options';
 import { HandOut, replan, runMissed } from '../schedule/schedule.decisions';
 import {
+  IN_LOG,
   lockEndpoint,
   markRunMissed,
   openRuns,
@@ -143,8 +144,7 @@ export class DispatchOutbox {
                    AND (published_at IS NULL
                         OR (published_at <= clock_timestamp() - $2 * interval '1 millisecond'
                             -- started by the log, though the fold has not caught up: no copy needed
-                            AND NOT EXISTS (SELECT 1 FROM events e
-                                             WHERE e.stream_id = 'run-' || s.run_id AND e.type = 'RunStarted')))
+                            AND NOT ${IN_LOG('s.run_id', 'RunStarted')}))
                  ORDER BY dispatched_at
                  LIMIT $3
                  FOR UPDATE SKIP LOCKED) due
@@ -237,7 +237,7 @@ export class DispatchOutbox {
       // Runs whose RunStarted the fold has not reached yet are not candidates.
       `SELECT r.run_id, r.endpoint_id FROM scheduler_runs r
         WHERE r.state = 'dispatched' AND r.dispatched_at <= $1
-          AND NOT EXISTS (SELECT 1 FROM events e WHERE e.stream_id = 'run-' || r.run_id AND e.type = 'RunStarted')
+          AND NOT ${IN_LOG('r.run_id', 'RunStarted')}
         ORDER BY r.dispatched_at LIMIT $2`,
       [new Date(now.getTime() - missedAfterMs), BATCH],
     );

@@ -88,15 +88,6 @@ function toRow(r: EndpointRecord): LockedEndpoint {
 
 //////////////////////////////////////// Endpoints
 
-export async function lockEndpoint(client: PoolClient, endpointId: string): Promise<LockedEndpoint | null> {
-  const { rows } = await client.query<EndpointRecord>({
-    name: 'scheduler.lock-endpoint',
-    text: `SELECT ${ENDPOINT_COLUMNS} FROM scheduler_endpoints WHERE endpoint_id = $1 FOR UPDATE`,
-    values: [endpointId],
-  });
-  return rows.length ? toRow(rows[0]) : null;
-}
-
 /** The endpoints' rows, locked in id order (byte order, as the due loop sorts its groups). */
 export async function lockEndpoints(
   client: PoolClient,
@@ -109,6 +100,10 @@ export async function lockEndpoints(
     values: [endpointIds],
   });
   return new Map(rows.map((r) => [r.endpoint_id, toRow(r)]));
+}
+
+export async function lockEndpoint(client: PoolClient, endpointId: string): Promise<LockedEndpoint | null> {
+  return (await lockEndpoints(client, [endpointId])).get(endpointId) ?? null;
 }
 
 /** The job's endpoints, locked in id order. */
@@ -196,7 +191,7 @@ export async function lockJob(
   return toJob(rows[0]);
 }
 
-/** Jobs without a lock, by id (see `readJob`). */
+/** Jobs without a lock, by id: a concurrent change re-plans their endpoints after it commits. */
 export async function readJobs(client: PoolClient, jobIds: readonly string[]): Promise<Map<string, JobRow>> {
   const { rows } = await client.query<JobRecord>({
     name: 'scheduler.read-jobs',
@@ -208,12 +203,7 @@ export async function readJobs(client: PoolClient, jobIds: readonly string[]): P
 
 /** The job without a lock: a concurrent change re-plans this endpoint after it commits. */
 export async function readJob(client: PoolClient, jobId: string): Promise<JobRow | null> {
-  const { rows } = await client.query<JobRecord>({
-    name: 'scheduler.read-job',
-    text: 'SELECT job_id, tenant_id, status, paused_until FROM scheduler_jobs WHERE job_id = $1',
-    values: [jobId],
-  });
-  return rows.length ? toJob(rows[0]) : null;
+  return (await readJobs(client, [jobId])).get(jobId) ?? null;
 }
 
 export async function saveJob(client: PoolClient, job: JobRow): Promise<void> {
@@ -239,9 +229,9 @@ const toJob = (r: JobRecord): JobRow => ({
 
 //////////////////////////////////////// Runs
 
-/** SQL: the run of `scheduler_runs` row `alias` has no `RunFinished` in the log. */
-const NOT_FINISHED_IN_LOG = (alias: string) =>
-  `NOT EXISTS (SELECT 1 FROM events e WHERE e.stream_id = 'run-' || ${alias}.run_id AND e.type = 'RunFinished')`;
+/** SQL: the run with id `runId` (a column or a parameter) has a `type` event in the log. */
+export const IN_LOG = (runId: string, type: 'RunStarted' | 'RunFinished') =>
+  `EXISTS (SELECT 1 FROM events e WHERE e.stream_id = 'run-' || ${runId} AND e.type = '${type}')`;
 
 /**
  * Whether each endpoint has a run in flight or queued. A run whose RunFinished is in the log
@@ -255,7 +245,7 @@ export async function openRunsOf(
   const { rows } = await client.query<{ endpoint_id: string; in_flight: boolean; queued: boolean }>({
     name: 'scheduler.open-runs-of',
     text: `SELECT r.endpoint_id,
-            bool_or(r.state IN ('dispatched', 'started') AND ${NOT_FINISHED_IN_LOG('r')}) IS TRUE AS in_flight,
+            bool_or(r.state IN ('dispatched', 'started') AND NOT ${IN_LOG('r.run_id', 'RunFinished')}) IS TRUE AS in_flight,
             bool_or(r.state = 'queued') IS TRUE AS queued
        FROM scheduler_runs r WHERE r.endpoint_id = ANY($1) AND r.state IN ('queued', 'dispatched', 'started')
       GROUP BY r.endpoint_id`,
@@ -348,7 +338,7 @@ export async function markRunMissed(client: PoolClient, runId: string, now: Date
   const { rowCount } = await client.query(
     `UPDATE scheduler_runs SET state = 'missed', missed_at = $2
       WHERE run_id = $1 AND state = 'dispatched'
-        AND NOT EXISTS (SELECT 1 FROM events e WHERE e.stream_id = 'run-' || $1 AND e.type = 'RunStarted')`,
+        AND NOT ${IN_LOG('$1', 'RunStarted')}`,
     [runId, now],
   );
   return rowCount === 1;
@@ -370,7 +360,7 @@ export async function releaseQueuedRun(
          WHERE endpoint_id = $1 AND state = 'queued'
            AND NOT EXISTS (SELECT 1 FROM scheduler_runs o
                             WHERE o.endpoint_id = $1 AND o.state IN ('dispatched', 'started')
-                              AND ${NOT_FINISHED_IN_LOG('o')})
+                              AND NOT ${IN_LOG('o.run_id', 'RunFinished')})
          ORDER BY scheduled_for LIMIT 1)
      RETURNING run_id`,
     [endpointId, now],
