@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Pool, PoolClient } from 'pg';
 import { GovernorOptions } from '@cronicorn/domain';
-import { backoffMs, errorFields, MessagingLogger, sleep, Wakeup } from '@cronicorn/messaging';
+import { backoffMs, errorFields, inLockOrder, MessagingLogger, sleep, Wakeup } from '@cronicorn/messaging';
 import type { Clock } from '@cronicorn/platform';
 import { DispatchOutbox } from '../dispatch/dispatch-outbox';
 import { emptyTally, SchedulerMetrics } from '../scheduler.metrics';
@@ -234,7 +234,7 @@ export class DueLoop {
     // Superseded while waiting: a newer claim of the row armed another timer.
     const current = group
       .filter((due) => this.armed.get(due.endpointId) === due.entry)
-      .sort((a, b) => (a.endpointId < b.endpointId ? -1 : a.endpointId > b.endpointId ? 1 : 0));
+      .sort((a, b) => inLockOrder(a.endpointId, b.endpointId));
     if (this.stopping || current.length === 0) return;
     const { pool, clock, options } = this.deps;
     const tally = emptyTally();
