@@ -32,7 +32,7 @@ import {
   TestNats,
 } from '@cronicorn/testing';
 import { ProjectorRunner } from '../../projector/src/projector.runner';
-import { Scheduler, schedulerConsumerSpec } from '../../scheduler/src/scheduler';
+import { provisionSchedulerConsumers, Scheduler } from '../../scheduler/src/scheduler';
 import { AiPlanner, aiPlannerConsumerSpec } from '../src/ai-planner';
 import { AiPlannerMetrics } from '../src/ai-planner.metrics';
 import { AiPlannerOptions, aiPlannerOptions } from '../src/ai-planner.options';
@@ -120,7 +120,7 @@ export class PlannerWorld {
     });
     world.projector.start();
     if (options.scheduler) {
-      await provisionConsumer(nats.jsm, nats.names.eventsStream, schedulerConsumerSpec(nats.names));
+      await provisionSchedulerConsumers(nats.jsm, nats.names);
       const pool = world.newPool('scheduler-test');
       world.scheduler = new Scheduler({
         pool,

@@ -1,5 +1,6 @@
 import { NextRunPlanned, RunMissed, RunSkipped } from '@cronicorn/events';
 import { delay, Received, SchedulerWorld, waitFor } from '../test/harness';
+import { Scheduler, SCHEDULER_FOLDS } from './scheduler';
 
 jest.setTimeout(60_000);
 
@@ -341,6 +342,39 @@ describe('Scheduler (republishing while its fold runs behind)', () => {
       // Found started in the log when they came due for a copy, as the fold will find them.
       expect(rows.filter((r) => r.state === 'started').length).toBeGreaterThan(0);
       expect(rows.every((r) => ['dispatched', 'started'].includes(r.state))).toBe(true);
+    });
+  });
+});
+
+describe('Scheduler (user commands while run events queue up)', () => {
+  let world: SchedulerWorld;
+  let scheduler: Scheduler;
+
+  beforeAll(async () => {
+    world = await SchedulerWorld.create();
+    scheduler = world.startScheduler();
+  });
+  afterAll(() => world.close());
+
+  describe('When the run fold has stopped and an endpoint is paused', () => {
+    it('should fold the pause and hand out no more runs of it', async () => {
+      const endpointId = await world.createEndpoint(await world.createJob(), {
+        schedule: { kind: 'interval', intervalMs: SECOND },
+      });
+      await waitFor(() => world.receivedFor(endpointId).length >= 2, 'two runs');
+
+      const runFold = scheduler.consumers[SCHEDULER_FOLDS.findIndex((fold) => fold.category === 'run')];
+      await runFold.stop();
+      await world.endpointCommand(endpointId, {
+        type: 'PauseEndpoint',
+        data: { endpointId, until: null, reason: 'maintenance' },
+      });
+
+      await waitFor(async () => (await world.row(endpointId))?.status === 'paused', 'the pause folded');
+      expect((await world.row(endpointId))?.next_run_at).toBeNull();
+      const before = world.receivedFor(endpointId).length;
+      await delay(2 * SECOND);
+      expect(world.receivedFor(endpointId).length).toBeLessThanOrEqual(before + 1);
     });
   });
 });

@@ -4,7 +4,7 @@ import { GovernorOptions } from '@cronicorn/domain';
 
 /** Tuning of one scheduler replica. The defaults suit production; tests shorten the budgets. */
 export interface SchedulerOptions {
-  /** Durable consumer name on the events stream (shared by the replicas). */
+  /** Durable consumer of the run fold (shared by the replicas); the others add `-endpoints` and `-jobs`. */
   consumerName: string;
   /** This replica's id in `lease_owner`; unique per process. */
   owner: string;
@@ -39,7 +39,7 @@ export interface SchedulerOptions {
   missedCheckIntervalMs: number;
   /** Finished and missed runs are forgotten after this long. */
   runRetentionMs: number;
-  /** Transactions at once in this replica's event consumer (events are spread by endpoint). */
+  /** Transactions at once in this replica's run fold (spread by endpoint); the endpoint and job folds use one each. */
   consumerConcurrency: number;
   /** Most events folded in one transaction. */
   consumerBatchSize: number;

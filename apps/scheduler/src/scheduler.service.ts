@@ -6,7 +6,6 @@ import {
   OnApplicationBootstrap,
 } from '@nestjs/common';
 import { PostgresEventStore } from '@cronicorn/event-store';
-import { provisionConsumer } from '@cronicorn/messaging';
 import {
   Clock,
   CONFIG,
@@ -18,7 +17,7 @@ import {
   WorkerSupervisor,
 } from '@cronicorn/platform';
 import type { Registry } from 'prom-client';
-import { Scheduler, schedulerConsumerSpec } from './scheduler';
+import { provisionSchedulerConsumers, Scheduler } from './scheduler';
 import { schedulerMetrics } from './scheduler.metrics';
 import { SchedulerOptions } from './scheduler.options';
 
@@ -27,7 +26,7 @@ export const SCHEDULER_OPTIONS = Symbol('SCHEDULER_OPTIONS');
 
 /**
  * Keeps one `Scheduler` running for the life of the app: once Postgres is migrated and NATS
- * is connected it provisions the `scheduler` durable consumer and starts a replica; a new NATS
+ * is connected it provisions the scheduler's durable consumers and starts a replica; a new NATS
  * connection gets a new replica. On shutdown (before the core module closes NATS and the pool)
  * it stops claiming, gives its leases back and stops the consumer.
  */
@@ -52,12 +51,7 @@ export class SchedulerService implements OnApplicationBootstrap, BeforeApplicati
       nats,
       logger: log,
       stoppingMessage: 'stopping: no new claims; giving leases back',
-      provision: (handle) =>
-        provisionConsumer(
-          handle.jsm,
-          handle.names.eventsStream,
-          schedulerConsumerSpec(handle.names, options.consumerName ?? 'scheduler'),
-        ),
+      provision: (handle) => provisionSchedulerConsumers(handle.jsm, handle.names, options.consumerName),
       start: (handle) => {
         const scheduler = new Scheduler({
           pool: database.pool,

@@ -1,6 +1,6 @@
-import type { JetStreamClient } from '@nats-io/jetstream';
+import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import type { Pool } from 'pg';
-import { endpointKeyOf, NatsNames } from '@cronicorn/events';
+import { endpointKeyOf, NatsNames, StreamCategory } from '@cronicorn/events';
 import { EventStore } from '@cronicorn/event-store';
 import {
   ConsumerSpec,
@@ -8,6 +8,7 @@ import {
   EventConsumer,
   eventConsumerSpec,
   MessagingLogger,
+  provisionConsumer,
 } from '@cronicorn/messaging';
 import type { Clock } from '@cronicorn/platform';
 import { DispatchOutbox } from './dispatch/dispatch-outbox';
@@ -17,14 +18,44 @@ import { SchedulerMetrics } from './scheduler.metrics';
 import { SchedulerOptions, schedulerOptions } from './scheduler.options';
 import { ScheduleWriter } from './schedule/schedule.writer';
 
-/** The streams the scheduler folds. */
-export const SCHEDULER_CATEGORIES = ['endpoint', 'job', 'run'] as const;
+/**
+ * The scheduler folds each category through its own durable consumer, so that user commands
+ * (endpoint and job events) are folded at once even while run events queue up under load.
+ * The fold is written for that: every event locks the endpoint rows it changes, and the failure
+ * streak is kept by instants, so events of different streams may be folded in any order.
+ * The run fold keeps the plain name (and its bookkeeping) because it carries nearly all events.
+ */
+export const SCHEDULER_FOLDS = [
+  { category: 'run', suffix: '', folds: 'run events (starts, finishes)' },
+  { category: 'endpoint', suffix: '-endpoints', folds: 'endpoint events (user commands, hints)' },
+  { category: 'job', suffix: '-jobs', folds: 'job events' },
+] as const satisfies readonly { category: StreamCategory; suffix: string; folds: string }[];
 
-/** Provisioning of the scheduler's durable consumer on the events stream. */
-export function schedulerConsumerSpec(names: NatsNames, name = 'scheduler'): ConsumerSpec {
-  return eventConsumerSpec(name, names, SCHEDULER_CATEGORIES, {
-    description: 'scheduler: folds endpoint, job and run events into the schedule table',
-  });
+export type SchedulerFold = (typeof SCHEDULER_FOLDS)[number];
+
+/** The durable consumer of one fold: `scheduler`, `scheduler-endpoints`, `scheduler-jobs`. */
+export function schedulerConsumerName(fold: SchedulerFold, name = 'scheduler'): string {
+  return `${name}${fold.suffix}`;
+}
+
+/** Provisioning of the scheduler's durable consumers on the events stream, one per fold. */
+export function schedulerConsumerSpecs(names: NatsNames, name = 'scheduler'): ConsumerSpec[] {
+  return SCHEDULER_FOLDS.map((fold) =>
+    eventConsumerSpec(schedulerConsumerName(fold, name), names, [fold.category], {
+      description: `scheduler: folds ${fold.folds} into the schedule table`,
+    }),
+  );
+}
+
+/** Creates or updates the scheduler's durable consumers. */
+export async function provisionSchedulerConsumers(
+  jsm: JetStreamManager,
+  names: NatsNames,
+  name = 'scheduler',
+): Promise<void> {
+  for (const spec of schedulerConsumerSpecs(names, name)) {
+    await provisionConsumer(jsm, names.eventsStream, spec);
+  }
 }
 
 export interface SchedulerDeps {
@@ -39,14 +70,15 @@ export interface SchedulerDeps {
 }
 
 /**
- * One scheduler replica on one NATS connection: the event consumer that folds events into the
+ * One scheduler replica on one NATS connection: the event consumers that fold events into the
  * schedule table, the due loop that hands plans out at their time, and the dispatch outbox.
- * Any number of replicas may run against one database; they share the durable consumer and
+ * Any number of replicas may run against one database; they share the durable consumers and
  * split the due rows through leases.
  */
 export class Scheduler {
   readonly options: SchedulerOptions;
-  readonly consumer: EventConsumer;
+  /** One per fold, in `SCHEDULER_FOLDS` order. */
+  readonly consumers: EventConsumer[];
   readonly dueLoop: DueLoop;
   readonly outbox: DispatchOutbox;
   private started = false;
@@ -88,21 +120,25 @@ export class Scheduler {
       wakeDue: () => this.dueLoop.wake(),
       wakeOutbox: () => this.outbox.wake(),
     });
-    this.consumer = new EventConsumer({
-      name: options.consumerName,
-      names: deps.names,
-      categories: SCHEDULER_CATEGORIES,
-      handle: folder.handle,
-      js: deps.js,
-      pool: deps.pool,
-      store: deps.store,
-      concurrency: options.consumerConcurrency,
-      batchSize: options.consumerBatchSize,
-      partitionKey: endpointKeyOf,
-      sweepIntervalMs: options.sweepIntervalMs,
-      logger,
-      metrics: { onHandled: (envelope) => folder.committed(envelope) },
-    });
+    this.consumers = SCHEDULER_FOLDS.map(
+      (fold) =>
+        new EventConsumer({
+          name: schedulerConsumerName(fold, options.consumerName),
+          names: deps.names,
+          categories: [fold.category],
+          handle: folder.handle,
+          js: deps.js,
+          pool: deps.pool,
+          store: deps.store,
+          // Commands are few: one lane each leaves the pool to the run fold and the fires.
+          concurrency: fold.category === 'run' ? options.consumerConcurrency : 1,
+          batchSize: options.consumerBatchSize,
+          partitionKey: endpointKeyOf,
+          sweepIntervalMs: options.sweepIntervalMs,
+          logger,
+          metrics: { onHandled: (envelope) => folder.committed(envelope) },
+        }),
+    );
   }
 
   get owner(): string {
@@ -112,14 +148,14 @@ export class Scheduler {
   start(): void {
     if (this.started) return;
     this.started = true;
-    this.consumer.start();
+    for (const consumer of this.consumers) consumer.start();
     this.outbox.start();
     this.dueLoop.start();
   }
 
-  /** Stops claiming and gives the leases back, then stops the outbox and the consumer. */
+  /** Stops claiming and gives the leases back, then stops the outbox and the consumers. */
   async stop(): Promise<void> {
     await this.dueLoop.stop();
-    await Promise.all([this.outbox.stop(), this.consumer.stop()]);
+    await Promise.all([this.outbox.stop(), ...this.consumers.map((consumer) => consumer.stop())]);
   }
 }

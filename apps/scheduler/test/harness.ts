@@ -23,7 +23,7 @@ import {
   JobCommand,
 } from '@cronicorn/domain';
 import { ConcurrencyError, PostgresEventStore } from '@cronicorn/event-store';
-import { OutboxRelay, provisionConsumer, silentLogger } from '@cronicorn/messaging';
+import { OutboxRelay, silentLogger } from '@cronicorn/messaging';
 import { Clock, createPool, SystemClock } from '@cronicorn/platform';
 import {
   createTestDatabase,
@@ -32,7 +32,7 @@ import {
   TestDatabase,
   TestNats,
 } from '@cronicorn/testing';
-import { Scheduler, schedulerConsumerSpec } from '../src/scheduler';
+import { provisionSchedulerConsumers, Scheduler } from '../src/scheduler';
 import { SchedulerMetrics } from '../src/scheduler.metrics';
 import { SchedulerOptions } from '../src/scheduler.options';
 
@@ -104,7 +104,7 @@ export class SchedulerWorld {
       logger: silentLogger,
     });
     world.relay.start();
-    await provisionConsumer(nats.jsm, nats.names.eventsStream, schedulerConsumerSpec(nats.names));
+    await provisionSchedulerConsumers(nats.jsm, nats.names);
     await world.startDispatcher();
     return world;
   }

@@ -4,6 +4,7 @@ import * as m0002 from './0002_messaging';
 import * as m0010 from './0010_command_api';
 import * as m0020 from './0020_read_models';
 import * as m0030 from './0030_scheduler';
+import * as m0031 from './0031_scheduler_folds';
 import * as m0040 from './0040_ai_planner';
 import * as m0050 from './0050_webhooks';
 import { applyMigrations, Migration, MigrationLog } from './runner';
@@ -16,9 +17,16 @@ export type { Migration, MigrationLog } from './runner';
  * 0001-0009 event store and messaging, 0010-0019 command-api, 0020-0029 projector,
  * 0030-0039 scheduler, 0040-0049 ai-planner, 0050-0059 webhooks.
  */
-export const ALL_MIGRATIONS: readonly Migration[] = [m0001, m0002, m0010, m0020, m0030, m0040, m0050].sort(
-  (a, b) => (a.id < b.id ? -1 : 1),
-);
+export const ALL_MIGRATIONS: readonly Migration[] = [
+  m0001,
+  m0002,
+  m0010,
+  m0020,
+  m0030,
+  m0031,
+  m0040,
+  m0050,
+].sort((a, b) => (a.id < b.id ? -1 : 1));
 
 /** Brings the database up to date; safe to call from every app at start-up. */
 export function runMigrations(

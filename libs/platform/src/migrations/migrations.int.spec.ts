@@ -59,6 +59,42 @@ describe('Migrations', () => {
     expect(await runMigrations(db.pool, [good, fixed])).toEqual(['0902_bad']);
   });
 
+  it("should hand the scheduler's endpoint and job bookkeeping to their own consumers", async () => {
+    await runMigrations(
+      db.pool,
+      ALL_MIGRATIONS.filter((m) => m.id < '0031'),
+    );
+    await db.pool.query(
+      `INSERT INTO consumer_stream_versions (consumer, stream_id, version) VALUES
+         ('scheduler', 'endpoint-e1', 3), ('scheduler', 'job-j1', 2), ('scheduler', 'run-r1', 2),
+         ('projector', 'endpoint-e1', 3)`,
+    );
+    await db.pool.query(
+      `INSERT INTO consumer_checkpoints (consumer, transaction_id, position) VALUES ('scheduler', 41, 7), ('projector', 40, 9)`,
+    );
+
+    expect(await runMigrations(db.pool)).toContain('0031_scheduler_folds');
+
+    const versions = await db.pool.query<{ consumer: string; stream_id: string; version: number }>(
+      'SELECT consumer, stream_id, version FROM consumer_stream_versions ORDER BY consumer, stream_id',
+    );
+    expect(versions.rows).toEqual([
+      { consumer: 'projector', stream_id: 'endpoint-e1', version: 3 },
+      { consumer: 'scheduler', stream_id: 'run-r1', version: 2 },
+      { consumer: 'scheduler-endpoints', stream_id: 'endpoint-e1', version: 3 },
+      { consumer: 'scheduler-jobs', stream_id: 'job-j1', version: 2 },
+    ]);
+    const checkpoints = await db.pool.query<{ consumer: string; transaction_id: string; position: string }>(
+      'SELECT consumer, transaction_id, position FROM consumer_checkpoints ORDER BY consumer',
+    );
+    expect(checkpoints.rows).toEqual([
+      { consumer: 'projector', transaction_id: '40', position: '9' },
+      { consumer: 'scheduler', transaction_id: '41', position: '7' },
+      { consumer: 'scheduler-endpoints', transaction_id: '41', position: '7' },
+      { consumer: 'scheduler-jobs', transaction_id: '41', position: '7' },
+    ]);
+  });
+
   it('should refuse migrations out of order or sharing a number', async () => {
     const a: Migration = { id: '0902_a', sql: 'SELECT 1' };
     const b: Migration = { id: '0901_b', sql: 'SELECT 1' };
