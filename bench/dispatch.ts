@@ -39,6 +39,7 @@ import { PrivateNats, PrivatePostgres } from './lib/servers';
 import { PostgresSampler } from './lib/postgres';
 import { percentiles } from './lib/stats';
 import { CountingTarget } from './lib/target';
+import { CommandProbe } from './lib/command-probe';
 
 const DIST_ROOT = resolve(__dirname, '..');
 /** Environment the apps read for tuning, passed through and recorded with the result. */
@@ -508,6 +509,9 @@ function printSummary(result: BenchResult, file: string | null): void {
     `  projection lag ms p50 ${lag.p50} · p99 ${lag.p99} · max ${lag.max}${lag.timeouts ? ` · ${lag.timeouts} probe(s) > 60 s` : ''}; caught up ${
       lag.caughtUpAfterStopS === null ? 'never' : `${lag.caughtUpAfterStopS.toFixed(1)} s`
     } after the load stopped`,
+    `  pause/resume ms   p50 ${result.commandFoldMs.p50} · p99 ${result.commandFoldMs.p99} · max ${result.commandFoldMs.max} (${result.commandFoldMs.count} folded${
+      result.commandFoldMs.timeouts ? `, ${result.commandFoldMs.timeouts} > 60 s` : ''
+    }; API answer → scheduler row)`,
     `  CPU % (window)    machine ${result.cpuPercent.machine}% of ${result.machine.cpus} cores (steal ${result.cpuPercent.steal}%); ${Object.entries(
       result.cpuPercent.groups,
     )
@@ -721,15 +725,20 @@ async function main(): Promise<void> {
   const commandApi = apps.find((app) => app.name === 'command-api') as BenchApp;
   const load = await createLoad(options, new Api(`http://127.0.0.1:${commandApi.port}`, adminKey), target);
 
+  const commands = await CommandProbe.create(load.api, pool, load.jobId, target.url(options.endpoints));
+  cleanups.push({ what: 'stopping the command probe', run: async () => commands.stop() });
+
   phase = 'load';
   probe.start();
   for (const stage of stageProbes) stage.start();
+  commands.start();
   const backlog = new BacklogSampler(await jetstreamManager(nc), [names.eventsStream, names.dispatchStream]);
   const window = await runWindow(options, pool, sampler, probe, postgresSampler, backlog);
 
   phase = 'drain';
   const stoppedAt = Date.now();
   for (const stage of stageProbes) stage.stop();
+  commands.stop();
   await load.api.request('DELETE', `/v1/jobs/${load.jobId}`);
   say('load stopped (job archived); draining');
   const drained = await drain(options, pool, probe, stoppedAt);
@@ -805,6 +814,7 @@ async function main(): Promise<void> {
       timeouts: probe.timeouts,
       caughtUpAfterStopS: drained.caughtUpAfterStopS,
     },
+    commandFoldMs: commands.report(),
     peakRssBytes,
     cpuPercent: { ...windowCpu, othersPercent, othersBeforePercent },
     postgres: postgresSampler.report(),
