@@ -130,8 +130,8 @@ export class Scheduler {
           js: deps.js,
           pool: deps.pool,
           store: deps.store,
-          // Commands are few: one lane each leaves the pool to the run fold and the fires.
-          concurrency: fold.category === 'run' ? options.consumerConcurrency : 1,
+          // Job events are rare; endpoint events come in bursts (a tenant creating endpoints).
+          concurrency: fold.category === 'job' ? 1 : options.consumerConcurrency,
           batchSize: options.consumerBatchSize,
           partitionKey: endpointKeyOf,
           sweepIntervalMs: options.sweepIntervalMs,
