@@ -268,7 +268,7 @@ describe('Named triggers and retries (API, projector, scheduler, dispatcher)', (
       // The scheduler keeps the latest finished run for templates once it has folded its RunFinished.
       await waitFor('the scheduler to fold the first run', async () => {
         const { rows } = await api.db.pool.query<{ finished: { finishedAt: string } | null }>(
-          'SELECT last_finished AS finished FROM scheduler_endpoints WHERE endpoint_id = $1',
+          'SELECT last_finished AS finished FROM scheduler_endpoint_results WHERE endpoint_id = $1',
           [ids.e1],
         );
         return rows[0]?.finished?.finishedAt === first.finishedAt;
@@ -432,7 +432,7 @@ describe('Named triggers and retries (API, projector, scheduler, dispatcher)', (
       // The scheduler folded the retry (it started and finished) and kept the plan as it was.
       await waitFor('the scheduler to fold the retry', async () => {
         const { rows } = await api.db.pool.query<{ finished: { finishedAt: string } | null }>(
-          'SELECT last_finished AS finished FROM scheduler_endpoints WHERE endpoint_id = $1',
+          'SELECT last_finished AS finished FROM scheduler_endpoint_results WHERE endpoint_id = $1',
           [ids.e1],
         );
         return rows[0]?.finished?.finishedAt === finished.finishedAt;
@@ -457,7 +457,7 @@ describe('Named triggers and retries (API, projector, scheduler, dispatcher)', (
       const folded = async (finishedAt: string) =>
         waitFor('the scheduler to fold the run', async () => {
           const { rows } = await api.db.pool.query<{ finished: { finishedAt: string } | null }>(
-            'SELECT last_finished AS finished FROM scheduler_endpoints WHERE endpoint_id = $1',
+            'SELECT last_finished AS finished FROM scheduler_endpoint_results WHERE endpoint_id = $1',
             [endpointId],
           );
           return rows[0]?.finished?.finishedAt === finishedAt;

@@ -9,6 +9,7 @@ import {
   parseStreamId,
   RunEvent,
   RunEventTypes,
+  RunFinished,
 } from '@cronicorn/events';
 import { GovernorOptions } from '@cronicorn/domain';
 import { MessagingLogger } from '@cronicorn/messaging';
@@ -20,9 +21,12 @@ import {
   applyJobEvent,
   applyRunFinished,
   applyRunStarted,
+  changesResult,
   createdRow,
   EndpointRow,
+  finishLeavesPlan,
   JobRow,
+  recordResult,
 } from '../schedule/schedule.model';
 import {
   insertEndpoint,
@@ -31,11 +35,14 @@ import {
   lockEndpointsOfJob,
   lockJob,
   markRunFinished,
+  lockResult,
   markRunStarted,
   openRuns,
+  readEndpoint,
   readJob,
   releaseQueuedRun,
   saveJob,
+  saveResult,
 } from '../schedule/schedule.repository';
 import { Cause, ScheduleWriter } from '../schedule/schedule.writer';
 
@@ -116,19 +123,30 @@ export class ScheduleFolder {
       const outcome = replan(this.context(now, job, await openRuns(client, row.endpointId)), row);
       return this.write(client, outcome, now, envelope, after);
     }
-    const row = await lockEndpoint(client, event.data.endpointId);
-    if (!row) {
+    const locked = await lockEndpoint(client, event.data.endpointId);
+    if (!locked) {
       this.deps.logger.warn(
         { endpointId: event.data.endpointId, type: event.type },
         'event for an unknown endpoint',
       );
       return;
     }
-    const ctx = this.context(now, await readJob(client, row.jobId), await openRuns(client, row.endpointId));
-    const outcome =
-      event.type === 'RunRequested'
-        ? requestRun(ctx, row, event.data, envelope.metadata.correlationId ?? null)
-        : replan(ctx, applyEndpointEvent(row, event));
+    const ctx = this.context(
+      now,
+      await readJob(client, locked.jobId),
+      await openRuns(client, locked.endpointId),
+    );
+    let outcome: Outcome;
+    if (event.type === 'RunRequested') {
+      outcome = requestRun(ctx, locked, event.data, envelope.metadata.correlationId ?? null);
+    } else if (changesResult(event)) {
+      const { row, version } = await withLockedResult(client, locked);
+      const next = applyEndpointEvent(row, event);
+      await saveLockedResult(client, next, version);
+      outcome = replan(ctx, next);
+    } else {
+      outcome = replan(ctx, applyEndpointEvent(locked, event));
+    }
     await this.write(client, outcome, now, envelope, after);
   }
 
@@ -165,16 +183,19 @@ export class ScheduleFolder {
       // The usual case: no lock on the row, so a fire waiting for it is not held up.
       if (await isLatestRunStarted(client, event.data.endpointId, event.data.runId)) return;
     }
-    const row = await lockEndpoint(client, event.data.endpointId);
-    let next: EndpointRow | null = row;
-    if (event.type === 'RunStarted') {
-      if (row) next = applyRunStarted(row, event.data);
-    } else {
+    if (event.type === 'RunFinished') {
       await markRunFinished(client, event.data.runId, event.data.finishedAt);
-      if (row) {
-        next = applyRunFinished(row, event.data);
-        if (await releaseQueuedRun(client, row.endpointId, now)) after.wakeOutbox = true;
-      }
+      if (await foldedWithoutLock(client, event.data)) return;
+    }
+    const locked = await lockEndpoint(client, event.data.endpointId);
+    let next: EndpointRow | null = locked;
+    if (locked && event.type === 'RunStarted') {
+      next = applyRunStarted(locked, event.data);
+    } else if (locked && event.type === 'RunFinished') {
+      const { row, version } = await withLockedResult(client, locked);
+      next = applyRunFinished(row, event.data);
+      await saveLockedResult(client, next, version);
+      if (await releaseQueuedRun(client, locked.endpointId, now)) after.wakeOutbox = true;
     }
     if (!next) return;
     const ctx = this.context(now, await readJob(client, next.jobId), await openRuns(client, next.endpointId));
@@ -205,6 +226,32 @@ export class ScheduleFolder {
       after.wakeDue = true;
     }
     if (outcome.handOuts.some((h) => h.state === 'dispatched')) after.wakeOutbox = true;
+  }
+}
+
+/**
+ * The usual finish (see `finishLeavesPlan`): its result is written over the version read,
+ * without the endpoint's lock and without re-planning; false when it needs both.
+ */
+async function foldedWithoutLock(client: PoolClient, data: RunFinished['data']): Promise<boolean> {
+  const row = await readEndpoint(client, data.endpointId);
+  if (!row || !finishLeavesPlan(row, data)) return false;
+  return saveResult(client, row.endpointId, recordResult(row, data), row.resultVersion);
+}
+
+/** The locked row with its result locked and read afresh, and that result's version. */
+async function withLockedResult(
+  client: PoolClient,
+  locked: EndpointRow,
+): Promise<{ row: EndpointRow; version: number }> {
+  const { version, ...result } = await lockResult(client, locked.endpointId);
+  return { row: { ...locked, ...result }, version };
+}
+
+async function saveLockedResult(client: PoolClient, row: EndpointRow, version: number): Promise<void> {
+  const { lastFinished, streak } = row;
+  if (!(await saveResult(client, row.endpointId, { lastFinished, streak }, version))) {
+    throw new Error(`the result of endpoint ${row.endpointId} changed under its lock`);
   }
 }
 

@@ -32,6 +32,12 @@ export interface FailureStreak {
   lastFailureAt: string | null;
 }
 
+/** The endpoint's latest result, kept in `scheduler_endpoint_results`. */
+export interface EndpointResult {
+  lastFinished: LastFinished | null;
+  streak: FailureStreak;
+}
+
 /** The plan waiting to be handed out. */
 export interface StoredPlan {
   runId: string;
@@ -188,6 +194,11 @@ export function applyEndpointEvent(row: EndpointRow, event: EndpointEvent): Endp
   }
 }
 
+/** Endpoint events that change the endpoint's result (its failure streak). */
+export function changesResult(event: EndpointEvent): boolean {
+  return event.type === 'EndpointResumed' || event.type === 'FailuresReset';
+}
+
 /** Folds a job event; `job` is null when the scheduler has not seen the job yet. */
 export function applyJobEvent(job: JobRow | null, event: JobEvent, tenantId: string): JobRow {
   const current: JobRow = job ?? { jobId: event.data.jobId, tenantId, status: 'active', pausedUntil: null };
@@ -254,18 +265,41 @@ export function applyRunStarted(
 }
 
 export function applyRunFinished(row: EndpointRow, data: RunFinished['data']): EndpointRow {
-  const { status, httpStatus, retryAfterMs, finishedAt, response } = data;
-  const newest = !row.lastFinished || ms(finishedAt) >= ms(row.lastFinished.finishedAt);
   const started =
     row.lastRun && row.lastRun.runId === data.runId && row.lastRun.startedAt === null
       ? { ...row.lastRun, startedAt: data.startedAt }
       : row.lastRun;
+  return { ...row, lastRun: started, ...recordResult(row, data) };
+}
+
+/**
+ * What a finished run changes of the endpoint's result (kept apart from the endpoint's row,
+ * see `finishLeavesPlan`): the newest finish, and the failure streak.
+ */
+export function recordResult(result: EndpointResult, data: RunFinished['data']): EndpointResult {
+  const { status, httpStatus, retryAfterMs, finishedAt, response } = data;
+  const newest = !result.lastFinished || ms(finishedAt) >= ms(result.lastFinished.finishedAt);
   return {
-    ...row,
-    lastRun: started,
     lastFinished: newest
       ? { status, httpStatus, retryAfterMs, finishedAt, response: response ?? null }
-      : row.lastFinished,
-    streak: recordFinish(row.streak, status, finishedAt),
+      : result.lastFinished,
+    streak: recordFinish(result.streak, status, finishedAt),
   };
+}
+
+/**
+ * A run that finished this way leaves the endpoint's plan as it is, so its fold need not lock
+ * the endpoint's row (which the due loop's fires lock): a success while no failure is counted
+ * and no Retry-After floor is in force, of a run whose start the row knows, on an endpoint
+ * that queues no run. The governor reads the last finish only for Retry-After and the streak
+ * only from two failures on.
+ */
+export function finishLeavesPlan(row: EndpointRow, data: RunFinished['data']): boolean {
+  return (
+    data.status === 'success' &&
+    row.streak.count === 0 &&
+    (row.lastFinished === null || row.lastFinished.retryAfterMs === null) &&
+    row.config.overlap !== 'queue_one' &&
+    !(row.lastRun?.runId === data.runId && row.lastRun.startedAt === null)
+  );
 }

@@ -8,11 +8,13 @@ import {
   clearStreak,
   createdRow,
   EndpointRow,
+  finishLeavesPlan,
   governedEndpoint,
   NO_STREAK,
   recordFinish,
   runHistory,
 } from './schedule.model';
+import { replan } from './schedule.decisions';
 
 const at = (second: number) => new Date(Date.UTC(2025, 5, 1, 0, 0, second)).toISOString();
 
@@ -184,6 +186,70 @@ describe('Schedule row', () => {
       expect(once.lastRun?.startedAt).toBe(at(0));
       expect(older.lastFinished?.finishedAt).toBe(at(62));
       expect(runHistory(older, { inFlight: false, queued: false }).consecutiveFailures).toBe(1);
+    });
+
+    describe('When a run finishes', () => {
+      const started = row({
+        lastRun: { runId: 'r2', scheduledFor: at(60), startedAt: at(60) },
+        lastFinished: {
+          status: 'success',
+          httpStatus: 200,
+          retryAfterMs: null,
+          finishedAt: at(1),
+          response: null,
+        },
+        streak: { count: 0, since: at(1), lastFailureAt: null },
+      });
+      const success = finished('r2', 'success', at(62));
+
+      it.each([
+        ['a success after a success', started, success, true],
+        ['a failure', started, finished('r2', 'failed', at(62), 500), false],
+        [
+          'a success while a failure is counted',
+          row({ ...started, streak: { count: 1, since: at(1), lastFailureAt: at(2) } }),
+          success,
+          false,
+        ],
+        [
+          'a success after a Retry-After',
+          row({
+            ...started,
+            lastFinished: { ...started.lastFinished!, httpStatus: 429, retryAfterMs: 30_000 },
+          }),
+          success,
+          false,
+        ],
+        [
+          'a success on a queue_one endpoint',
+          row({ ...started, config: { ...config, overlap: 'queue_one' } }),
+          success,
+          false,
+        ],
+        ['a success of a run whose start the row lacks', handedOut, success, false],
+      ])('should say whether %s leaves the plan without a lock', (_, before, data, expected) => {
+        expect(finishLeavesPlan(before, data)).toBe(expected);
+      });
+
+      it.each([
+        ['an interval', { kind: 'interval' as const, intervalMs: 60_000 }],
+        ['a cron', { kind: 'cron' as const, cron: '*/5 * * * *', timezone: 'Europe/Paris' }],
+      ])(
+        'should plan an endpoint on %s schedule the same after such a finish as before it',
+        (_, schedule) => {
+          const ctx = {
+            now: new Date(at(62)),
+            job: null,
+            open: { inFlight: false, queued: false },
+            newId: () => 'new-run',
+          };
+          const planned = replan(ctx, { ...started, config: { ...config, schedule } }).row;
+          expect(finishLeavesPlan(planned, success)).toBe(true);
+          const after = replan(ctx, applyRunFinished(planned, success));
+          expect(after.planChanged).toBe(false);
+          expect(after.row.plan).toEqual(planned.plan);
+        },
+      );
     });
 
     it("should keep the newest run's response for templates, out of the governor's inputs", () => {

@@ -2,11 +2,18 @@ import type { PoolClient } from 'pg';
 import { EndpointConfig, RunTrigger } from '@cronicorn/events';
 import { GovernorHint } from '@cronicorn/domain';
 import { HandOut } from './schedule.decisions';
-import { EndpointRow, JobRow, LastFinished, OpenRuns, ScheduleStatus } from './schedule.model';
+import {
+  EndpointResult,
+  EndpointRow,
+  JobRow,
+  LastFinished,
+  OpenRuns,
+  ScheduleStatus,
+} from './schedule.model';
 
-// SQL on the scheduler's tables (migration 0030_scheduler). Every function runs on the
-// caller's transaction. Lock order, to stay free of deadlocks: job row, then endpoint rows
-// (by id), then run rows.
+// SQL on the scheduler's tables (migrations 0030_scheduler, 0032_scheduler_endpoint_results).
+// Every function runs on the caller's transaction. Lock order, to stay free of deadlocks: job
+// row, then endpoint rows (by id), then result rows, then run rows.
 
 interface EndpointRecord {
   endpoint_id: string;
@@ -20,10 +27,6 @@ interface EndpointRecord {
   last_run_id: string | null;
   last_run_scheduled_for: Date | null;
   last_run_started_at: Date | null;
-  last_finished: LastFinished | null;
-  consecutive_failures: number;
-  streak_since: Date | null;
-  last_failure_at: Date | null;
   scheduled_runs: number;
   skipped_through: Date | null;
   next_run_id: string | null;
@@ -34,19 +37,47 @@ interface EndpointRecord {
   lease_owner: string | null;
 }
 
+interface ResultRecord {
+  last_finished: LastFinished | null;
+  consecutive_failures: number | null;
+  streak_since: Date | null;
+  last_failure_at: Date | null;
+  result_version: number | null;
+}
+
 // Named statements are prepared once per connection; they list their columns, so a migration
 // that adds one does not invalidate a cached plan ("cached plan must not change result type").
-const ENDPOINT_COLUMNS = `endpoint_id, tenant_id, job_id, config, created_at, status, paused_until, hints,
-  last_run_id, last_run_scheduled_for, last_run_started_at, last_finished, consecutive_failures,
-  streak_since, last_failure_at, scheduled_runs, skipped_through, next_run_id, next_run_at, next_slot,
-  next_reason, planned_at, lease_owner`;
+// An endpoint's row comes with its result (a row of its own, so that most finishes are folded
+// without locking the endpoint's row); locks take the endpoint's row only.
+const RESULT_COLUMNS = `r.last_finished, r.consecutive_failures, r.streak_since, r.last_failure_at,
+  r.version AS result_version`;
+
+const ENDPOINT_COLUMNS = `endpoint_id, e.tenant_id, e.job_id, e.config, e.created_at, e.status, e.paused_until,
+  e.hints, e.last_run_id, e.last_run_scheduled_for, e.last_run_started_at, e.scheduled_runs,
+  e.skipped_through, e.next_run_id, e.next_run_at, e.next_slot, e.next_reason, e.planned_at,
+  e.lease_owner, ${RESULT_COLUMNS}`;
+const ENDPOINTS_WITH_RESULTS =
+  'scheduler_endpoints e LEFT JOIN scheduler_endpoint_results r USING (endpoint_id)';
 
 /** A row with the lease holder, as read under its lock. */
 export type LockedEndpoint = EndpointRow & { leaseOwner: string | null };
 
 const iso = (date: Date | null): string | null => (date === null ? null : date.toISOString());
 
-function toRow(r: EndpointRecord): LockedEndpoint {
+function toResult(r: ResultRecord): VersionedResult {
+  return {
+    lastFinished: r.last_finished,
+    streak: {
+      count: r.consecutive_failures ?? 0,
+      since: iso(r.streak_since),
+      lastFailureAt: iso(r.last_failure_at),
+    },
+    version: r.result_version ?? 0,
+  };
+}
+
+function toRow(r: EndpointRecord & ResultRecord): LockedEndpoint {
+  const { version: _version, ...result } = toResult(r);
   return {
     endpointId: r.endpoint_id,
     tenantId: r.tenant_id,
@@ -64,12 +95,7 @@ function toRow(r: EndpointRecord): LockedEndpoint {
             startedAt: iso(r.last_run_started_at),
           }
         : null,
-    lastFinished: r.last_finished,
-    streak: {
-      count: r.consecutive_failures,
-      since: iso(r.streak_since),
-      lastFailureAt: iso(r.last_failure_at),
-    },
+    ...result,
     scheduledRuns: r.scheduled_runs,
     skippedThrough: iso(r.skipped_through),
     plan:
@@ -93,10 +119,10 @@ export async function lockEndpoints(
   client: PoolClient,
   endpointIds: readonly string[],
 ): Promise<Map<string, LockedEndpoint>> {
-  const { rows } = await client.query<EndpointRecord>({
+  const { rows } = await client.query<EndpointRecord & ResultRecord>({
     name: 'scheduler.lock-endpoints',
-    text: `SELECT ${ENDPOINT_COLUMNS} FROM scheduler_endpoints WHERE endpoint_id = ANY($1)
-            ORDER BY endpoint_id COLLATE "C" FOR UPDATE`,
+    text: `SELECT ${ENDPOINT_COLUMNS} FROM ${ENDPOINTS_WITH_RESULTS} WHERE endpoint_id = ANY($1)
+            ORDER BY endpoint_id COLLATE "C" FOR UPDATE OF e`,
     values: [endpointIds],
   });
   return new Map(rows.map((r) => [r.endpoint_id, toRow(r)]));
@@ -108,8 +134,9 @@ export async function lockEndpoint(client: PoolClient, endpointId: string): Prom
 
 /** The job's endpoints, locked in id order. */
 export async function lockEndpointsOfJob(client: PoolClient, jobId: string): Promise<LockedEndpoint[]> {
-  const { rows } = await client.query<EndpointRecord>(
-    'SELECT * FROM scheduler_endpoints WHERE job_id = $1 ORDER BY endpoint_id FOR UPDATE',
+  const { rows } = await client.query<EndpointRecord & ResultRecord>(
+    `SELECT ${ENDPOINT_COLUMNS} FROM ${ENDPOINTS_WITH_RESULTS} WHERE e.job_id = $1
+      ORDER BY endpoint_id FOR UPDATE OF e`,
     [jobId],
   );
   return rows.map(toRow);
@@ -138,12 +165,11 @@ export async function saveEndpoint(
     name: 'scheduler.save-endpoint',
     text: `UPDATE scheduler_endpoints SET
         config = $2, status = $3, paused_until = $4, hints = $5,
-        last_run_id = $6, last_run_scheduled_for = $7, last_run_started_at = $8, last_finished = $9,
-        consecutive_failures = $10, streak_since = $11, last_failure_at = $12,
-        scheduled_runs = $13, skipped_through = $14,
-        next_run_id = $15, next_run_at = $16, next_slot = $17, next_reason = $18, planned_at = $19,
-        lease_owner = CASE WHEN $20 THEN NULL ELSE lease_owner END,
-        lease_until = CASE WHEN $20 THEN NULL ELSE lease_until END,
+        last_run_id = $6, last_run_scheduled_for = $7, last_run_started_at = $8,
+        scheduled_runs = $9, skipped_through = $10,
+        next_run_id = $11, next_run_at = $12, next_slot = $13, next_reason = $14, planned_at = $15,
+        lease_owner = CASE WHEN $16 THEN NULL ELSE lease_owner END,
+        lease_until = CASE WHEN $16 THEN NULL ELSE lease_until END,
         updated_at = now()
       WHERE endpoint_id = $1`,
     values: [
@@ -155,10 +181,6 @@ export async function saveEndpoint(
       row.lastRun?.runId ?? null,
       row.lastRun?.scheduledFor ?? null,
       row.lastRun?.startedAt ?? null,
-      row.lastFinished === null ? null : JSON.stringify(row.lastFinished),
-      row.streak.count,
-      row.streak.since,
-      row.streak.lastFailureAt,
       row.scheduledRuns,
       row.skippedThrough,
       row.plan?.runId ?? null,
@@ -169,6 +191,75 @@ export async function saveEndpoint(
       releaseLease,
     ],
   });
+}
+
+//////////////////////////////////////// Results
+
+/** An endpoint's result with the version it was read at (0: no result row yet). */
+export type VersionedResult = EndpointResult & { version: number };
+
+/** The endpoint's row and result without a lock: what decides whether a finish needs one. */
+export async function readEndpoint(
+  client: PoolClient,
+  endpointId: string,
+): Promise<(EndpointRow & { resultVersion: number }) | null> {
+  const { rows } = await client.query<EndpointRecord & ResultRecord>({
+    name: 'scheduler.read-endpoint',
+    text: `SELECT ${ENDPOINT_COLUMNS} FROM ${ENDPOINTS_WITH_RESULTS} WHERE endpoint_id = $1`,
+    values: [endpointId],
+  });
+  return rows[0] ? { ...toRow(rows[0]), resultVersion: rows[0].result_version ?? 0 } : null;
+}
+
+/**
+ * Locks the endpoint's result, under the lock of its row, and reads it afresh: a finish
+ * folded without the row's lock may have changed it since the row was read.
+ */
+export async function lockResult(client: PoolClient, endpointId: string): Promise<VersionedResult> {
+  await client.query({
+    name: 'scheduler.ensure-result',
+    text: 'INSERT INTO scheduler_endpoint_results (endpoint_id) VALUES ($1) ON CONFLICT (endpoint_id) DO NOTHING',
+    values: [endpointId],
+  });
+  const { rows } = await client.query<ResultRecord>({
+    name: 'scheduler.lock-result',
+    text: `SELECT ${RESULT_COLUMNS} FROM scheduler_endpoint_results r WHERE endpoint_id = $1 FOR UPDATE`,
+    values: [endpointId],
+  });
+  return toResult(rows[0]);
+}
+
+/**
+ * Writes the endpoint's result if it is still at `version` (0: there is no result row yet);
+ * false when another transaction changed it first.
+ */
+export async function saveResult(
+  client: PoolClient,
+  endpointId: string,
+  result: EndpointResult,
+  version: number,
+): Promise<boolean> {
+  const values = [
+    endpointId,
+    result.lastFinished === null ? null : JSON.stringify(result.lastFinished),
+    result.streak.count,
+    result.streak.since,
+    result.streak.lastFailureAt,
+    version,
+  ];
+  const { rowCount } = await client.query({
+    name: 'scheduler.save-result',
+    text: `INSERT INTO scheduler_endpoint_results AS r
+             (endpoint_id, last_finished, consecutive_failures, streak_since, last_failure_at, version)
+           VALUES ($1, $2, $3, $4, $5, $6 + 1)
+           ON CONFLICT (endpoint_id) DO UPDATE SET
+             last_finished = EXCLUDED.last_finished, consecutive_failures = EXCLUDED.consecutive_failures,
+             streak_since = EXCLUDED.streak_since, last_failure_at = EXCLUDED.last_failure_at,
+             version = r.version + 1, updated_at = now()
+           WHERE r.version = $6`,
+    values,
+  });
+  return rowCount === 1;
 }
 
 //////////////////////////////////////// Jobs

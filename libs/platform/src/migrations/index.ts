@@ -5,6 +5,7 @@ import * as m0010 from './0010_command_api';
 import * as m0020 from './0020_read_models';
 import * as m0030 from './0030_scheduler';
 import * as m0031 from './0031_scheduler_folds';
+import * as m0032 from './0032_scheduler_endpoint_results';
 import * as m0040 from './0040_ai_planner';
 import * as m0050 from './0050_webhooks';
 import { applyMigrations, Migration, MigrationLog } from './runner';
@@ -24,6 +25,7 @@ export const ALL_MIGRATIONS: readonly Migration[] = [
   m0020,
   m0030,
   m0031,
+  m0032,
   m0040,
   m0050,
 ].sort((a, b) => (a.id < b.id ? -1 : 1));

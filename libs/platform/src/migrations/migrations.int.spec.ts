@@ -95,6 +95,43 @@ describe('Migrations', () => {
     ]);
   });
 
+  it("should move each endpoint's latest result to its own row", async () => {
+    await runMigrations(
+      db.pool,
+      ALL_MIGRATIONS.filter((m) => m.id < '0032'),
+    );
+    await db.pool.query(
+      `INSERT INTO scheduler_endpoints
+         (endpoint_id, tenant_id, job_id, config, created_at, status, last_finished, consecutive_failures,
+          streak_since, last_failure_at)
+       VALUES ('e1', 't', 'j', '{}', now(), 'active', '{"status":"failed"}', 2, '2026-01-01T00:00:00Z',
+               '2026-01-01T00:01:00Z'),
+              ('e2', 't', 'j', '{}', now(), 'active', NULL, 0, NULL, NULL)`,
+    );
+
+    expect(await runMigrations(db.pool)).toContain('0032_scheduler_endpoint_results');
+
+    const { rows } = await db.pool.query(
+      `SELECT endpoint_id, last_finished, consecutive_failures, streak_since, last_failure_at, version
+         FROM scheduler_endpoint_results ORDER BY endpoint_id`,
+    );
+    expect(rows).toEqual([
+      {
+        endpoint_id: 'e1',
+        last_finished: { status: 'failed' },
+        consecutive_failures: 2,
+        streak_since: new Date('2026-01-01T00:00:00Z'),
+        last_failure_at: new Date('2026-01-01T00:01:00Z'),
+        version: 1,
+      },
+    ]);
+    const columns = await db.pool.query(
+      `SELECT column_name FROM information_schema.columns
+        WHERE table_name = 'scheduler_endpoints' AND column_name IN ('last_finished', 'consecutive_failures')`,
+    );
+    expect(columns.rows).toEqual([]);
+  });
+
   it('should refuse migrations out of order or sharing a number', async () => {
     const a: Migration = { id: '0902_a', sql: 'SELECT 1' };
     const b: Migration = { id: '0901_b', sql: 'SELECT 1' };

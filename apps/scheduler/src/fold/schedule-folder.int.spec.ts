@@ -1,0 +1,111 @@
+import { randomUUID } from 'node:crypto';
+import type { PoolClient } from 'pg';
+import { streamIds } from '@cronicorn/events';
+import { silentLogger } from '@cronicorn/messaging';
+import { SchedulerWorld, waitFor } from '../../test/harness';
+import { ScheduleWriter } from '../schedule/schedule.writer';
+import { ScheduleFolder } from './schedule-folder';
+
+jest.setTimeout(60_000);
+
+// The folder is driven by hand here, on its own connection: the scheduler's consumers would
+// not see these events while the test holds a row lock (the log is read in commit order, and
+// an open transaction holds it back).
+describe('ScheduleFolder (a finish while a fire holds the endpoint)', () => {
+  let world: SchedulerWorld;
+  let folder: ScheduleFolder;
+
+  beforeAll(async () => {
+    world = await SchedulerWorld.create();
+    folder = new ScheduleFolder({
+      writer: new ScheduleWriter(world.store, silentLogger),
+      clock: world.clock,
+      governor: {},
+      horizonMs: 2_000,
+      logger: silentLogger,
+      wakeDue: () => undefined,
+      wakeOutbox: () => undefined,
+    });
+  });
+  afterAll(() => world.close());
+
+  const result = async (endpointId: string) =>
+    (
+      await world.db.pool.query<{ finished_at: string | null; consecutive_failures: number }>(
+        `SELECT last_finished->>'finishedAt' AS finished_at, consecutive_failures
+           FROM scheduler_endpoint_results WHERE endpoint_id = $1`,
+        [endpointId],
+      )
+    ).rows[0];
+
+  /** Folds the run's `RunFinished` in a transaction that waits at most 1 s for a lock. */
+  async function foldFinish(runId: string): Promise<void> {
+    const [finished] = (await world.store.readStream(streamIds.run(runId))).filter(
+      (e) => e.type === 'RunFinished',
+    );
+    const client = await world.db.pool.connect();
+    try {
+      await client.query("BEGIN; SET LOCAL lock_timeout = '1s'");
+      await folder.handle(finished, client);
+      await client.query('COMMIT');
+    } catch (error) {
+      await client.query('ROLLBACK');
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  describe("When the endpoint's row is locked", () => {
+    let endpointId: string;
+    let fire: PoolClient;
+    let succeedingRunId: string;
+    let failingRunId: string;
+
+    beforeAll(async () => {
+      const scheduler = world.startScheduler();
+      endpointId = await world.createEndpoint(await world.createJob(), {
+        schedule: { kind: 'interval', intervalMs: 1_000 },
+      });
+      await waitFor(async () => (await result(endpointId))?.finished_at != null, 'a first success folded');
+      world.neverStart.add(endpointId);
+      const from = world.receivedFor(endpointId).length;
+      await waitFor(() => world.receivedFor(endpointId).length > from, 'a run handed out, not started');
+      await world.stopScheduler(scheduler);
+
+      const succeeding = world.receivedFor(endpointId)[from].item;
+      succeedingRunId = succeeding.runId;
+      await world.run(succeeding);
+      world.failing.add(endpointId);
+      failingRunId = randomUUID();
+      await world.run({ ...succeeding, runId: failingRunId });
+
+      fire = await world.db.pool.connect();
+      await fire.query('BEGIN');
+      await fire.query('SELECT 1 FROM scheduler_endpoints WHERE endpoint_id = $1 FOR UPDATE', [endpointId]);
+      await foldFinish(succeeding.runId);
+    });
+    afterAll(async () => {
+      await fire.query('ROLLBACK');
+      fire.release();
+    });
+
+    it('should fold a success after a success without waiting for the lock', async () => {
+      const { rows } = await world.db.pool.query<{ finished_at: string }>(
+        `SELECT data->>'finishedAt' AS finished_at FROM events WHERE stream_id = $1 AND type = 'RunFinished'`,
+        [streamIds.run(succeedingRunId)],
+      );
+      expect((await result(endpointId))?.finished_at).toBe(rows[0].finished_at);
+    });
+
+    it('should wait for the lock to fold a failure, then count it', async () => {
+      await expect(foldFinish(failingRunId)).rejects.toMatchObject({ code: '55P03' });
+      expect((await result(endpointId))?.consecutive_failures).toBe(0);
+
+      await fire.query('ROLLBACK');
+      await fire.query('BEGIN');
+      await foldFinish(failingRunId);
+      expect((await result(endpointId))?.consecutive_failures).toBe(1);
+    });
+  });
+});
