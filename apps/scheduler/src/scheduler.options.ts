@@ -39,7 +39,7 @@ export interface SchedulerOptions {
   missedCheckIntervalMs: number;
   /** Finished and missed runs are forgotten after this long. */
   runRetentionMs: number;
-  /** Transactions at once in this replica's run fold (spread by endpoint); the endpoint and job folds use one each. */
+  /** Transactions at once in this replica's run fold and in its endpoint fold (spread by endpoint); the job fold uses one. */
   consumerConcurrency: number;
   /** Most events folded in one transaction. */
   consumerBatchSize: number;

@@ -235,7 +235,7 @@ export class ScheduleFolder {
  */
 async function foldedWithoutLock(client: PoolClient, data: RunFinished['data']): Promise<boolean> {
   const row = await readEndpoint(client, data.endpointId);
-  if (!row || !finishLeavesPlan(row, data)) return false;
+  if (!row || !finishLeavesPlan(row, data, row.hasQueuedRun)) return false;
   return saveResult(client, row.endpointId, recordResult(row, data), row.resultVersion);
 }
 

@@ -290,16 +290,21 @@ export function recordResult(result: EndpointResult, data: RunFinished['data']):
 /**
  * A run that finished this way leaves the endpoint's plan as it is, so its fold need not lock
  * the endpoint's row (which the due loop's fires lock): a success while no failure is counted
- * and no Retry-After floor is in force, of a run whose start the row knows, on an endpoint
- * that queues no run. The governor reads the last finish only for Retry-After and the streak
- * only from two failures on.
+ * and no Retry-After is on record, of a run whose start the row knows, while no run is queued
+ * (a finish releases a queued run). The governor reads the last finish only for a Retry-After
+ * floor (429/503; any Retry-After here, to stay on the safe side) and the streak only from two
+ * failures on.
  */
-export function finishLeavesPlan(row: EndpointRow, data: RunFinished['data']): boolean {
+export function finishLeavesPlan(
+  row: EndpointRow,
+  data: RunFinished['data'],
+  hasQueuedRun: boolean,
+): boolean {
   return (
     data.status === 'success' &&
     row.streak.count === 0 &&
     (row.lastFinished === null || row.lastFinished.retryAfterMs === null) &&
-    row.config.overlap !== 'queue_one' &&
+    !hasQueuedRun &&
     !(row.lastRun?.runId === data.runId && row.lastRun.startedAt === null)
   );
 }

@@ -220,15 +220,13 @@ describe('Schedule row', () => {
           success,
           false,
         ],
-        [
-          'a success on a queue_one endpoint',
-          row({ ...started, config: { ...config, overlap: 'queue_one' } }),
-          success,
-          false,
-        ],
         ['a success of a run whose start the row lacks', handedOut, success, false],
       ])('should say whether %s leaves the plan without a lock', (_, before, data, expected) => {
-        expect(finishLeavesPlan(before, data)).toBe(expected);
+        expect(finishLeavesPlan(before, data, false)).toBe(expected);
+      });
+
+      it('should not say so while a run is queued (the finish releases it)', () => {
+        expect(finishLeavesPlan(started, success, true)).toBe(false);
       });
 
       it.each([
@@ -244,7 +242,7 @@ describe('Schedule row', () => {
             newId: () => 'new-run',
           };
           const planned = replan(ctx, { ...started, config: { ...config, schedule } }).row;
-          expect(finishLeavesPlan(planned, success)).toBe(true);
+          expect(finishLeavesPlan(planned, success, false)).toBe(true);
           const after = replan(ctx, applyRunFinished(planned, success));
           expect(after.planChanged).toBe(false);
           expect(after.row.plan).toEqual(planned.plan);

@@ -2,7 +2,14 @@ import { randomUUID } from 'node:crypto';
 import type { PoolClient } from 'pg';
 import { PostgresEventStore } from '@cronicorn/event-store';
 import { createTestDatabase, TestDatabase } from '@cronicorn/testing';
-import { markRunMissed, openRuns, releaseQueuedRun } from './schedule.repository';
+import {
+  lockEndpoint,
+  lockResult,
+  markRunMissed,
+  openRuns,
+  releaseQueuedRun,
+  saveResult,
+} from './schedule.repository';
 
 describe('Scheduler repository: what the log says before the fold does', () => {
   let db: TestDatabase;
@@ -83,3 +90,89 @@ describe('Scheduler repository: what the log says before the fold does', () => {
     });
   });
 });
+
+describe("Scheduler repository: an endpoint's result", () => {
+  let db: TestDatabase;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+  });
+  afterAll(() => db.drop());
+
+  async function endpoint(): Promise<string> {
+    const endpointId = randomUUID();
+    await db.pool.query(
+      `INSERT INTO scheduler_endpoints (endpoint_id, tenant_id, job_id, config, created_at, status)
+       VALUES ($1, 'tenant-r', 'job-r', '{}'::jsonb, now(), 'active')`,
+      [endpointId],
+    );
+    return endpointId;
+  }
+
+  const twoFailures = {
+    lastFinished: {
+      status: 'failed' as const,
+      httpStatus: 503,
+      retryAfterMs: 30_000,
+      finishedAt: '2026-01-01T00:00:02.000Z',
+      response: null,
+    },
+    streak: { count: 2, since: '2026-01-01T00:00:00.000Z', lastFailureAt: '2026-01-01T00:00:02.000Z' },
+  };
+
+  describe('When a locking read waits for the transaction that writes the result', () => {
+    it('should read the result that transaction wrote', async () => {
+      const endpointId = await endpoint();
+      const writer = await db.pool.connect();
+      const reader = await db.pool.connect();
+      try {
+        await writer.query('BEGIN');
+        await lockEndpoint(writer, endpointId);
+        const { version } = await lockResult(writer, endpointId);
+        expect(await saveResult(writer, endpointId, twoFailures, version)).toBe(true);
+
+        await reader.query('BEGIN');
+        const waiting = lockEndpoint(reader, endpointId);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        await writer.query('COMMIT');
+        const row = await waiting;
+        await reader.query('COMMIT');
+
+        expect(row).toMatchObject(twoFailures);
+      } finally {
+        writer.release();
+        reader.release();
+      }
+    });
+  });
+
+  describe('When two writes were made from the same version', () => {
+    it('should take the first and refuse the second, with or without a row before', async () => {
+      const endpointId = await endpoint();
+      const save = (version: number) =>
+        withTransaction(db, (c) => saveResult(c, endpointId, twoFailures, version));
+
+      expect(await save(0)).toBe(true);
+      expect(await save(0)).toBe(false);
+      expect(await save(1)).toBe(true);
+      expect(await save(1)).toBe(false);
+      const { version, ...result } = await withTransaction(db, (c) => lockResult(c, endpointId));
+      expect({ version, result }).toEqual({ version: 2, result: twoFailures });
+    });
+  });
+});
+
+async function withTransaction<T>(db: TestDatabase, work: (client: PoolClient) => Promise<T>): Promise<T> {
+  const client = await db.pool.connect();
+  try {
+    await client.query('BEGIN');
+    const result = await work(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (error) {
+    await client.query('ROLLBACK');
+    throw error;
+  } finally {
+    client.release();
+  }
+}

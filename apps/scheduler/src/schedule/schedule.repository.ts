@@ -47,17 +47,11 @@ interface ResultRecord {
 
 // Named statements are prepared once per connection; they list their columns, so a migration
 // that adds one does not invalidate a cached plan ("cached plan must not change result type").
-// An endpoint's row comes with its result (a row of its own, so that most finishes are folded
-// without locking the endpoint's row); locks take the endpoint's row only.
-const RESULT_COLUMNS = `r.last_finished, r.consecutive_failures, r.streak_since, r.last_failure_at,
-  r.version AS result_version`;
-
-const ENDPOINT_COLUMNS = `endpoint_id, e.tenant_id, e.job_id, e.config, e.created_at, e.status, e.paused_until,
-  e.hints, e.last_run_id, e.last_run_scheduled_for, e.last_run_started_at, e.scheduled_runs,
-  e.skipped_through, e.next_run_id, e.next_run_at, e.next_slot, e.next_reason, e.planned_at,
-  e.lease_owner, ${RESULT_COLUMNS}`;
-const ENDPOINTS_WITH_RESULTS =
-  'scheduler_endpoints e LEFT JOIN scheduler_endpoint_results r USING (endpoint_id)';
+const ENDPOINT_COLUMNS = `endpoint_id, tenant_id, job_id, config, created_at, status, paused_until, hints,
+  last_run_id, last_run_scheduled_for, last_run_started_at, scheduled_runs, skipped_through,
+  next_run_id, next_run_at, next_slot, next_reason, planned_at, lease_owner`;
+const RESULT_COLUMNS = `last_finished, consecutive_failures, streak_since, last_failure_at,
+  version AS result_version`;
 
 /** A row with the lease holder, as read under its lock. */
 export type LockedEndpoint = EndpointRow & { leaseOwner: string | null };
@@ -76,8 +70,16 @@ function toResult(r: ResultRecord): VersionedResult {
   };
 }
 
-function toRow(r: EndpointRecord & ResultRecord): LockedEndpoint {
-  const { version: _version, ...result } = toResult(r);
+const NO_RESULT: ResultRecord = {
+  last_finished: null,
+  consecutive_failures: null,
+  streak_since: null,
+  last_failure_at: null,
+  result_version: null,
+};
+
+function toRow(r: EndpointRecord, resultRecord: ResultRecord = NO_RESULT): LockedEndpoint {
+  const { version: _version, ...result } = toResult(resultRecord);
   return {
     endpointId: r.endpoint_id,
     tenantId: r.tenant_id,
@@ -114,32 +116,58 @@ function toRow(r: EndpointRecord & ResultRecord): LockedEndpoint {
 
 //////////////////////////////////////// Endpoints
 
-/** The endpoints' rows, locked in id order (byte order, as the due loop sorts its groups). */
+/**
+ * The endpoints' rows, locked in id order (byte order, as the due loop sorts its groups), with
+ * their results. The results are read by a second statement, once the locks are held: a
+ * statement that waited for a lock sees the locked row's new version but the other rows it
+ * joined as they were when it began, which would miss a result written by the lock's holder.
+ */
 export async function lockEndpoints(
   client: PoolClient,
   endpointIds: readonly string[],
 ): Promise<Map<string, LockedEndpoint>> {
-  const { rows } = await client.query<EndpointRecord & ResultRecord>({
+  const { rows } = await client.query<EndpointRecord>({
     name: 'scheduler.lock-endpoints',
-    text: `SELECT ${ENDPOINT_COLUMNS} FROM ${ENDPOINTS_WITH_RESULTS} WHERE endpoint_id = ANY($1)
-            ORDER BY endpoint_id COLLATE "C" FOR UPDATE OF e`,
+    text: `SELECT ${ENDPOINT_COLUMNS} FROM scheduler_endpoints WHERE endpoint_id = ANY($1)
+            ORDER BY endpoint_id COLLATE "C" FOR UPDATE`,
     values: [endpointIds],
   });
-  return new Map(rows.map((r) => [r.endpoint_id, toRow(r)]));
+  const results = await readResults(
+    client,
+    rows.map((r) => r.endpoint_id),
+  );
+  return new Map(rows.map((r) => [r.endpoint_id, toRow(r, results.get(r.endpoint_id))]));
 }
 
 export async function lockEndpoint(client: PoolClient, endpointId: string): Promise<LockedEndpoint | null> {
   return (await lockEndpoints(client, [endpointId])).get(endpointId) ?? null;
 }
 
-/** The job's endpoints, locked in id order. */
+/** The job's endpoints, locked in id order (byte order), with their results (see `lockEndpoints`). */
 export async function lockEndpointsOfJob(client: PoolClient, jobId: string): Promise<LockedEndpoint[]> {
-  const { rows } = await client.query<EndpointRecord & ResultRecord>(
-    `SELECT ${ENDPOINT_COLUMNS} FROM ${ENDPOINTS_WITH_RESULTS} WHERE e.job_id = $1
-      ORDER BY endpoint_id FOR UPDATE OF e`,
+  const { rows } = await client.query<EndpointRecord>(
+    `SELECT ${ENDPOINT_COLUMNS} FROM scheduler_endpoints WHERE job_id = $1
+      ORDER BY endpoint_id COLLATE "C" FOR UPDATE`,
     [jobId],
   );
-  return rows.map(toRow);
+  const results = await readResults(
+    client,
+    rows.map((r) => r.endpoint_id),
+  );
+  return rows.map((r) => toRow(r, results.get(r.endpoint_id)));
+}
+
+async function readResults(
+  client: PoolClient,
+  endpointIds: readonly string[],
+): Promise<Map<string, ResultRecord>> {
+  if (endpointIds.length === 0) return new Map();
+  const { rows } = await client.query<ResultRecord & { endpoint_id: string }>({
+    name: 'scheduler.read-results',
+    text: `SELECT endpoint_id, ${RESULT_COLUMNS} FROM scheduler_endpoint_results WHERE endpoint_id = ANY($1)`,
+    values: [endpointIds],
+  });
+  return new Map(rows.map((r) => [r.endpoint_id, r]));
 }
 
 /** Inserts the row of a new endpoint; false when it exists already. */
@@ -198,17 +226,24 @@ export async function saveEndpoint(
 /** An endpoint's result with the version it was read at (0: no result row yet). */
 export type VersionedResult = EndpointResult & { version: number };
 
-/** The endpoint's row and result without a lock: what decides whether a finish needs one. */
+/**
+ * The endpoint's row and result without a lock, and whether it has a queued run: what decides
+ * whether a finish needs the lock.
+ */
 export async function readEndpoint(
   client: PoolClient,
   endpointId: string,
-): Promise<(EndpointRow & { resultVersion: number }) | null> {
-  const { rows } = await client.query<EndpointRecord & ResultRecord>({
+): Promise<(EndpointRow & { resultVersion: number; hasQueuedRun: boolean }) | null> {
+  const { rows } = await client.query<EndpointRecord & ResultRecord & { has_queued_run: boolean }>({
     name: 'scheduler.read-endpoint',
-    text: `SELECT ${ENDPOINT_COLUMNS} FROM ${ENDPOINTS_WITH_RESULTS} WHERE endpoint_id = $1`,
+    text: `SELECT ${ENDPOINT_COLUMNS}, ${RESULT_COLUMNS},
+              EXISTS (SELECT 1 FROM scheduler_runs WHERE endpoint_id = $1 AND state = 'queued') AS has_queued_run
+         FROM scheduler_endpoints LEFT JOIN scheduler_endpoint_results USING (endpoint_id)
+        WHERE endpoint_id = $1`,
     values: [endpointId],
   });
-  return rows[0] ? { ...toRow(rows[0]), resultVersion: rows[0].result_version ?? 0 } : null;
+  const r = rows[0];
+  return r ? { ...toRow(r, r), resultVersion: r.result_version ?? 0, hasQueuedRun: r.has_queued_run } : null;
 }
 
 /**
@@ -223,15 +258,17 @@ export async function lockResult(client: PoolClient, endpointId: string): Promis
   });
   const { rows } = await client.query<ResultRecord>({
     name: 'scheduler.lock-result',
-    text: `SELECT ${RESULT_COLUMNS} FROM scheduler_endpoint_results r WHERE endpoint_id = $1 FOR UPDATE`,
+    text: `SELECT ${RESULT_COLUMNS} FROM scheduler_endpoint_results WHERE endpoint_id = $1 FOR UPDATE`,
     values: [endpointId],
   });
   return toResult(rows[0]);
 }
 
 /**
- * Writes the endpoint's result if it is still at `version` (0: there is no result row yet);
- * false when another transaction changed it first.
+ * Writes the endpoint's result if it is still at `version` (0: no result row yet, or the empty
+ * one `lockResult` made); false when another transaction changed it first. A failed check leaves no lock behind (an
+ * upsert would keep the conflicting row locked), so the caller can go on to lock the
+ * endpoint's row without inverting the lock order.
  */
 export async function saveResult(
   client: PoolClient,
@@ -247,17 +284,21 @@ export async function saveResult(
     result.streak.lastFailureAt,
     version,
   ];
-  const { rowCount } = await client.query({
-    name: 'scheduler.save-result',
-    text: `INSERT INTO scheduler_endpoint_results AS r
-             (endpoint_id, last_finished, consecutive_failures, streak_since, last_failure_at, version)
-           VALUES ($1, $2, $3, $4, $5, $6 + 1)
-           ON CONFLICT (endpoint_id) DO UPDATE SET
-             last_finished = EXCLUDED.last_finished, consecutive_failures = EXCLUDED.consecutive_failures,
-             streak_since = EXCLUDED.streak_since, last_failure_at = EXCLUDED.last_failure_at,
-             version = r.version + 1, updated_at = now()
-           WHERE r.version = $6`,
+  const updated = await client.query({
+    name: 'scheduler.update-result',
+    text: `UPDATE scheduler_endpoint_results SET
+             last_finished = $2, consecutive_failures = $3, streak_since = $4, last_failure_at = $5,
+             version = version + 1, updated_at = now()
+           WHERE endpoint_id = $1 AND version = $6`,
     values,
+  });
+  if (updated.rowCount === 1 || version > 0) return updated.rowCount === 1;
+  const { rowCount } = await client.query({
+    name: 'scheduler.insert-result',
+    text: `INSERT INTO scheduler_endpoint_results
+             (endpoint_id, last_finished, consecutive_failures, streak_since, last_failure_at, version)
+           VALUES ($1, $2, $3, $4, $5, 1) ON CONFLICT (endpoint_id) DO NOTHING`,
+    values: values.slice(0, 5),
   });
   return rowCount === 1;
 }

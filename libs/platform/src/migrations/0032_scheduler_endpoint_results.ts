@@ -4,10 +4,13 @@
  * cannot move the plan (most of them) writes that row without locking the endpoint's, which
  * the due loop's fires lock. `version` guards those writes: such a fold writes only over the
  * version it read. No foreign key: its check would take a lock on the endpoint's row.
+ * Stop the scheduler before upgrading to it (docs/operations.md).
  */
 export const id = '0032_scheduler_endpoint_results';
 
 export const sql = `
+  -- No write may land between the copy and the drop (an older scheduler still running).
+  LOCK TABLE scheduler_endpoints IN SHARE ROW EXCLUSIVE MODE;
   CREATE TABLE scheduler_endpoint_results (
     endpoint_id           text        PRIMARY KEY,
     last_finished         jsonb,
