@@ -327,12 +327,13 @@ describe('Scheduler (republishing while its fold runs behind)', () => {
         () => world.receivedFor(endpointId).length >= before + 3,
         'three runs while the fold is paused',
       );
-      await delay(1_000);
-
+      // The runs received so far; one received later may not have its publish recorded yet.
       const handedOut = world
         .receivedFor(endpointId)
         .slice(before)
         .map((r) => r.item.runId);
+      await delay(1_000);
+
       const { rows } = await world.db.pool.query<{ run_id: string; state: string; publish_count: number }>(
         'SELECT run_id, state, publish_count FROM scheduler_runs WHERE run_id = ANY($1)',
         [handedOut],
