@@ -3,7 +3,6 @@ import type { Pool } from 'pg';
 import { endpointKeyOf, NatsNames, StreamCategory } from '@cronicorn/events';
 import { EventStore } from '@cronicorn/event-store';
 import {
-  ConsumerSpec,
   consoleLogger,
   EventConsumer,
   eventConsumerSpec,
@@ -31,29 +30,23 @@ export const SCHEDULER_FOLDS = [
   { category: 'job', suffix: '-jobs', folds: 'job events' },
 ] as const satisfies readonly { category: StreamCategory; suffix: string; folds: string }[];
 
-export type SchedulerFold = (typeof SCHEDULER_FOLDS)[number];
+type SchedulerFold = (typeof SCHEDULER_FOLDS)[number];
 
 /** The durable consumer of one fold: `scheduler`, `scheduler-endpoints`, `scheduler-jobs`. */
-export function schedulerConsumerName(fold: SchedulerFold, name = 'scheduler'): string {
+function schedulerConsumerName(fold: SchedulerFold, name = 'scheduler'): string {
   return `${name}${fold.suffix}`;
 }
 
-/** Provisioning of the scheduler's durable consumers on the events stream, one per fold. */
-export function schedulerConsumerSpecs(names: NatsNames, name = 'scheduler'): ConsumerSpec[] {
-  return SCHEDULER_FOLDS.map((fold) =>
-    eventConsumerSpec(schedulerConsumerName(fold, name), names, [fold.category], {
-      description: `scheduler: folds ${fold.folds} into the schedule table`,
-    }),
-  );
-}
-
-/** Creates or updates the scheduler's durable consumers. */
+/** Creates or updates the scheduler's durable consumers on the events stream, one per fold. */
 export async function provisionSchedulerConsumers(
   jsm: JetStreamManager,
   names: NatsNames,
   name = 'scheduler',
 ): Promise<void> {
-  for (const spec of schedulerConsumerSpecs(names, name)) {
+  for (const fold of SCHEDULER_FOLDS) {
+    const spec = eventConsumerSpec(schedulerConsumerName(fold, name), names, [fold.category], {
+      description: `scheduler: folds ${fold.folds} into the schedule table`,
+    });
     await provisionConsumer(jsm, names.eventsStream, spec);
   }
 }

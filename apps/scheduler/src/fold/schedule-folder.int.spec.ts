@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { PoolClient } from 'pg';
 import { streamIds } from '@cronicorn/events';
 import { silentLogger } from '@cronicorn/messaging';
+import { withTransaction } from '@cronicorn/platform';
 import { SchedulerWorld, waitFor } from '../../test/harness';
 import { ScheduleWriter } from '../schedule/schedule.writer';
 import { ScheduleFolder } from './schedule-folder';
@@ -43,17 +44,10 @@ describe('ScheduleFolder (a finish while a fire holds the endpoint)', () => {
     const [finished] = (await world.store.readStream(streamIds.run(runId))).filter(
       (e) => e.type === 'RunFinished',
     );
-    const client = await world.db.pool.connect();
-    try {
-      await client.query("BEGIN; SET LOCAL lock_timeout = '1s'");
+    await withTransaction(world.db.pool, async (client) => {
+      await client.query("SET LOCAL lock_timeout = '1s'");
       await folder.handle(finished, client);
-      await client.query('COMMIT');
-    } catch (error) {
-      await client.query('ROLLBACK');
-      throw error;
-    } finally {
-      client.release();
-    }
+    });
   }
 
   describe("When the endpoint's row is locked", () => {

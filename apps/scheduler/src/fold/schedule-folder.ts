@@ -140,10 +140,7 @@ export class ScheduleFolder {
     if (event.type === 'RunRequested') {
       outcome = requestRun(ctx, locked, event.data, envelope.metadata.correlationId ?? null);
     } else if (changesResult(event)) {
-      const { row, version } = await withLockedResult(client, locked);
-      const next = applyEndpointEvent(row, event);
-      await saveLockedResult(client, next, version);
-      outcome = replan(ctx, next);
+      outcome = replan(ctx, await foldResult(client, locked, (row) => applyEndpointEvent(row, event)));
     } else {
       outcome = replan(ctx, applyEndpointEvent(locked, event));
     }
@@ -192,9 +189,7 @@ export class ScheduleFolder {
     if (locked && event.type === 'RunStarted') {
       next = applyRunStarted(locked, event.data);
     } else if (locked && event.type === 'RunFinished') {
-      const { row, version } = await withLockedResult(client, locked);
-      next = applyRunFinished(row, event.data);
-      await saveLockedResult(client, next, version);
+      next = await foldResult(client, locked, (row) => applyRunFinished(row, event.data));
       if (await releaseQueuedRun(client, locked.endpointId, now)) after.wakeOutbox = true;
     }
     if (!next) return;
@@ -239,20 +234,22 @@ async function foldedWithoutLock(client: PoolClient, data: RunFinished['data']):
   return saveResult(client, row.endpointId, recordResult(row, data), row.resultVersion);
 }
 
-/** The locked row with its result locked and read afresh, and that result's version. */
-async function withLockedResult(
+/**
+ * Applies `fold` to the locked row with its result locked and read afresh (a finish folded
+ * without the row's lock may have changed it), and writes the result back.
+ */
+async function foldResult(
   client: PoolClient,
   locked: EndpointRow,
-): Promise<{ row: EndpointRow; version: number }> {
+  fold: (row: EndpointRow) => EndpointRow,
+): Promise<EndpointRow> {
   const { version, ...result } = await lockResult(client, locked.endpointId);
-  return { row: { ...locked, ...result }, version };
-}
-
-async function saveLockedResult(client: PoolClient, row: EndpointRow, version: number): Promise<void> {
-  const { lastFinished, streak } = row;
-  if (!(await saveResult(client, row.endpointId, { lastFinished, streak }, version))) {
-    throw new Error(`the result of endpoint ${row.endpointId} changed under its lock`);
+  const next = fold({ ...locked, ...result });
+  const { lastFinished, streak } = next;
+  if (!(await saveResult(client, next.endpointId, { lastFinished, streak }, version))) {
+    throw new Error(`the result of endpoint ${next.endpointId} changed under its lock`);
   }
+  return next;
 }
 
 function isOneOf<E extends EndpointEvent | JobEvent | RunEvent>(

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { PoolClient } from 'pg';
 import { PostgresEventStore } from '@cronicorn/event-store';
+import { withTransaction } from '@cronicorn/platform';
 import { createTestDatabase, TestDatabase } from '@cronicorn/testing';
 import {
   lockEndpoint,
@@ -150,29 +151,14 @@ describe("Scheduler repository: an endpoint's result", () => {
     it('should take the first and refuse the second, with or without a row before', async () => {
       const endpointId = await endpoint();
       const save = (version: number) =>
-        withTransaction(db, (c) => saveResult(c, endpointId, twoFailures, version));
+        withTransaction(db.pool, (c) => saveResult(c, endpointId, twoFailures, version));
 
       expect(await save(0)).toBe(true);
       expect(await save(0)).toBe(false);
       expect(await save(1)).toBe(true);
       expect(await save(1)).toBe(false);
-      const { version, ...result } = await withTransaction(db, (c) => lockResult(c, endpointId));
+      const { version, ...result } = await withTransaction(db.pool, (c) => lockResult(c, endpointId));
       expect({ version, result }).toEqual({ version: 2, result: twoFailures });
     });
   });
 });
-
-async function withTransaction<T>(db: TestDatabase, work: (client: PoolClient) => Promise<T>): Promise<T> {
-  const client = await db.pool.connect();
-  try {
-    await client.query('BEGIN');
-    const result = await work(client);
-    await client.query('COMMIT');
-    return result;
-  } catch (error) {
-    await client.query('ROLLBACK');
-    throw error;
-  } finally {
-    client.release();
-  }
-}
