@@ -70,6 +70,12 @@ export interface ReadAllResult {
    * did not match, so a filtered reader does not rescan them.
    */
   checkpoint: LogCheckpoint;
+  /**
+   * More can be read at once: the page was full, or a filtered read reached the end of the
+   * window of log entries it looks at per call (10 times its limit) before filling its page.
+   * False: the reader has caught up with the log (or with `occurredUpTo`).
+   */
+  more: boolean;
 }
 
 export interface ReadAllOptions {

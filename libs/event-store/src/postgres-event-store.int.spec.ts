@@ -399,6 +399,36 @@ describe('PostgresEventStore', () => {
       expect(page.checkpoint).toEqual(await store.checkpointOfPosition(last.position));
     });
 
+    it('should look at a bounded window of the log per filtered read and go on from its end', async () => {
+      const tenantId = tenant();
+      const skipped = jobStream();
+      const wanted = `run-${randomUUID()}`;
+      // 2 per page, so a window of 20: 25 events to skip, then the one asked for.
+      await store.append(
+        skipped,
+        Array.from({ length: 25 }, (_, i) => happened(i + 1)),
+        { expectedVersion: 0, metadata: metadata(tenantId) },
+      );
+      await store.append(wanted, [{ type: 'Other', data: {} }], {
+        expectedVersion: 0,
+        metadata: metadata(tenantId),
+      });
+      await waitFor(
+        async () => (await drain(store, tenantId)).events.length === 26,
+        'the events to be visible',
+      );
+
+      const first = await store.readAll(LOG_START, { tenantId, categories: ['run'], limit: 2 });
+      expect(first.events).toEqual([]);
+      expect(first.more).toBe(true);
+      const { events: all } = await drain(store, tenantId);
+      expect(first.checkpoint).toEqual(await store.checkpointOfPosition(all[19].position));
+
+      const next = await store.readAll(first.checkpoint, { tenantId, categories: ['run'], limit: 2 });
+      expect(next.events.map((e) => e.streamId)).toEqual([wanted]);
+      expect(next.more).toBe(false);
+    });
+
     it('should not show an event before every older transaction has finished', async () => {
       const tenantId = tenant();
       const meta = metadata(tenantId);
@@ -504,7 +534,7 @@ describe('PostgresEventStore', () => {
     await store.append(jobStream(), [happened(1)], { expectedVersion: 0, metadata: metadata(tenantId) });
     await waitFor(async () => (await drain(store, tenantId)).events.length === 1, 'the event');
     const head = await store.headCheckpoint();
-    expect(await store.readAll(head)).toEqual({ events: [], checkpoint: head });
+    expect(await store.readAll(head)).toEqual({ events: [], checkpoint: head, more: false });
     expect((await store.readAll(LOG_START, { limit: 100_000 })).checkpoint).toEqual(head);
   });
 });

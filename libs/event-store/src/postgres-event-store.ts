@@ -38,6 +38,14 @@ interface EventRow {
   occurred_at: Date;
 }
 
+type ReadAllRow = Partial<EventRow> & {
+  head_transaction_id: string;
+  head_position: string;
+  scan_end_transaction_id: string | null;
+  scan_end_position: string | null;
+  scanned: number | null;
+};
+
 const columns = (table = 'events') =>
   `${table}.position::text AS position, ${table}.transaction_id::text AS transaction_id, ${table}.stream_id,
    ${table}.stream_version, ${table}.event_id, ${table}.type, ${table}.schema_version, ${table}.data,
@@ -45,6 +53,8 @@ const columns = (table = 'events') =>
 
 const UNIQUE_VIOLATION = '23505';
 const DEFAULT_READ_LIMIT = 500;
+/** A filtered read looks at up to this many times its limit of log entries per call. */
+const SCAN_WINDOW_FACTOR = 10;
 const ANY_VERSION_ATTEMPTS = 10;
 const DIGITS = /^\d+$/;
 
@@ -128,33 +138,51 @@ export class PostgresEventStore implements EventStore {
    */
   async readAll(after: LogCheckpoint, options: ReadAllOptions = {}): Promise<ReadAllResult> {
     const limit = options.limit ?? DEFAULT_READ_LIMIT;
-    // One statement, so the page and the head are cut at the same snapshot.
-    const { rows } = await this.pool.query<
-      Partial<EventRow> & { head_transaction_id: string; head_position: string }
-    >(
+    const filtered = Boolean(options.types || options.categories || options.unhandledBy);
+    // Filters that no index serves look at a bounded window of the log per call: an unbounded
+    // scan made each sweep of a consumer that runs behind read its whole backlog, every time.
+    const window = filtered ? limit * SCAN_WINDOW_FACTOR : limit;
+    // One statement, so the page and the head are cut at the same snapshot. The xmin is a
+    // scalar subquery so that the scans use it as an index bound: as a join filter, the head's
+    // backward scan walked every event of the transactions still in flight, each time.
+    const { rows } = await this.pool.query<ReadAllRow>(
       `WITH snapshot AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin),
-       page AS (
-         SELECT e.* FROM events e, snapshot
+       scanned AS (
+         SELECT e.position, e.transaction_id, e.stream_id, e.stream_version, e.type FROM events e
           WHERE (e.transaction_id, e.position) > ($1::xid8, $2::bigint)
-            AND e.transaction_id < snapshot.xmin
+            AND e.transaction_id < (SELECT xmin FROM snapshot)
             AND ($4::text IS NULL OR e.tenant_id = $4)
             AND ($5::text IS NULL OR e.stream_id = $5)
-            AND ($6::text[] IS NULL OR e.type = ANY($6))
-            AND ($7::text[] IS NULL OR split_part(e.stream_id, '-', 1) = ANY($7))
-            AND ($8::text IS NULL OR NOT EXISTS (
-                  SELECT 1 FROM consumer_stream_versions v
-                   WHERE v.consumer = $8 AND v.stream_id = e.stream_id AND v.version >= e.stream_version))
           ORDER BY e.transaction_id, e.position
-          LIMIT $3
+          LIMIT $9
+       ),
+       scan_end AS (
+         SELECT s.transaction_id, s.position, count(*) OVER () AS scanned FROM scanned s
+          ORDER BY s.transaction_id DESC, s.position DESC
+          LIMIT 1
+       ),
+       page AS (
+         SELECT e.* FROM (
+           SELECT s.position FROM scanned s
+            WHERE ($6::text[] IS NULL OR s.type = ANY($6))
+              AND ($7::text[] IS NULL OR split_part(s.stream_id, '-', 1) = ANY($7))
+              AND ($8::text IS NULL OR NOT EXISTS (
+                    SELECT 1 FROM consumer_stream_versions v
+                     WHERE v.consumer = $8 AND v.stream_id = s.stream_id AND v.version >= s.stream_version))
+            ORDER BY s.transaction_id, s.position
+            LIMIT $3
+         ) wanted JOIN events e ON e.position = wanted.position
        ),
        head AS (
-         SELECT e.transaction_id, e.position FROM events e, snapshot
-          WHERE e.transaction_id < snapshot.xmin
+         SELECT e.transaction_id, e.position FROM events e
+          WHERE e.transaction_id < (SELECT xmin FROM snapshot)
           ORDER BY e.transaction_id DESC, e.position DESC
           LIMIT 1
        )
-       SELECT head.transaction_id::text AS head_transaction_id, head.position::text AS head_position, ${columns('page')}
-         FROM head LEFT JOIN page ON true
+       SELECT head.transaction_id::text AS head_transaction_id, head.position::text AS head_position,
+              scan_end.transaction_id::text AS scan_end_transaction_id, scan_end.position::text AS scan_end_position,
+              scan_end.scanned::int AS scanned, ${columns('page')}
+         FROM head LEFT JOIN scan_end ON true LEFT JOIN page ON true
         ORDER BY page.transaction_id, page.position`,
       [
         after.transactionId,
@@ -165,6 +193,7 @@ export class PostgresEventStore implements EventStore {
         options.types ?? null,
         options.categories ?? null,
         options.unhandledBy ?? null,
+        window,
       ],
     );
     const pageRows = rows.filter((row) => row.event_id !== null) as EventRow[];
@@ -180,18 +209,30 @@ export class PostgresEventStore implements EventStore {
       return {
         events: pageRows.slice(0, tooNew).map((row) => this.toEnvelope(row)),
         checkpoint: compareCheckpoints(checkpoint, after) > 0 ? checkpoint : after,
+        more: false,
       };
     }
     const events = pageRows.map((row) => this.toEnvelope(row));
     if (events.length === limit) {
       const last = rows[rows.length - 1] as EventRow;
-      return { events, checkpoint: { transactionId: last.transaction_id, position: last.position } };
+      return {
+        events,
+        checkpoint: { transactionId: last.transaction_id, position: last.position },
+        more: true,
+      };
+    }
+    const first = rows[0];
+    if (first && first.scanned === window) {
+      // The window is full: the log goes on past it, and so does the next read.
+      return {
+        events,
+        checkpoint: { transactionId: first.scan_end_transaction_id!, position: first.scan_end_position! },
+        more: true,
+      };
     }
     // Nothing matching is left below the snapshot: skip straight to the newest visible event.
-    const head = rows.length
-      ? { transactionId: rows[0].head_transaction_id, position: rows[0].head_position }
-      : after;
-    return { events, checkpoint: compareCheckpoints(head, after) > 0 ? head : after };
+    const head = first ? { transactionId: first.head_transaction_id, position: first.head_position } : after;
+    return { events, checkpoint: compareCheckpoints(head, after) > 0 ? head : after, more: false };
   }
 
   /** The event right before `checkpoint` in the log, if any. */

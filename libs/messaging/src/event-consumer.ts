@@ -290,7 +290,11 @@ export class EventConsumer {
     let checkpoint = await this.loadCheckpoint();
     let handled = 0;
     while (!this.stopController.signal.aborted) {
-      const { events: missed, checkpoint: next } = await this.options.store.readAll(checkpoint, {
+      const {
+        events: missed,
+        checkpoint: next,
+        more,
+      } = await this.options.store.readAll(checkpoint, {
         limit,
         categories: [...this.categories],
         occurredUpTo,
@@ -306,7 +310,7 @@ export class EventConsumer {
         await this.saveCheckpoint(next);
         checkpoint = next;
       }
-      if (missed.length < limit) break;
+      if (!more) break;
     }
     return handled;
   }

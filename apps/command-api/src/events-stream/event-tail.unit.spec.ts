@@ -30,7 +30,11 @@ class MemoryLog {
     );
     const page = matching.slice(0, options.limit ?? 500);
     const last = page.length ? page[page.length - 1].position : after.position;
-    return { events: page, checkpoint: { transactionId: last, position: last } };
+    return {
+      events: page,
+      checkpoint: { transactionId: last, position: last },
+      more: page.length < matching.length,
+    };
   }
 }
 

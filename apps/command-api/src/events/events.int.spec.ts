@@ -89,6 +89,22 @@ describe('GET /v1/events', () => {
     expect(byStream.body.events).toEqual([]);
   });
 
+  it('should find events of a type behind many of other types', async () => {
+    const busy = await api.createTenant('Busy');
+    const keys: Array<{ id: string }> = [];
+    // A filtered read looks at 10 times its limit of log entries per call: more than that first.
+    for (let i = 0; i < 12; i++) keys.push((await issueKey(busy.apiKey, `busy-${i}`)).body as { id: string });
+    const revoked = await request(api.url, 'DELETE', `/v1/api-keys/${keys[0].id}`, { apiKey: busy.apiKey });
+
+    const res = await request<Page>(api.url, 'GET', '/v1/events?type=ApiKeyRevoked&limit=1', {
+      apiKey: busy.apiKey,
+      headers: { 'x-min-position': revoked.body.position as string },
+    });
+
+    expect(res.status).toBe(200);
+    expect(res.body.events.map((e) => e.type)).toEqual(['ApiKeyRevoked']);
+  });
+
   it('should wait for a position given in x-min-position and answer without the lag flag', async () => {
     const res = await request(api.url, 'POST', '/v1/api-keys', {
       apiKey: mine.apiKey,

@@ -34,12 +34,16 @@ export class ListEventsHttpController {
   ): Promise<ListEventsResponseDto> {
     const from = query.after === undefined ? LOG_START : await this.store.checkpointOfPosition(query.after);
     if (!from) throw badInput({ after: 'is not the position of an event' });
-    const { events } = await this.store.readAll(from, {
+    const options = {
       tenantId: auth.tenantId,
       streamId: query.streamId,
       types: query.type?.split(','),
       limit: query.limit ?? DEFAULT_EVENTS_PAGE,
-    });
+    };
+    // A filtered read looks at a window of the log per call: read on until a page has events.
+    let page = await this.store.readAll(from, options);
+    while (page.events.length === 0 && page.more) page = await this.store.readAll(page.checkpoint, options);
+    const { events } = page;
     const nextAfter = events.length ? events[events.length - 1].position : (query.after ?? null);
     return { events, nextAfter };
   }
