@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { NextRunPlanned, RunMissed, RunSkipped } from '@cronicorn/events';
 import { delay, Received, SchedulerWorld, waitFor } from '../test/harness';
 import { Scheduler, SCHEDULER_FOLDS } from './scheduler';
@@ -343,6 +344,46 @@ describe('Scheduler (republishing while its fold runs behind)', () => {
       // Found started in the log when they came due for a copy, as the fold will find them.
       expect(rows.filter((r) => r.state === 'started').length).toBeGreaterThan(0);
       expect(rows.every((r) => ['dispatched', 'started'].includes(r.state))).toBe(true);
+    });
+  });
+});
+
+describe('Scheduler (outbox)', () => {
+  let world: SchedulerWorld;
+
+  beforeAll(async () => {
+    world = await SchedulerWorld.create();
+    world.startScheduler();
+  });
+  afterAll(() => world.close());
+
+  describe('When a replica handed a run out and died before publishing it', () => {
+    it('should publish it once its claim has lapsed, and record the publish', async () => {
+      const endpointId = await world.createEndpoint(await world.createJob(), {
+        schedule: { kind: 'interval', intervalMs: SECOND },
+      });
+      await waitFor(() => world.receivedFor(endpointId).length >= 1, 'a run');
+      // As the hand-out commits it: dispatched, not published, the claim of the dead replica over.
+      const item = { ...world.receivedFor(endpointId)[0].item, runId: randomUUID() };
+      await world.db.pool.query(
+        `INSERT INTO scheduler_runs (run_id, endpoint_id, tenant_id, trigger, scheduled_for, state, work_item,
+                                     dispatched_at, publish_claimed_until)
+         VALUES ($1, $2, $3, 'schedule', $4, 'dispatched', $5, now(), now() - interval '1 second')`,
+        [item.runId, endpointId, item.tenantId, item.scheduledFor, item],
+      );
+
+      await waitFor(
+        () => world.receivedFor(endpointId).some((r) => r.item.runId === item.runId),
+        'the run published by the outbox',
+      );
+      await waitFor(async () => {
+        const { rows } = await world.db.pool.query<{ publish_count: number }>(
+          'SELECT publish_count FROM scheduler_runs WHERE run_id = $1',
+          [item.runId],
+        );
+        return rows[0]?.publish_count === 1;
+      }, 'the publish recorded');
+      expect(world.receivedFor(endpointId).filter((r) => r.item.runId === item.runId)).toHaveLength(1);
     });
   });
 });

@@ -133,24 +133,44 @@ export class DispatchOutbox {
   //////////////////////////////////////// Publishing
 
   private async publishPending(): Promise<void> {
-    const { publishClaimMs, republishAfterMs } = this.deps.options;
-    await this.markStartedByLog(republishAfterMs);
+    await this.markStartedByLog();
+    await this.claimAndPublish(
+      [],
+      // Handed out, not yet published: the replica that handed them out crashed or failed to publish.
+      `SELECT run_id FROM scheduler_runs
+        WHERE state = 'dispatched' AND published_at IS NULL
+          AND (publish_claimed_until IS NULL OR publish_claimed_until <= clock_timestamp())
+        ORDER BY dispatched_at
+        LIMIT $2
+        FOR UPDATE SKIP LOCKED`,
+    );
+    await this.claimAndPublish(
+      [this.deps.options.republishAfterMs],
+      // Published a while ago and still not started by the log: the message may be lost.
+      `SELECT run_id FROM scheduler_runs s
+        WHERE state = 'dispatched' AND published_at <= now() - $3 * interval '1 millisecond'
+          AND (publish_claimed_until IS NULL OR publish_claimed_until <= clock_timestamp())
+          AND NOT ${IN_LOG('s.run_id', 'RunStarted')}
+        ORDER BY published_at
+        LIMIT $2
+        FOR UPDATE SKIP LOCKED`,
+    );
+  }
+
+  /**
+   * Claims the runs `due` selects, a batch at a time, and publishes them. `due` takes the
+   * batch size as $2, then `dueParams`. Each query reads its own partial index (migration
+   * 0033): one query over every dispatched run walked those published in the last
+   * `republishAfterMs` at each pass.
+   */
+  private async claimAndPublish(dueParams: unknown[], due: string): Promise<void> {
     for (;;) {
       const { rows } = await this.deps.pool.query<ClaimedRun>(
         `UPDATE scheduler_runs r SET publish_claimed_until = clock_timestamp() + $1 * interval '1 millisecond'
-          FROM (SELECT run_id FROM scheduler_runs s
-                 WHERE state = 'dispatched'
-                   AND (publish_claimed_until IS NULL OR publish_claimed_until <= clock_timestamp())
-                   AND (published_at IS NULL
-                        OR (published_at <= clock_timestamp() - $2 * interval '1 millisecond'
-                            -- started by the log, though the fold has not caught up: no copy needed
-                            AND NOT ${IN_LOG('s.run_id', 'RunStarted')}))
-                 ORDER BY dispatched_at
-                 LIMIT $3
-                 FOR UPDATE SKIP LOCKED) due
-         WHERE r.run_id = due.run_id
-         RETURNING r.run_id, r.trigger, r.work_item, r.published_at IS NULL AS first`,
-        [publishClaimMs, republishAfterMs, BATCH],
+           FROM (${due}) due
+          WHERE r.run_id = due.run_id
+          RETURNING r.run_id, r.trigger, r.work_item, r.published_at IS NULL AS first`,
+        [this.deps.options.publishClaimMs, BATCH, ...dueParams],
       );
       if (rows.length === 0 || this.abort.signal.aborted) return;
       const republished = rows.filter((r) => !r.first).length;
@@ -165,22 +185,25 @@ export class DispatchOutbox {
    * will: while it runs behind, they would otherwise be looked up again at every pass. Rows
    * the fold holds are skipped.
    */
-  private async markStartedByLog(republishAfterMs: number): Promise<void> {
-    await this.deps.pool.query(
-      `UPDATE scheduler_runs r SET state = 'started', started_at = first_start.started_at
-         FROM (SELECT s.run_id FROM scheduler_runs s
-                WHERE s.state = 'dispatched'
-                  AND s.dispatched_at <= clock_timestamp() - $1 * interval '1 millisecond'
-                  AND s.published_at <= clock_timestamp() - $1 * interval '1 millisecond'
-                ORDER BY s.dispatched_at
-                LIMIT $2
-                FOR UPDATE SKIP LOCKED) due,
-              LATERAL (SELECT (e.data->>'startedAt')::timestamptz AS started_at FROM events e
-                        WHERE e.stream_id = 'run-' || due.run_id AND e.type = 'RunStarted'
-                        ORDER BY e.stream_version LIMIT 1) first_start
-        WHERE r.run_id = due.run_id`,
-      [republishAfterMs, BATCH],
-    );
+  private async markStartedByLog(): Promise<void> {
+    for (;;) {
+      const { rowCount } = await this.deps.pool.query(
+        `UPDATE scheduler_runs r SET state = 'started', started_at = first_start.started_at
+           FROM (SELECT s.run_id FROM scheduler_runs s
+                  WHERE s.state = 'dispatched'
+                    AND s.published_at <= now() - $1 * interval '1 millisecond'
+                    AND ${IN_LOG('s.run_id', 'RunStarted')}
+                  ORDER BY s.published_at
+                  LIMIT $2
+                  FOR UPDATE SKIP LOCKED) due,
+                LATERAL (SELECT (e.data->>'startedAt')::timestamptz AS started_at FROM events e
+                          WHERE e.stream_id = 'run-' || due.run_id AND e.type = 'RunStarted'
+                          ORDER BY e.stream_version LIMIT 1) first_start
+          WHERE r.run_id = due.run_id`,
+        [this.deps.options.republishAfterMs, BATCH],
+      );
+      if ((rowCount ?? 0) < BATCH || this.abort.signal.aborted) return;
+    }
   }
 
   /** Publishes at once and records the published ones in one statement; failures are left to the outbox. */

@@ -3,10 +3,14 @@ import * as m0001 from './0001_event_store';
 import * as m0002 from './0002_messaging';
 import * as m0010 from './0010_command_api';
 import * as m0020 from './0020_read_models';
+import * as m0021 from './0021_read_models_autovacuum';
 import * as m0030 from './0030_scheduler';
 import * as m0031 from './0031_scheduler_folds';
 import * as m0032 from './0032_scheduler_endpoint_results';
+import * as m0033 from './0033_scheduler_outbox_indexes';
+import * as m0034 from './0034_scheduler_autovacuum';
 import * as m0040 from './0040_ai_planner';
+import * as m0041 from './0041_ai_planner_autovacuum';
 import * as m0050 from './0050_webhooks';
 import { applyMigrations, Migration, MigrationLog } from './runner';
 
@@ -23,10 +27,14 @@ export const ALL_MIGRATIONS: readonly Migration[] = [
   m0002,
   m0010,
   m0020,
+  m0021,
   m0030,
   m0031,
   m0032,
+  m0033,
+  m0034,
   m0040,
+  m0041,
   m0050,
 ].sort((a, b) => (a.id < b.id ? -1 : 1));
 
