@@ -61,7 +61,10 @@ const SECRET_BOX = Symbol('SECRET_BOX');
         metrics: DispatcherMetrics,
       ) => {
         // RunStarted and RunFinished of concurrent runs share commits.
-        const appender = new GroupCommitAppender(store);
+        const appender = new GroupCommitAppender(store, {
+          maxBatch: settings.appendBatch,
+          concurrency: settings.appendConcurrency,
+        });
         return new RunDispatcher({
           store: {
             readStream: (streamId, options) => store.readStream(streamId, options),
