@@ -36,7 +36,7 @@ import {
   ProcessSampler,
 } from './lib/proc';
 import { PrivateNats, PrivatePostgres } from './lib/servers';
-import { PostgresSampler } from './lib/postgres';
+import { PostgresSampler, StandInVacuum } from './lib/postgres';
 import { percentiles } from './lib/stats';
 import { CountingTarget } from './lib/target';
 import { CommandProbe } from './lib/command-probe';
@@ -635,7 +635,7 @@ async function main(): Promise<void> {
   const { rows: settingRows } = await pool.query<{ name: string; setting: string }>(
     `SELECT name, setting || COALESCE(unit, '') AS setting FROM pg_settings
       WHERE name IN ('max_connections', 'shared_buffers', 'synchronous_commit', 'fsync', 'wal_sync_method',
-                     'commit_delay', 'wal_buffers', 'max_wal_size', 'checkpoint_timeout')`,
+                     'commit_delay', 'wal_buffers', 'max_wal_size', 'checkpoint_timeout', 'autovacuum')`,
   );
   const postgresSettings = Object.fromEntries(settingRows.map((row) => [row.name, row.setting]));
   const names = new NatsNames(`bench${randomBytes(4).toString('hex')}`);
@@ -716,6 +716,12 @@ async function main(): Promise<void> {
     new LagProbe(pool, consumerLag('scheduler', 'scheduler', ['RunStarted', 'RunFinished'])),
   ];
   const postgresSampler = new PostgresSampler(pool);
+  const vacuum = await StandInVacuum.create(pool, options.vacuumS);
+  if (vacuum.by === 'bench')
+    say(`autovacuum is off on this server: the bench vacuums its database every ${options.vacuumS}s`);
+  if (vacuum.by === 'none')
+    say('warning: autovacuum is off on this server and --vacuum-s 0: dead rows pile up through the run');
+  cleanups.push({ what: 'stopping the vacuum', run: () => vacuum.stop() });
   cleanups.push({
     what: 'stopping the lag probes',
     run: async () => [probe, ...stageProbes].forEach((p) => p.stop()),
@@ -729,6 +735,7 @@ async function main(): Promise<void> {
   cleanups.push({ what: 'stopping the command probe', run: async () => commands.stop() });
 
   phase = 'load';
+  vacuum.start((error) => say(`vacuum failed: ${error.message}`));
   probe.start();
   for (const stage of stageProbes) stage.start();
   commands.start();
@@ -818,6 +825,7 @@ async function main(): Promise<void> {
     peakRssBytes,
     cpuPercent: { ...windowCpu, othersPercent, othersBeforePercent },
     postgres: postgresSampler.report(),
+    vacuum: vacuum.report(),
     consumerBacklog: backlog.report(),
     appMetrics,
     crashes,

@@ -22,6 +22,11 @@ export interface BenchOptions {
   databaseUrl: string;
   /** NATS server; the bench uses its own namespace there (`--nats-url`). */
   natsUrl: string;
+  /**
+   * When the server runs without autovacuum, vacuum the bench's database this often, as
+   * autovacuum would (`--vacuum-s`, `BENCH_VACUUM_S`); 0: never.
+   */
+  vacuumS: number;
   /** Keep the database and streams afterwards, for inspection (`--keep`). */
   keep: boolean;
   /** Skip writing `bench/results/` and `docs/performance.md` (`--no-write`). */
@@ -136,6 +141,14 @@ const SPECS: readonly Spec[] = [
     kind: 'string',
     help: 'NATS server (own namespace)',
   },
+  {
+    key: 'vacuumS',
+    flag: 'vacuum-s',
+    env: 'BENCH_VACUUM_S',
+    kind: 'int',
+    min: 0,
+    help: 'without autovacuum on the server: VACUUM the bench database every n s (0: never)',
+  },
   { key: 'keep', flag: 'keep', env: 'BENCH_KEEP', kind: 'bool', help: 'keep the database and streams' },
   {
     key: 'write',
@@ -174,6 +187,7 @@ export function defaultOptions(env: NodeJS.ProcessEnv): BenchOptions {
     logLevel: 'info',
     databaseUrl: env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres',
     natsUrl: env.NATS_URL || 'nats://127.0.0.1:4222',
+    vacuumS: 10,
     keep: false,
     write: true,
     note: '',

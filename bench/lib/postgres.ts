@@ -239,3 +239,78 @@ export class PostgresSampler {
     };
   }
 }
+
+type VacuumBy = 'server' | 'bench' | 'none';
+
+export interface VacuumReport {
+  /** `server`: autovacuum is on and left to it; `bench`: it is off, the bench vacuums instead; `none`: neither. */
+  by: VacuumBy;
+  intervalS: number;
+  runs: number;
+  tablesVacuumed: number;
+  durationMs: Percentiles;
+}
+
+/**
+ * Stands in for autovacuum when the server runs without it (CI configurations turn it off): every
+ * `intervalS`, `VACUUM (ANALYZE)` of the bench database's tables that autovacuum would pick with
+ * the thresholds the migrations set on the hot tables (ADR 0016: 1000 dead rows, or 1000 inserted
+ * rows plus 20 % for the insert-only log), on the bench's own connection so its CPU counts as the
+ * database's. Without it, the scheduler's hot rows pile up dead versions through the window and
+ * every read of them walks the pile: a cost production does not pay.
+ */
+export class StandInVacuum {
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<void> | null = null;
+  private readonly durationsMs: number[] = [];
+  private tablesVacuumed = 0;
+
+  private constructor(
+    private readonly pool: Pool,
+    readonly by: VacuumBy,
+    readonly intervalS: number,
+  ) {}
+
+  static async create(pool: Pool, intervalS: number): Promise<StandInVacuum> {
+    const { rows } = await pool.query<{ on: boolean }>("SELECT current_setting('autovacuum') = 'on' AS on");
+    return new StandInVacuum(pool, rows[0].on ? 'server' : intervalS > 0 ? 'bench' : 'none', intervalS);
+  }
+
+  start(onError: (error: Error) => void): void {
+    if (this.by !== 'bench' || this.timer) return;
+    this.timer = setInterval(() => {
+      if (!this.running)
+        this.running = this.vacuumDue()
+          .catch(onError)
+          .finally(() => (this.running = null));
+    }, this.intervalS * 1000);
+  }
+
+  private async vacuumDue(): Promise<void> {
+    const { rows } = await this.pool.query<{ name: string }>(
+      `SELECT quote_ident(relname) AS name FROM pg_stat_user_tables
+        WHERE n_dead_tup > 1000 OR n_ins_since_vacuum > 1000 + 0.2 * n_live_tup`,
+    );
+    if (rows.length === 0) return;
+    const startedAt = Date.now();
+    await this.pool.query(`VACUUM (ANALYZE) ${rows.map((row) => row.name).join(', ')}`);
+    this.durationsMs.push(Date.now() - startedAt);
+    this.tablesVacuumed += rows.length;
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await this.running;
+  }
+
+  report(): VacuumReport {
+    return {
+      by: this.by,
+      intervalS: this.intervalS,
+      runs: this.durationsMs.length,
+      tablesVacuumed: this.tablesVacuumed,
+      durationMs: percentiles(this.durationsMs),
+    };
+  }
+}

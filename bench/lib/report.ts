@@ -2,7 +2,7 @@ import type { LogProblems } from './apps';
 import type { BenchOptions } from './options';
 import type { RunResults } from './analysis';
 import type { MachineInfo } from './proc';
-import type { PostgresReport } from './postgres';
+import type { PostgresReport, VacuumReport } from './postgres';
 import type { Percentiles } from './stats';
 
 /** The JSON a run writes to `bench/results/dispatch-<timestamp>.json`. */
@@ -52,6 +52,8 @@ export interface BenchResult {
     othersBeforePercent: number;
   };
   postgres: PostgresReport | null;
+  /** Who vacuumed the bench's database during the run. */
+  vacuum: VacuumReport;
   /** JetStream backlog per durable consumer (`stream/consumer`), sampled every 5 s of the load. */
   consumerBacklog: Record<string, { meanPending: number; maxPending: number; maxAckPending: number }>;
   /** Selected counters scraped from each app's /metrics at the end. */
