@@ -754,6 +754,7 @@ async function main(): Promise<void> {
   sampler.stop();
 
   phase = 'measure';
+  await vacuum.stop();
   const appMetrics = await scrapeMetrics();
   const peaks = sampler.peakRss();
   const peakRssBytes: Record<string, number> = {};

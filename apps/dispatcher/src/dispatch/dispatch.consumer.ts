@@ -20,6 +20,9 @@ import { parseWorkItem } from './work-item';
 
 export const DISPATCHER_SETTINGS = Symbol('DISPATCHER_SETTINGS');
 
+/** Replicas the work-queue consumer's `maxAckPending` leaves room for (the KEDA overlay's maximum). */
+const MAX_REPLICAS = 20;
+
 /**
  * Runs the `CRONICORN_DISPATCH` consumer for the life of the app: once Postgres is migrated
  * and NATS is connected it provisions the durable `dispatcher` consumer and starts a
@@ -70,8 +73,9 @@ export class DispatchConsumer implements OnApplicationBootstrap, BeforeApplicati
       filterSubject: handle.names.allDispatch,
       ackWaitMs: this.settings.ackWaitMs,
       maxDeliver: this.settings.maxDeliver,
-      // Unacked items across all replicas; well above any replica's concurrency.
-      maxAckPending: Math.max(1_000, this.settings.concurrency * 4),
+      // Unacked items across all replicas: each holds its slots' items and as many more
+      // waiting (the worker's buffer), and up to 20 replicas must not starve each other.
+      maxAckPending: Math.max(10_000, this.settings.concurrency * 2 * MAX_REPLICAS),
       description: 'Dispatchers: due runs to call (work queue)',
     });
   }
