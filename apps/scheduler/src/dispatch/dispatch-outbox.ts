@@ -135,7 +135,6 @@ export class DispatchOutbox {
   private async publishPending(): Promise<void> {
     await this.markStartedByLog();
     await this.claimAndPublish(
-      [],
       // Handed out, not yet published: the replica that handed them out crashed or failed to publish.
       `SELECT run_id FROM scheduler_runs
         WHERE state = 'dispatched' AND published_at IS NULL
@@ -145,7 +144,6 @@ export class DispatchOutbox {
         FOR UPDATE SKIP LOCKED`,
     );
     await this.claimAndPublish(
-      [this.deps.options.republishAfterMs],
       // Published a while ago and still not started by the log: the message may be lost.
       `SELECT run_id FROM scheduler_runs s
         WHERE state = 'dispatched' AND published_at <= now() - $3 * interval '1 millisecond'
@@ -154,6 +152,7 @@ export class DispatchOutbox {
         ORDER BY published_at
         LIMIT $2
         FOR UPDATE SKIP LOCKED`,
+      [this.deps.options.republishAfterMs],
     );
   }
 
@@ -163,7 +162,7 @@ export class DispatchOutbox {
    * 0033): one query over every dispatched run walked those published in the last
    * `republishAfterMs` at each pass.
    */
-  private async claimAndPublish(dueParams: unknown[], due: string): Promise<void> {
+  private async claimAndPublish(due: string, dueParams: unknown[] = []): Promise<void> {
     for (;;) {
       const { rows } = await this.deps.pool.query<ClaimedRun>(
         `UPDATE scheduler_runs r SET publish_claimed_until = clock_timestamp() + $1 * interval '1 millisecond'
