@@ -9,8 +9,10 @@ import {
   markRunMissed,
   openRuns,
   releaseQueuedRun,
+  saveEndpoints,
   saveResult,
 } from './schedule.repository';
+import { EndpointRow } from './schedule.model';
 
 describe('Scheduler repository: what the log says before the fold does', () => {
   let db: TestDatabase;
@@ -120,6 +122,59 @@ describe("Scheduler repository: an endpoint's result", () => {
     },
     streak: { count: 2, since: '2026-01-01T00:00:00.000Z', lastFailureAt: '2026-01-01T00:00:02.000Z' },
   };
+
+  describe('When several rows are saved in one statement', () => {
+    it('should write each row its own values and release only the leases asked for', async () => {
+      const [a, b] = [await endpoint(), await endpoint()];
+      await db.pool.query(
+        `UPDATE scheduler_endpoints SET lease_owner = 'me', lease_until = now() + interval '1 minute'
+          WHERE endpoint_id = ANY($1)`,
+        [[a, b]],
+      );
+      const planned: Partial<EndpointRow> = {
+        config: { note: 'say "hi" \\ {braces}, ünicode' } as unknown as EndpointRow['config'],
+        hints: [],
+        lastRun: { runId: randomUUID(), scheduledFor: '2026-01-01T00:00:00.000Z', startedAt: null },
+        scheduledRuns: 7,
+        plan: {
+          runId: randomUUID(),
+          runAt: '2026-01-01T00:00:01.000Z',
+          slot: '2026-01-01T00:00:01.000Z',
+          reason: 'interval',
+          plannedAt: '2026-01-01T00:00:00.500Z',
+        } as EndpointRow['plan'],
+      };
+      const paused: Partial<EndpointRow> = {
+        status: 'paused',
+        pausedUntil: '2026-01-02T00:00:00.000Z',
+        plan: null,
+      };
+
+      await withTransaction(db.pool, async (client) => {
+        const rowA = (await lockEndpoint(client, a))!;
+        const rowB = (await lockEndpoint(client, b))!;
+        await saveEndpoints(client, [
+          { row: { ...rowA, ...planned }, releaseLease: true },
+          { row: { ...rowB, ...paused }, releaseLease: false },
+        ]);
+      });
+
+      const [savedA, savedB] = await withTransaction(db.pool, async (client) => [
+        (await lockEndpoint(client, a))!,
+        (await lockEndpoint(client, b))!,
+      ]);
+      expect(savedA).toMatchObject(planned);
+      expect(savedB).toMatchObject(paused);
+      const { rows } = await db.pool.query<{ endpoint_id: string; lease_owner: string | null }>(
+        'SELECT endpoint_id, lease_owner FROM scheduler_endpoints WHERE endpoint_id = ANY($1)',
+        [[a, b]],
+      );
+      expect(Object.fromEntries(rows.map((r) => [r.endpoint_id, r.lease_owner]))).toEqual({
+        [a]: null,
+        [b]: 'me',
+      });
+    });
+  });
 
   describe('When a locking read waits for the transaction that writes the result', () => {
     it('should read the result that transaction wrote', async () => {

@@ -6,7 +6,7 @@ import { MessagingLogger } from '@cronicorn/messaging';
 import { Tally } from '../scheduler.metrics';
 import { Outcome } from './schedule.decisions';
 import { EndpointRow } from './schedule.model';
-import { insertRuns, saveEndpoint } from './schedule.repository';
+import { insertRuns, saveEndpoints } from './schedule.repository';
 
 export interface Cause {
   correlationId?: string;
@@ -40,7 +40,7 @@ export class ScheduleWriter {
   }
 
   /**
-   * Several outcomes of different endpoints in one go: a row update each, then one insert for
+   * Several outcomes of different endpoints in one go: one update for their rows, one insert for
    * all their runs and one append for all their schedule events. The runs are recorded with
    * the first write's `now` and `claimPublishMs`.
    */
@@ -50,9 +50,13 @@ export class ScheduleWriter {
     tally: Tally,
   ): Promise<void> {
     if (writes.length === 0) return;
-    for (const { outcome, options } of writes) {
-      await saveEndpoint(client, outcome.row, options.releaseLease || outcome.planChanged);
-    }
+    await saveEndpoints(
+      client,
+      writes.map(({ outcome, options }) => ({
+        row: outcome.row,
+        releaseLease: options.releaseLease || outcome.planChanged,
+      })),
+    );
     const [{ options: first }] = writes;
     await insertRuns(
       client,
