@@ -3,9 +3,10 @@ export interface DispatcherSettings {
   /** Durable consumer shared by every replica. */
   durable: string;
   /**
-   * Runs in flight per replica (`DISPATCHER_CONCURRENCY`, default 256). A run holds its slot
+   * Runs in flight per replica (`DISPATCHER_CONCURRENCY`, default 1024). A run holds its slot
    * through two appends as well as the call, so under load the commits, not the calls, use
-   * most of it: 64 slots capped one replica near 320 runs/s on the bench machine.
+   * most of it: on the bench machine 64 slots capped one replica near 320 runs/s, 256 let the
+   * pickup reach seconds, 1024 kept it under half a second (docs/performance.md).
    */
   concurrency: number;
   /**
@@ -54,7 +55,7 @@ export function dispatcherSettingsFromEnv(env: NodeJS.ProcessEnv = process.env):
   if (ackWaitMs < 300) throw new Error(`DISPATCHER_ACK_WAIT_MS must be at least 300, got ${ackWaitMs}`);
   return {
     durable: 'dispatcher',
-    concurrency: positiveInt(env, 'DISPATCHER_CONCURRENCY', 256),
+    concurrency: positiveInt(env, 'DISPATCHER_CONCURRENCY', 1024),
     appendBatch: positiveInt(env, 'DISPATCHER_APPEND_BATCH', 64),
     appendConcurrency: positiveInt(env, 'DISPATCHER_APPEND_CONCURRENCY', 2),
     ackWaitMs,
