@@ -158,14 +158,18 @@ export class OutboxRelay {
     const batchSize = this.options.batchSize ?? 500;
     let checkpoint = await this.loadCheckpoint();
     while (!signal.aborted) {
-      const { events, checkpoint: next } = await this.options.store.readAll(checkpoint, { limit: batchSize });
+      const {
+        events,
+        checkpoint: next,
+        more,
+      } = await this.options.store.readAll(checkpoint, { limit: batchSize });
       if (events.length > 0) await this.publish(events, next, signal);
       if (signal.aborted) return;
       if (next.transactionId !== checkpoint.transactionId || next.position !== checkpoint.position) {
         await this.saveCheckpoint(next);
         checkpoint = next;
       }
-      if (events.length < batchSize) {
+      if (!more) {
         await this.wakeup.wait(this.options.pollIntervalMs ?? 1_000, signal);
         // Proves the session holding the lock is alive; a dead one would make us a false leader.
         if (!signal.aborted) await lockClient.query('SELECT 1');

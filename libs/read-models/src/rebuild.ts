@@ -100,7 +100,7 @@ export async function rebuildReadModels(options: RebuildOptions): Promise<Rebuil
         total = Math.max(total, done);
         const elapsedMs = Date.now() - started;
         options.onProgress?.({ done, total, elapsedMs, eventsPerSecond: rate(done, elapsedMs) });
-        if (page.events.length < batchSize) break;
+        if (!page.more) break;
         // A dead lock session would let a projector start writing under us.
         await lockClient.query('SELECT 1');
       }

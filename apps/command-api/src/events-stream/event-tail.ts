@@ -47,9 +47,9 @@ export class EventTail {
     let failures = 0;
     try {
       while (!signal.aborted) {
-        let full: boolean;
+        let more: boolean;
         try {
-          full = await this.sendPage();
+          more = await this.sendPage();
           failures = 0;
         } catch (err) {
           failures += 1;
@@ -61,16 +61,16 @@ export class EventTail {
           continue;
         }
         // Checked here: Wakeup.wait only listens for an abort that happens while it waits.
-        if (!full && !signal.aborted) await this.options.wakeup.wait(this.options.pollMs(), signal);
+        if (!more && !signal.aborted) await this.options.wakeup.wait(this.options.pollMs(), signal);
       }
     } finally {
       clearInterval(heartbeat);
     }
   }
 
-  /** Sends the next page; true when it was full (more may be waiting). */
+  /** Sends the next page; true when more is waiting. */
   private async sendPage(): Promise<boolean> {
-    const { events, checkpoint } = await this.options.store.readAll(this.checkpoint, {
+    const { events, checkpoint, more } = await this.options.store.readAll(this.checkpoint, {
       tenantId: this.options.tenantId,
       limit: this.options.batchSize,
     });
@@ -79,6 +79,6 @@ export class EventTail {
       await this.options.write(sseEvent(envelope));
     }
     this.checkpoint = checkpoint;
-    return events.length === this.options.batchSize;
+    return more;
   }
 }
