@@ -493,7 +493,7 @@ function printSummary(result: BenchResult, file: string | null): void {
     `  runs/s            ${r.runsPerSecond} started (ideal ${r.idealRunsPerSecond}), ${r.runsFinishedPerSecond} finished`,
     `  lateness ms       p50 ${l.p50} · p95 ${l.p95} · p99 ${l.p99} · max ${l.max}  (${fmt(l.count)} runs)`,
     r.latenessBreakdownMs
-      ? `    of which       fire p99 ${r.latenessBreakdownMs.fire.p99} · publish p99 ${r.latenessBreakdownMs.publish.p99} · pickup p99 ${r.latenessBreakdownMs.pickup.p99}`
+      ? `    of which       fire p99 ${r.latenessBreakdownMs.fire.p99} · hand-off p99 ${r.latenessBreakdownMs.handOff.p99}`
       : '    (no breakdown: scheduler_runs unreadable)',
     `    vs the slot    p50 ${r.latenessVsSlotMs.p50} · p95 ${r.latenessVsSlotMs.p95} · p99 ${r.latenessVsSlotMs.p99} · max ${r.latenessVsSlotMs.max} (start − previous start − interval)`,
     `  start gaps ms     p50 ${r.startGapMs.p50} · p99 ${r.startGapMs.p99} · max ${r.startGapMs.max} (between consecutive starts of one endpoint)`,

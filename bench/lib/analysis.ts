@@ -62,10 +62,8 @@ export interface RunResults {
   latenessBreakdownMs: {
     /** Plan due → the scheduler's fire transaction (`dispatched_at`). */
     fire: Percentiles;
-    /** Fire → work item published to JetStream (first publish only). */
-    publish: Percentiles;
-    /** Published → `RunStarted.startedAt` in the dispatcher. */
-    pickup: Percentiles;
+    /** Fire → `RunStarted.startedAt` in the dispatcher: the publish, the queue and the pickup. */
+    handOff: Percentiles;
   } | null;
 }
 
@@ -274,30 +272,21 @@ async function latenessBreakdown(
   firstStart: ReadonlyMap<string, StartRow>,
 ): Promise<RunResults['latenessBreakdownMs']> {
   try {
-    const { rows } = await pool.query<{
-      run_id: string;
-      scheduled_for: Date;
-      dispatched_at: Date | null;
-      published_at: Date | null;
-      publish_count: number;
-    }>(
-      `SELECT run_id::text AS run_id, scheduled_for, dispatched_at, published_at, publish_count
+    const { rows } = await pool.query<{ run_id: string; scheduled_for: Date; dispatched_at: Date | null }>(
+      `SELECT run_id::text AS run_id, scheduled_for, dispatched_at
          FROM scheduler_runs
         WHERE trigger = 'schedule' AND scheduled_for >= $1 AND scheduled_for < $2`,
       [new Date(window.fromMs), new Date(window.toMs)],
     );
     const fire: number[] = [];
-    const publish: number[] = [];
-    const pickup: number[] = [];
+    const handOff: number[] = [];
     for (const row of rows) {
       if (!row.dispatched_at) continue;
       fire.push(row.dispatched_at.getTime() - row.scheduled_for.getTime());
-      if (!row.published_at || row.publish_count !== 1) continue;
-      publish.push(row.published_at.getTime() - row.dispatched_at.getTime());
       const start = firstStart.get(row.run_id);
-      if (start) pickup.push(ms(start.started_at) - row.published_at.getTime());
+      if (start) handOff.push(ms(start.started_at) - row.dispatched_at.getTime());
     }
-    return { fire: percentiles(fire), publish: percentiles(publish), pickup: percentiles(pickup) };
+    return { fire: percentiles(fire), handOff: percentiles(handOff) };
   } catch {
     return null;
   }

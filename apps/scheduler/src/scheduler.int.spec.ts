@@ -350,40 +350,57 @@ describe('Scheduler (republishing while its fold runs behind)', () => {
 
 describe('Scheduler (outbox)', () => {
   let world: SchedulerWorld;
+  let endpointId: string;
 
   beforeAll(async () => {
     world = await SchedulerWorld.create();
-    world.startScheduler();
+    world.startScheduler({ republishAfterMs: 1_000 });
+    endpointId = await world.createEndpoint(await world.createJob(), {
+      schedule: { kind: 'interval', intervalMs: SECOND },
+    });
+    await waitFor(() => world.receivedFor(endpointId).length >= 1, 'a run');
   });
   afterAll(() => world.close());
 
-  describe('When a replica handed a run out and died before publishing it', () => {
-    it('should publish it once its claim has lapsed, and record the publish', async () => {
-      const endpointId = await world.createEndpoint(await world.createJob(), {
-        schedule: { kind: 'interval', intervalMs: SECOND },
-      });
-      await waitFor(() => world.receivedFor(endpointId).length >= 1, 'a run');
-      // As the hand-out commits it: dispatched, not published, the claim of the dead replica over.
-      const item = { ...world.receivedFor(endpointId)[0].item, runId: randomUUID() };
-      await world.db.pool.query(
-        `INSERT INTO scheduler_runs (run_id, endpoint_id, tenant_id, trigger, scheduled_for, state, work_item,
-                                     dispatched_at, publish_claimed_until)
-         VALUES ($1, $2, $3, 'schedule', $4, 'dispatched', $5, now(), now() - interval '1 second')`,
-        [item.runId, endpointId, item.tenantId, item.scheduledFor, item],
-      );
+  /** A run of the endpoint as a hand-out commits it, with the given publish columns. */
+  const insertRun = async (published: { at: string | null; count: number }) => {
+    const item = { ...world.receivedFor(endpointId)[0].item, runId: randomUUID() };
+    await world.db.pool.query(
+      `INSERT INTO scheduler_runs (run_id, endpoint_id, tenant_id, trigger, scheduled_for, state, work_item,
+                                   dispatched_at, published_at, publish_count)
+       VALUES ($1, $2, $3, 'schedule', $4, 'dispatched', $5, now(), ${published.at ?? 'NULL'}, $6)`,
+      [item.runId, endpointId, item.tenantId, item.scheduledFor, item, published.count],
+    );
+    return item;
+  };
+  const publishCount = async (runId: string) =>
+    (
+      await world.db.pool.query<{ publish_count: number }>(
+        'SELECT publish_count FROM scheduler_runs WHERE run_id = $1',
+        [runId],
+      )
+    ).rows[0]?.publish_count;
+  const receivedOf = (runId: string) => world.receivedFor(endpointId).filter((r) => r.item.runId === runId);
 
-      await waitFor(
-        () => world.receivedFor(endpointId).some((r) => r.item.runId === item.runId),
-        'the run published by the outbox',
-      );
-      await waitFor(async () => {
-        const { rows } = await world.db.pool.query<{ publish_count: number }>(
-          'SELECT publish_count FROM scheduler_runs WHERE run_id = $1',
-          [item.runId],
-        );
-        return rows[0]?.publish_count === 1;
-      }, 'the publish recorded');
-      expect(world.receivedFor(endpointId).filter((r) => r.item.runId === item.runId)).toHaveLength(1);
+  describe('When a hand-out failed to publish its run', () => {
+    it('should publish it from the outbox and record the publish', async () => {
+      // What a failed publish leaves: un-recorded, as if never published.
+      const item = await insertRun({ at: null, count: 0 });
+
+      await waitFor(() => receivedOf(item.runId).length > 0, 'the run published by the outbox');
+      await waitFor(async () => (await publishCount(item.runId)) === 1, 'the publish recorded');
+      expect(receivedOf(item.runId)).toHaveLength(1);
+    });
+  });
+
+  describe('When a replica handed a run out and died before publishing it', () => {
+    it('should publish it once it is overdue for a start', async () => {
+      // The hand-out recorded the publish in its transaction; the process died before publishing.
+      const item = await insertRun({ at: 'now()', count: 1 });
+
+      await waitFor(() => receivedOf(item.runId).length > 0, 'the run republished');
+      await waitFor(async () => (await publishCount(item.runId)) === 2, 'the republish recorded');
+      expect(receivedOf(item.runId)).toHaveLength(1);
     });
   });
 });

@@ -55,9 +55,11 @@ const PRUNE_EVERY_MS = 60_000;
 /**
  * Gets work items from `scheduler_runs` onto the dispatch stream, `Nats-Msg-Id` = runId:
  *
- * - The replica that hands a run out publishes it right after its commit (`publishNow`).
- *   Publishing after the commit keeps NATS out of the transaction; a crash in between leaves
- *   the run unpublished, and the outbox of any replica publishes it once the claim lapses.
+ * - The replica that hands a run out records it as published in the hand-out's transaction
+ *   and publishes it right after the commit (`publishNow`): NATS stays out of the
+ *   transaction and a publish costs no second write. A failed publish is un-recorded and
+ *   retried by the first-publish pass; a crash between the commit and the publish leaves a
+ *   run recorded as published that nobody starts, and the republish rule below publishes it.
  * - A run dispatched but not started (by the log) `republishAfterMs` after its last publish is
  *   published again, in case the message was lost; within the stream's duplicate window
  *   JetStream drops the copy, past it the dispatcher finds the run stream already begun.
@@ -98,13 +100,35 @@ export class DispatchOutbox {
     await Promise.all(this.loops);
   }
 
-  /** Publishes runs this replica just handed out (and claimed for `publishClaimMs`). */
+  /**
+   * Publishes runs this replica just handed out (recorded as published by the hand-out). A
+   * failed publish is un-recorded, so the first-publish pass retries it soon; should that
+   * fail too, the republish rule publishes the run.
+   */
   async publishNow(handOuts: readonly HandOut[]): Promise<void> {
-    await this.publishAll(
-      handOuts
-        .filter((h) => h.state === 'dispatched')
-        .map((h) => ({ run_id: h.runId, trigger: h.trigger, work_item: h.workItem, first: true })),
-    );
+    const runs = handOuts
+      .filter((h) => h.state === 'dispatched')
+      .map((h) => ({ run_id: h.runId, trigger: h.trigger, work_item: h.workItem, first: true }));
+    const failed = (await this.publishEach(runs))
+      .filter((r) => r.published === null)
+      .map((r) => r.run.run_id);
+    if (failed.length === 0) return;
+    try {
+      await this.deps.pool.query(
+        `UPDATE scheduler_runs r SET published_at = NULL, publish_count = r.publish_count - 1
+           FROM (SELECT run_id FROM scheduler_runs
+                  WHERE run_id = ANY($1::uuid[]) AND state = 'dispatched' AND publish_count > 0
+                  FOR UPDATE SKIP LOCKED) mine
+          WHERE r.run_id = mine.run_id`,
+        [failed],
+      );
+      this.wake();
+    } catch (error) {
+      this.deps.logger.warn(
+        { runs: failed.length, ...errorFields(error) },
+        'could not un-record failed publishes',
+      );
+    }
   }
 
   private async loop(
@@ -205,12 +229,16 @@ export class DispatchOutbox {
     }
   }
 
-  /** Publishes at once and records the published ones in one statement; failures are left to the outbox. */
+  private async publishEach(runs: readonly ClaimedRun[]) {
+    return Promise.all(runs.map(async (run) => ({ run, published: await this.publish(run) })));
+  }
+
+  /** Publishes claimed runs and records the published ones in one statement; failures are left to the outbox. */
   private async publishAll(runs: readonly ClaimedRun[]): Promise<void> {
     if (runs.length === 0) return;
-    const published = (await Promise.all(runs.map((run) => this.publish(run)))).filter(
-      (runId): runId is string => runId !== null,
-    );
+    const published = (await this.publishEach(runs))
+      .map((r) => r.published)
+      .filter((runId): runId is string => runId !== null);
     if (published.length === 0) return;
     try {
       await this.deps.pool.query(
@@ -306,7 +334,13 @@ export class DispatchOutbox {
       await this.deps.writer.apply(
         client,
         replan(ctx, row),
-        { now, releaseLease: false, claimPublishMs: 0, prepend: [missed], cause: { correlationId: runId } },
+        {
+          now,
+          releaseLease: false,
+          publishedByCaller: false,
+          prepend: [missed],
+          cause: { correlationId: runId },
+        },
         tally,
       );
       this.deps.logger.warn({ endpointId, runId, budgetMs: this.deps.options.missedAfterMs }, 'run missed');

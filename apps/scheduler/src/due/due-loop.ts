@@ -25,14 +25,7 @@ export interface DueLoopDeps {
   outbox: Pick<DispatchOutbox, 'publishNow' | 'wake'>;
   options: Pick<
     SchedulerOptions,
-    | 'owner'
-    | 'pollIntervalMs'
-    | 'horizonMs'
-    | 'leaseMs'
-    | 'fireConcurrency'
-    | 'fireBatch'
-    | 'claimBatch'
-    | 'publishClaimMs'
+    'owner' | 'pollIntervalMs' | 'horizonMs' | 'leaseMs' | 'fireConcurrency' | 'fireBatch' | 'claimBatch'
   >;
   governor: Partial<GovernorOptions>;
   logger: MessagingLogger;
@@ -75,7 +68,8 @@ type FireStep = (
  *   outcome and releases the lease; the work item is published after the commit. Plans that
  *   come due while other fires run share the next transaction (group commit).
  *
- * Lease expiry uses the database clock (`clock_timestamp()`), shared by all replicas, so
+ * Lease expiry uses the database clock (`clock_timestamp()`, `statement_timestamp()` where an
+ * index must bound it), shared by all replicas, so
  * their own clock skew cannot make two of them believe they hold the same row. Plan times
  * use the apps' clock. A replica that dies holding leases delays those runs by up to
  * `leaseMs`; then any replica claims them.
@@ -151,13 +145,22 @@ export class DueLoop {
       endpoint_id: string;
       next_run_id: string;
       next_run_at: Date;
-    }>(
-      `WITH due AS (
+    }>({
+      name: 'scheduler.claim-due',
+      // Free rows and lapsed leases each read their own index (migration 0035).
+      text: `WITH free AS (
          SELECT endpoint_id FROM scheduler_endpoints
-          WHERE next_run_at <= $1 AND (lease_until IS NULL OR lease_until <= clock_timestamp())
+          WHERE lease_owner IS NULL AND next_run_at <= $1
           ORDER BY next_run_at
           LIMIT $2
-          FOR UPDATE SKIP LOCKED)
+          FOR UPDATE SKIP LOCKED),
+       lapsed AS (
+         SELECT endpoint_id FROM scheduler_endpoints
+          WHERE lease_owner IS NOT NULL AND lease_until <= statement_timestamp() AND next_run_at <= $1
+          ORDER BY lease_until
+          LIMIT $2
+          FOR UPDATE SKIP LOCKED),
+       due AS (SELECT endpoint_id FROM free UNION ALL SELECT endpoint_id FROM lapsed)
        UPDATE scheduler_endpoints s
           SET lease_owner = $3,
               lease_until = clock_timestamp() + (GREATEST(s.next_run_at, $4::timestamptz) - $4::timestamptz)
@@ -165,8 +168,8 @@ export class DueLoop {
          FROM due
         WHERE s.endpoint_id = due.endpoint_id
        RETURNING s.endpoint_id, s.next_run_id, s.next_run_at`,
-      [new Date(now.getTime() + horizonMs), claimBatch, owner, now, leaseMs],
-    );
+      values: [new Date(now.getTime() + horizonMs), claimBatch, owner, now, leaseMs],
+    });
     if (this.stopping) return rows.length;
     for (const row of rows) this.arm(row.endpoint_id, row.next_run_id, row.next_run_at.getTime(), 0);
     return rows.length;
@@ -321,7 +324,7 @@ export class DueLoop {
     }
     writes.push({
       outcome: result,
-      options: { now, releaseLease: true, claimPublishMs: this.deps.options.publishClaimMs },
+      options: { now, releaseLease: true, publishedByCaller: true },
     });
     return {
       kind: 'fired',

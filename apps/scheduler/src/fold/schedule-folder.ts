@@ -213,7 +213,7 @@ export class ScheduleFolder {
     await this.deps.writer.apply(
       client,
       outcome,
-      { now, releaseLease: false, claimPublishMs: 0, cause: causeOf(envelope) },
+      { now, releaseLease: false, publishedByCaller: false, cause: causeOf(envelope) },
       after.tally,
     );
     const plan = outcome.row.plan;

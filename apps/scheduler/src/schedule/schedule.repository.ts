@@ -401,24 +401,26 @@ export async function openRuns(client: PoolClient, endpointId: string): Promise<
 }
 
 /**
- * Records runs handed out at `now` (app clock). `claimPublishMs`: the caller publishes them
- * itself right after commit, so the outbox leaves them alone that long; 0 leaves them to it.
+ * Records runs handed out at `now` (app clock). `publishedByCaller`: the caller publishes them
+ * itself right after the commit, so they are recorded as published now (one write per run, not
+ * a second one after the publish); should that publish never happen, the outbox's republish
+ * rule publishes them. Otherwise they are left to the outbox's first-publish pass.
  */
 export async function insertRuns(
   client: PoolClient,
   handOuts: readonly HandOut[],
   now: Date,
-  claimPublishMs: number,
+  publishedByCaller: boolean,
 ): Promise<void> {
   if (handOuts.length === 0) return;
   await client.query({
     name: 'scheduler.insert-runs',
     text: `INSERT INTO scheduler_runs (run_id, endpoint_id, tenant_id, trigger, scheduled_for, state, work_item,
-                                 dispatched_at, publish_claimed_until)
+                                 dispatched_at, published_at, publish_count)
      SELECT t.run_id, t.endpoint_id, t.tenant_id, t.trigger, t.scheduled_for, t.state, t.work_item,
             CASE WHEN t.state = 'dispatched' THEN $8::timestamptz END,
-            CASE WHEN t.state = 'dispatched' AND $9 > 0
-                 THEN clock_timestamp() + $9 * interval '1 millisecond' END
+            CASE WHEN t.state = 'dispatched' AND $9 THEN clock_timestamp() END,
+            CASE WHEN t.state = 'dispatched' AND $9 THEN 1 ELSE 0 END
        FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $7::jsonb[])
             AS t(run_id, endpoint_id, tenant_id, trigger, scheduled_for, state, work_item)
      ON CONFLICT (run_id) DO NOTHING`,
@@ -431,7 +433,7 @@ export async function insertRuns(
       handOuts.map((h) => h.state),
       handOuts.map((h) => JSON.stringify(h.workItem)),
       now,
-      claimPublishMs,
+      publishedByCaller,
     ],
   });
 }

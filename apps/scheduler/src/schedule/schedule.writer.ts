@@ -17,8 +17,8 @@ export interface ApplyOptions {
   now: Date;
   /** Drop the row's lease even if the plan did not change (the holder is done with it). */
   releaseLease: boolean;
-  /** See `insertRuns`. */
-  claimPublishMs: number;
+  /** The caller publishes the runs handed out right after the commit (see `insertRuns`). */
+  publishedByCaller: boolean;
   cause?: Cause;
   /** Schedule events that come before the outcome's own (a RunMissed). */
   prepend?: readonly ScheduleEvent[];
@@ -42,7 +42,7 @@ export class ScheduleWriter {
   /**
    * Several outcomes of different endpoints in one go: one update for their rows, one insert for
    * all their runs and one append for all their schedule events. The runs are recorded with
-   * the first write's `now` and `claimPublishMs`.
+   * the first write's `now` and `publishedByCaller`.
    */
   async applyAll(
     client: PoolClient,
@@ -62,7 +62,7 @@ export class ScheduleWriter {
       client,
       writes.flatMap((w) => w.outcome.handOuts),
       first.now,
-      first.claimPublishMs,
+      first.publishedByCaller,
     );
     const appends = writes
       .map(({ outcome, options }) => ({

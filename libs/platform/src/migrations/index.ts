@@ -9,6 +9,7 @@ import * as m0031 from './0031_scheduler_folds';
 import * as m0032 from './0032_scheduler_endpoint_results';
 import * as m0033 from './0033_scheduler_outbox_indexes';
 import * as m0034 from './0034_scheduler_autovacuum';
+import * as m0035 from './0035_scheduler_claim_indexes';
 import * as m0040 from './0040_ai_planner';
 import * as m0041 from './0041_ai_planner_autovacuum';
 import * as m0050 from './0050_webhooks';
@@ -33,6 +34,7 @@ export const ALL_MIGRATIONS: readonly Migration[] = [
   m0032,
   m0033,
   m0034,
+  m0035,
   m0040,
   m0041,
   m0050,
