@@ -1,4 +1,5 @@
-import { streamIds } from '@cronicorn/events';
+import { Event, EventEnvelope, streamIds } from '@cronicorn/events';
+import { withTransaction } from '@cronicorn/platform';
 import { createTestDatabase, TestDatabase } from '@cronicorn/testing';
 import {
   analysisCompleted,
@@ -11,9 +12,11 @@ import {
   newId,
   nextRunPlanned,
   runEvents,
+  RunSpec,
   snapshotReadModels,
   TenantHistory,
 } from '../../test/fixtures';
+import { projectToReadModels } from '../read-models';
 import { getEndpoint, listEndpoints } from './endpoints.queries';
 
 jest.setTimeout(30_000);
@@ -276,6 +279,390 @@ describe('Endpoints read model', () => {
         failureStreak: 2,
       });
     });
+  });
+
+  describe('When run events move the row on from its own columns', () => {
+    // Applying an event with the full recompute counts over the endpoint's runs; the
+    // incremental update reads only the row and the run's own rm_runs row.
+    const RECOUNT = /\b(count\(\*\)|max\(finished_at\)) FROM rm_runs\b/;
+
+    interface RunColumns {
+      runs_count: number;
+      last_run_id: string | null;
+      last_run_status: string | null;
+      last_run_http_status: number | null;
+      last_run_duration_ms: number | null;
+      last_run_started_at: Date | null;
+      last_run_finished_at: Date | null;
+      last_success_at: Date | null;
+      failure_streak: number;
+    }
+
+    interface ScenarioRun extends RunSpec {
+      /** A second delivery's RunStarted (attempt 2) at this minute, which the finish then reports. */
+      restartAtMin?: number;
+      /** Started and not finished. */
+      open?: boolean;
+      /** After the finish, events the dispatcher never appends (ADR 0007): another start, the finish again. */
+      late?: ('start' | 'finish')[];
+    }
+
+    interface Scenario {
+      runs: Record<string, ScenarioRun>;
+      /** FailuresReset instants (minutes), in their stream's order, under the label `reset`. */
+      resetsAtMin?: number[];
+    }
+
+    interface Step {
+      label: string;
+      recounted: boolean;
+      /** The run columns, with the last run's id replaced by its label. */
+      row: RunColumns;
+    }
+
+    /** The run columns as the read model's rules define them, straight from rm_runs. */
+    async function recomputed(endpointId: string): Promise<RunColumns> {
+      const { rows } = await db.pool.query<RunColumns>(
+        `WITH runs AS (SELECT * FROM rm_runs WHERE endpoint_id = $1),
+              counted AS (SELECT * FROM runs WHERE trigger IN ('schedule', 'manual') AND finished_at IS NOT NULL),
+              last AS (SELECT * FROM runs ORDER BY started_at DESC, run_id DESC LIMIT 1),
+              success AS (SELECT max(finished_at) AS at FROM counted WHERE status = 'success')
+         SELECT (SELECT count(*)::int FROM runs) AS runs_count, last.run_id AS last_run_id,
+                last.status AS last_run_status, last.http_status AS last_run_http_status,
+                last.duration_ms AS last_run_duration_ms, last.started_at AS last_run_started_at,
+                last.finished_at AS last_run_finished_at, success.at AS last_success_at,
+                (SELECT count(*)::int FROM counted
+                  WHERE status IN ('failed', 'timeout')
+                    AND finished_at > COALESCE(GREATEST(success.at, e.failures_reset_at), '-infinity')
+                ) AS failure_streak
+           FROM rm_endpoints e CROSS JOIN success LEFT JOIN last ON true
+          WHERE e.endpoint_id = $1`,
+        [endpointId],
+      );
+      return rows[0];
+    }
+
+    async function runColumns(endpointId: string): Promise<RunColumns> {
+      const { rows } = await db.pool.query<RunColumns>(
+        `SELECT runs_count, last_run_id, last_run_status, last_run_http_status, last_run_duration_ms,
+                last_run_started_at, last_run_finished_at, last_success_at, failure_streak
+           FROM rm_endpoints WHERE endpoint_id = $1`,
+        [endpointId],
+      );
+      return rows[0];
+    }
+
+    /** Applies one event in its own transaction; true if that counted over the endpoint's runs. */
+    async function projectWatched(envelope: EventEnvelope): Promise<boolean> {
+      return withTransaction(db.pool, async (client) => {
+        const query = jest.spyOn(client, 'query');
+        try {
+          await projectToReadModels(envelope, client);
+          return query.mock.calls.some(([sql]) => {
+            const text = typeof sql === 'string' ? sql : (sql as { text?: string }).text;
+            return text !== undefined && RECOUNT.test(text);
+          });
+        } finally {
+          query.mockRestore();
+        }
+      });
+    }
+
+    /**
+     * A fresh endpoint gets the scenario's streams, applied in `order` (each label takes the
+     * next event of its stream); after every event the row must equal the recompute.
+     */
+    async function replay(scenario: Scenario, order: readonly string[]): Promise<Step[]> {
+      const { tenant, jobId, endpointId } = await givenEndpoint();
+      const pending = new Map<string, EventEnvelope[]>();
+      const labelOf = new Map<string, string>();
+      for (const [label, spec] of Object.entries(scenario.runs)) {
+        const runId = newId('run');
+        labelOf.set(runId, label);
+        const [started, finished] = runEvents(runId, endpointId, jobId, spec);
+        const events: Event[] = [started];
+        if (spec.restartAtMin !== undefined) {
+          const lateMs = Math.round((spec.restartAtMin - spec.startedAtMin) * 60_000) + (spec.lateMs ?? 0);
+          const [restarted, restartedFinish] = runEvents(runId, endpointId, jobId, {
+            ...spec,
+            startedAtMin: spec.restartAtMin,
+            lateMs,
+          });
+          events.push({ ...restarted, data: { ...restarted.data, attempt: 2 } }, restartedFinish);
+        } else if (!spec.open) {
+          events.push(finished);
+        }
+        for (const kind of spec.late ?? []) {
+          events.push(kind === 'finish' ? finished : { ...started, data: { ...started.data, attempt: 2 } });
+        }
+        pending.set(label, await history.append(tenant.tenantId, streamIds.run(runId), ...events));
+      }
+      if (scenario.resetsAtMin) {
+        const resets: Event[] = scenario.resetsAtMin.map((m) => ({
+          type: 'FailuresReset',
+          data: { endpointId, resetAt: at(m) },
+        }));
+        pending.set(
+          'reset',
+          await history.append(tenant.tenantId, streamIds.endpoint(endpointId), ...resets),
+        );
+      }
+
+      const steps: Step[] = [];
+      for (const label of order) {
+        const envelope = pending.get(label)?.shift();
+        if (!envelope) throw new Error(`no event left on stream ${label}`);
+        const recounted = await projectWatched(envelope);
+        const row = await runColumns(endpointId);
+        expect(row).toEqual(await recomputed(endpointId));
+        steps.push({
+          label,
+          recounted,
+          row: { ...row, last_run_id: row.last_run_id && (labelOf.get(row.last_run_id) ?? row.last_run_id) },
+        });
+      }
+      expect([...pending.values()].flat()).toEqual([]);
+      return steps;
+    }
+
+    /** Arrival orders that keep each stream's own order, drawn from a fixed seed. */
+    function shuffledOrders(order: readonly string[], count: number): string[][] {
+      let seed = 20260302;
+      const random = () => {
+        seed = (seed + 0x6d2b79f5) | 0;
+        let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+        t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+        return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+      };
+      return Array.from({ length: count }, () => {
+        const bag = [...order];
+        const shuffled: string[] = [];
+        while (bag.length > 0) shuffled.push(...bag.splice(Math.floor(random() * bag.length), 1));
+        return shuffled;
+      });
+    }
+
+    const finishedAt = (startedAtMin: number, durationMs = 100) =>
+      new Date(Date.parse(at(startedAtMin)) + durationMs);
+    const lastRow = (steps: readonly Step[]) => steps[steps.length - 1].row;
+    const recountedAt = (steps: readonly Step[]) => steps.flatMap((s, i) => (s.recounted ? [i] : []));
+    /** Run by run: each run's start, then its finish. */
+    const sequence = (labels: string) => [...labels].flatMap((l) => [l, l]);
+    const arrival = (labels: string) => labels.split(' ');
+
+    it('should count a streak up in order, recounting only for the first run and a success ending a streak', async () => {
+      const runs: Record<string, ScenarioRun> = {
+        a: { status: 'success', startedAtMin: 1 },
+        b: { status: 'failed', startedAtMin: 2 },
+        c: { status: 'timeout', startedAtMin: 3, trigger: 'manual' },
+        d: { status: 'failed', startedAtMin: 4 },
+        e: { status: 'success', startedAtMin: 5 },
+        f: { status: 'failed', startedAtMin: 6 },
+        g: { status: 'success', startedAtMin: 7 },
+      };
+      const steps = await replay({ runs }, sequence('abcdefg'));
+
+      expect(
+        steps
+          .filter((_, i) => i % 2 === 1)
+          .map((s) => [s.label, s.row.failure_streak, s.row.last_success_at]),
+      ).toEqual([
+        ['a', 0, finishedAt(1)],
+        ['b', 1, finishedAt(1)],
+        ['c', 2, finishedAt(1)],
+        ['d', 3, finishedAt(1)],
+        ['e', 0, finishedAt(5)],
+        ['f', 1, finishedAt(5)],
+        ['g', 0, finishedAt(7)],
+      ]);
+      expect(steps.map((s) => [s.row.last_run_id, s.row.last_run_status])).toEqual(
+        steps.map((s, i) => [s.label, i % 2 === 0 ? 'running' : runs[s.label].status]),
+      );
+      // A start moves the last run and the count, never the streak or the last success.
+      for (let i = 2; i < steps.length; i += 2) {
+        expect([steps[i].row.failure_streak, steps[i].row.last_success_at]).toEqual([
+          steps[i - 1].row.failure_streak,
+          steps[i - 1].row.last_success_at,
+        ]);
+      }
+      expect(steps.map((s) => s.row.runs_count)).toEqual([1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7]);
+      // a's start (no last run yet), then e's and g's finishes (each may end a streak).
+      expect(recountedAt(steps)).toEqual([0, 9, 13]);
+    });
+
+    it('should restart at FailuresReset, not counting a failure that finished before it or at it', async () => {
+      const steps = await replay(
+        {
+          runs: {
+            a: { status: 'failed', startedAtMin: 1 },
+            b: { status: 'failed', startedAtMin: 2 },
+            c: { status: 'failed', startedAtMin: 4 },
+            d: { status: 'failed', startedAtMin: 5 },
+            e: { status: 'failed', startedAtMin: 7, durationMs: 30_000 },
+            f: { status: 'failed', startedAtMin: 8 },
+          },
+          resetsAtMin: [3, 5.5, 7.5],
+        },
+        arrival('a a b b reset c c d reset d e reset e f f'),
+      );
+
+      expect(steps.map((s) => [s.label, s.row.failure_streak])).toEqual([
+        ['a', 0],
+        ['a', 1],
+        ['b', 1],
+        ['b', 2],
+        ['reset', 0],
+        ['c', 0],
+        ['c', 1],
+        ['d', 1],
+        ['reset', 0],
+        ['d', 0],
+        ['e', 0],
+        ['reset', 0],
+        ['e', 0],
+        ['f', 0],
+        ['f', 1],
+      ]);
+      // The resets recount themselves; of the runs only the first does.
+      expect(recountedAt(steps)).toEqual([0, 4, 8, 11]);
+    });
+
+    it('should not count trigger and retry runs in the streak or the last success', async () => {
+      const steps = await replay(
+        {
+          runs: {
+            a: { status: 'failed', startedAtMin: 1 },
+            b: { status: 'success', startedAtMin: 2, trigger: 'retry' },
+            c: { status: 'failed', startedAtMin: 3, trigger: 'trigger' },
+            d: { status: 'success', startedAtMin: 4, trigger: 'trigger' },
+            e: { status: 'timeout', startedAtMin: 5, trigger: 'manual' },
+          },
+        },
+        sequence('abcde'),
+      );
+
+      expect(
+        steps
+          .filter((_, i) => i % 2 === 1)
+          .map((s) => [s.label, s.row.last_run_id, s.row.failure_streak, s.row.last_success_at]),
+      ).toEqual([
+        ['a', 'a', 1, null],
+        ['b', 'b', 1, null],
+        ['c', 'c', 1, null],
+        ['d', 'd', 1, null],
+        ['e', 'e', 2, null],
+      ]);
+      expect(recountedAt(steps)).toEqual([0]);
+    });
+
+    it('should give the in-order row when a failure arrives after a later success', async () => {
+      const scenario: Scenario = {
+        runs: {
+          a: { status: 'failed', startedAtMin: 1 },
+          b: { status: 'success', startedAtMin: 2 },
+          c: { status: 'failed', startedAtMin: 3 },
+        },
+      };
+      const inOrder = lastRow(await replay(scenario, sequence('abc')));
+      expect(inOrder).toMatchObject({
+        runs_count: 3,
+        last_run_id: 'c',
+        last_run_status: 'failed',
+        last_success_at: finishedAt(2),
+        failure_streak: 1,
+      });
+      for (const order of [sequence('bca'), sequence('cba'), sequence('bac'), arrival('a c b c b a')]) {
+        expect(lastRow(await replay(scenario, order))).toEqual(inOrder);
+      }
+    });
+
+    it('should give the in-order row when a later run finishes before an earlier one', async () => {
+      // a starts first and finishes (fails) last, after b's success.
+      const scenario: Scenario = {
+        runs: {
+          a: { status: 'failed', startedAtMin: 1, durationMs: 180_000 },
+          b: { status: 'success', startedAtMin: 2 },
+        },
+      };
+      const inOrder = lastRow(await replay(scenario, arrival('a b b a')));
+      expect(inOrder).toMatchObject({
+        last_run_id: 'b',
+        last_run_status: 'success',
+        last_success_at: finishedAt(2),
+        failure_streak: 1,
+      });
+      for (const order of [arrival('a b a b'), sequence('ba'), sequence('ab'), arrival('b a b a')]) {
+        expect(lastRow(await replay(scenario, order))).toEqual(inOrder);
+      }
+    });
+
+    it('should keep the newer success when the newest run succeeded before an earlier one did', async () => {
+      const scenario: Scenario = {
+        runs: {
+          a: { status: 'success', startedAtMin: 1, durationMs: 180_000 },
+          b: { status: 'success', startedAtMin: 2 },
+        },
+      };
+      const inOrder = await replay(scenario, arrival('a b b a'));
+      const aFirst = await replay(scenario, arrival('a b a b'));
+      expect(lastRow(inOrder)).toMatchObject({ last_run_id: 'b', last_success_at: finishedAt(1, 180_000) });
+      expect(lastRow(aFirst)).toEqual(lastRow(inOrder));
+      // b's finish, the newest run's, moves the row on without recounting.
+      expect(recountedAt(aFirst)).toEqual([0, 2]);
+    });
+
+    it('should recount, not count twice, a run that starts or finishes again after its finish', async () => {
+      const steps = await replay(
+        {
+          runs: {
+            a: { status: 'failed', startedAtMin: 1 },
+            b: { status: 'failed', startedAtMin: 2, late: ['finish', 'start'] },
+          },
+        },
+        arrival('a a b b b b'),
+      );
+      expect(steps.map((s) => s.row.failure_streak)).toEqual([0, 1, 1, 2, 2, 2]);
+      expect(lastRow(steps).runs_count).toBe(2);
+      expect(recountedAt(steps)).toEqual([0, 4, 5]);
+    });
+
+    it('should give the same row in any arrival order', async () => {
+      const scenario: Scenario = {
+        runs: {
+          a: { status: 'success', startedAtMin: 1 },
+          // Overlaps c and d, and fails after c's success.
+          b: { status: 'failed', startedAtMin: 2, durationMs: 300_000 },
+          c: { status: 'success', startedAtMin: 3 },
+          d: { status: 'timeout', startedAtMin: 4, trigger: 'manual' },
+          e: { status: 'failed', startedAtMin: 5, trigger: 'retry' },
+          f: { status: 'success', startedAtMin: 6, trigger: 'trigger' },
+          g: { status: 'failed', startedAtMin: 8, restartAtMin: 8.5 },
+          h: { status: 'success', startedAtMin: 9, open: true },
+          // Taken over by a dispatcher whose clock is behind: its start moves before h's.
+          i: { status: 'failed', startedAtMin: 9.5, restartAtMin: 8.75 },
+        },
+        resetsAtMin: [7.5],
+      };
+      // As it happened: b finishes at 7, the reset comes at 7.5, i starts after h.
+      const inOrder = arrival('a a b c c d d e e f f b reset g g g h i i i');
+      const expected = lastRow(await replay(scenario, inOrder));
+      expect(expected).toEqual({
+        runs_count: 9,
+        last_run_id: 'h',
+        last_run_status: 'running',
+        last_run_http_status: null,
+        last_run_duration_ms: null,
+        last_run_started_at: new Date(at(9)),
+        last_run_finished_at: null,
+        last_success_at: finishedAt(3),
+        failure_streak: 2,
+      });
+
+      const reversed = arrival('i i i h g g g reset f f e e d d c c b b a a');
+      for (const order of [reversed, ...shuffledOrders(inOrder, 12)]) {
+        expect(lastRow(await replay(scenario, order))).toEqual(expected);
+      }
+    }, 120_000);
   });
 
   describe('Hints', () => {

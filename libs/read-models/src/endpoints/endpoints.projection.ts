@@ -21,16 +21,108 @@ const LAST_SUCCESS = `
   (SELECT max(finished_at) FROM rm_runs
     WHERE endpoint_id = $1 AND trigger IN ('schedule', 'manual') AND finished_at IS NOT NULL AND status = 'success')`;
 
+// The run columns from rm_runs, creating the row if needed ($1 endpoint, $2 tenant, $3 job,
+// $4 runs to add to the count).
+const RECOMPUTE_RUNS = {
+  name: 'rm.endpoints.recompute-runs',
+  text: `
+  WITH last AS (
+    SELECT * FROM rm_runs WHERE endpoint_id = $1 ORDER BY started_at DESC, run_id DESC LIMIT 1
+  ), success AS (SELECT ${LAST_SUCCESS} AS at)
+  INSERT INTO rm_endpoints AS e (endpoint_id, tenant_id, job_id, runs_count, last_run_id, last_run_status,
+                                 last_run_http_status, last_run_duration_ms, last_run_started_at,
+                                 last_run_finished_at, last_success_at, failure_streak)
+  SELECT $1, $2, $3, $4, last.run_id, last.status, last.http_status, last.duration_ms, last.started_at,
+         last.finished_at, success.at, ${STREAK_SINCE('success.at')}
+    FROM success LEFT JOIN last ON true
+  ON CONFLICT (endpoint_id) DO UPDATE
+    SET job_id = COALESCE(e.job_id, EXCLUDED.job_id), runs_count = e.runs_count + EXCLUDED.runs_count,
+        last_run_id = EXCLUDED.last_run_id, last_run_status = EXCLUDED.last_run_status,
+        last_run_http_status = EXCLUDED.last_run_http_status,
+        last_run_duration_ms = EXCLUDED.last_run_duration_ms,
+        last_run_started_at = EXCLUDED.last_run_started_at,
+        last_run_finished_at = EXCLUDED.last_run_finished_at, last_success_at = EXCLUDED.last_success_at,
+        failure_streak = CASE
+          WHEN e.failures_reset_at IS NULL OR e.failures_reset_at <= EXCLUDED.last_success_at
+            THEN EXCLUDED.failure_streak
+          ELSE ${STREAK_SINCE('e.failures_reset_at')} END`,
+};
+
+// `r` is the run's rm_runs row as the runs projection left it, `e` the endpoint row before the event.
+const COUNTED = `r.trigger IN ('schedule', 'manual') AND r.finished_at IS NOT NULL`;
+const NEWEST = `(r.started_at, r.run_id) >= (e.last_run_started_at, e.last_run_id)`;
+
+/**
+ * The incremental form of {@link RECOMPUTE_RUNS} ($1 endpoint, $2 run, $3 job, $4 runs to add),
+ * or no row when it cannot be shown equal. The row already equals the recompute over the
+ * runs before this event (every change to an endpoint's runs is projected here, in the same
+ * transaction; resets recompute), and only this run's rm_runs row changed, so:
+ * - the last run is this run if it now sorts at or after the row's last run, else unchanged;
+ *   when it *is* the row's last run, its start must not have moved earlier (another run might
+ *   then be newest);
+ * - `runWasOpen` proves the run counted for nothing before (absent, or unfinished), so a
+ *   failure adds one exactly when it finished after the streak's start, and a success sets
+ *   the last success to the greater of the two;
+ * - a success newer than the last success while the streak is above zero may end it or not,
+ *   depending on failures that finished after it: only the recompute knows.
+ */
+function advanceRun(name: string, runWasOpen: string): { name: string; text: string } {
+  return {
+    name,
+    text: `
+  UPDATE rm_endpoints AS e
+     SET job_id = COALESCE(e.job_id, $3), runs_count = e.runs_count + $4,
+         last_run_id = CASE WHEN ${NEWEST} THEN r.run_id ELSE e.last_run_id END,
+         last_run_status = CASE WHEN ${NEWEST} THEN r.status ELSE e.last_run_status END,
+         last_run_http_status = CASE WHEN ${NEWEST} THEN r.http_status ELSE e.last_run_http_status END,
+         last_run_duration_ms = CASE WHEN ${NEWEST} THEN r.duration_ms ELSE e.last_run_duration_ms END,
+         last_run_started_at = CASE WHEN ${NEWEST} THEN r.started_at ELSE e.last_run_started_at END,
+         last_run_finished_at = CASE WHEN ${NEWEST} THEN r.finished_at ELSE e.last_run_finished_at END,
+         last_success_at = CASE WHEN ${COUNTED} AND r.status = 'success'
+                             THEN GREATEST(e.last_success_at, r.finished_at) ELSE e.last_success_at END,
+         failure_streak = CASE
+           WHEN ${COUNTED} AND r.status IN ('failed', 'timeout')
+                AND r.finished_at > COALESCE(GREATEST(e.last_success_at, e.failures_reset_at), '-infinity'::timestamptz)
+             THEN e.failure_streak + 1
+           ELSE e.failure_streak END
+    FROM rm_runs AS r
+   WHERE e.endpoint_id = $1 AND r.run_id = $2 AND r.endpoint_id = $1
+     AND e.last_run_id IS NOT NULL AND e.last_run_started_at IS NOT NULL
+     AND (r.run_id <> e.last_run_id OR r.started_at >= e.last_run_started_at)
+     AND ${runWasOpen}
+     AND NOT (${COUNTED} AND r.status = 'success' AND e.failure_streak > 0
+              AND r.finished_at > COALESCE(e.last_success_at, '-infinity'::timestamptz))`,
+  };
+}
+
+// The runs projection never reopens a finished run, so a run still open after a start was
+// absent or open before it.
+const ADVANCE_ON_START = advanceRun('rm.endpoints.advance-start', 'r.finished_at IS NULL');
+// A finish counted for nothing before if it is the run's first appearance (no earlier event of
+// its stream was applied), or if the row's last run, a copy of its rm_runs row, is this run, open.
+const ADVANCE_ON_FINISH = advanceRun(
+  'rm.endpoints.advance-finish',
+  '($4 = 1 OR (r.run_id = e.last_run_id AND e.last_run_finished_at IS NULL))',
+);
+
 /**
  * `rm_endpoints`: the endpoint stream (config, pauses, hints, resets), the schedule stream
  * (next run), run streams (last run, runs count, failure streak) and the planner stream
  * (last analysis). Each stream arrives on its own, so every write is an upsert that creates
  * the row if needed; `created_at` stays null until `EndpointCreated`.
  *
- * The last run and the failure streak are recomputed from `rm_runs` (the runs projection
- * runs first) under the endpoint's aggregate lock, rather than counted up, so they come out
- * the same in any arrival order. The streak restarts at the last such success and at
- * `FailuresReset` or `EndpointResumed`, as the governor counts it.
+ * The last run, last success and failure streak must equal what `rm_runs` (the runs
+ * projection runs first, under the endpoint's aggregate lock) gives, in any arrival order:
+ * the newest run by (started_at, run_id); the newest success; the failed or timed-out runs
+ * finished after both that success and the last `FailuresReset` or `EndpointResumed`, as the
+ * governor counts them. Trigger and retry runs count for neither the streak nor the success.
+ *
+ * A run event first tries the incremental update ({@link advanceRun}), from the row's own
+ * columns and the run's `rm_runs` row: the common, in-order case of a run that starts and
+ * then finishes while it is the newest. Whatever it cannot prove equal to the recompute (the
+ * endpoint's first run, a success that may end a streak, the finish of a run that is no
+ * longer the newest, a start moved earlier) falls back to the full recompute, whose cost
+ * grows with the streak.
  */
 export const endpointsProjection: Projection = {
   name: 'endpoints',
@@ -126,52 +218,37 @@ export const endpointsProjection: Projection = {
       ]);
     } else if (isEvent(envelope, 'NextRunPlanned')) {
       const { endpointId, jobId, runId, runAt, reason, plannedAt } = envelope.data;
-      await client.query(
-        `INSERT INTO rm_endpoints AS e (endpoint_id, tenant_id, job_id, next_run_id, next_run_at, next_run_reason,
+      await client.query({
+        name: 'rm.endpoints.next-run',
+        text: `INSERT INTO rm_endpoints AS e (endpoint_id, tenant_id, job_id, next_run_id, next_run_at, next_run_reason,
                                         next_run_planned_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7)
          ON CONFLICT (endpoint_id) DO UPDATE
            SET job_id = COALESCE(e.job_id, EXCLUDED.job_id), next_run_id = EXCLUDED.next_run_id,
                next_run_at = EXCLUDED.next_run_at, next_run_reason = EXCLUDED.next_run_reason,
                next_run_planned_at = EXCLUDED.next_run_planned_at`,
-        [endpointId, tenantId, jobId, runId, runAt, reason, plannedAt],
-      );
+        values: [endpointId, tenantId, jobId, runId, runAt, reason, plannedAt],
+      });
     } else if (isEvent(envelope, 'RunStarted') || isEvent(envelope, 'RunFinished')) {
-      const { endpointId, jobId } = envelope.data;
+      const { endpointId, jobId, runId } = envelope.data;
       // The first event of a run stream is the run's first appearance: it is counted once.
-      await client.query(
-        `WITH last AS (
-           SELECT * FROM rm_runs WHERE endpoint_id = $1 ORDER BY started_at DESC, run_id DESC LIMIT 1
-         ), success AS (SELECT ${LAST_SUCCESS} AS at)
-         INSERT INTO rm_endpoints AS e (endpoint_id, tenant_id, job_id, runs_count, last_run_id, last_run_status,
-                                        last_run_http_status, last_run_duration_ms, last_run_started_at,
-                                        last_run_finished_at, last_success_at, failure_streak)
-         SELECT $1, $2, $3, $4, last.run_id, last.status, last.http_status, last.duration_ms, last.started_at,
-                last.finished_at, success.at, ${STREAK_SINCE('success.at')}
-           FROM success LEFT JOIN last ON true
-         ON CONFLICT (endpoint_id) DO UPDATE
-           SET job_id = COALESCE(e.job_id, EXCLUDED.job_id), runs_count = e.runs_count + EXCLUDED.runs_count,
-               last_run_id = EXCLUDED.last_run_id, last_run_status = EXCLUDED.last_run_status,
-               last_run_http_status = EXCLUDED.last_run_http_status,
-               last_run_duration_ms = EXCLUDED.last_run_duration_ms,
-               last_run_started_at = EXCLUDED.last_run_started_at,
-               last_run_finished_at = EXCLUDED.last_run_finished_at, last_success_at = EXCLUDED.last_success_at,
-               failure_streak = CASE
-                 WHEN e.failures_reset_at IS NULL OR e.failures_reset_at <= EXCLUDED.last_success_at
-                   THEN EXCLUDED.failure_streak
-                 ELSE ${STREAK_SINCE('e.failures_reset_at')} END`,
-        [endpointId, tenantId, jobId, envelope.streamVersion === 1 ? 1 : 0],
-      );
+      const added = envelope.streamVersion === 1 ? 1 : 0;
+      const { rowCount } = await client.query({
+        ...(isEvent(envelope, 'RunStarted') ? ADVANCE_ON_START : ADVANCE_ON_FINISH),
+        values: [endpointId, runId, jobId, added],
+      });
+      if (!rowCount) await client.query({ ...RECOMPUTE_RUNS, values: [endpointId, tenantId, jobId, added] });
       if (isEvent(envelope, 'RunStarted')) {
         // The planned run has begun: it is no longer "next". A recurring schedule has already
         // planned its successor (appended when this run was handed out), so only a schedule
         // that ended (one-time run, maxRuns, endAt) is left without a next run.
-        await client.query(
-          `UPDATE rm_endpoints SET next_run_id = NULL, next_run_at = NULL, next_run_reason = NULL,
+        await client.query({
+          name: 'rm.endpoints.run-began',
+          text: `UPDATE rm_endpoints SET next_run_id = NULL, next_run_at = NULL, next_run_reason = NULL,
                   next_run_planned_at = NULL
             WHERE endpoint_id = $1 AND next_run_id = $2`,
-          [endpointId, envelope.data.runId],
-        );
+          values: [endpointId, envelope.data.runId],
+        });
       }
     } else if (isEvent(envelope, 'AIAnalysisCompleted')) {
       const { endpointId, analysisId, analyzedAt, planner, model } = envelope.data;
