@@ -60,14 +60,15 @@ export async function projectEvent(
   if (handlers.length === 0) return false;
   const locks = [...new Set(handlers.flatMap((p) => p.locks?.(envelope) ?? []))].sort();
   // One round trip: the aggregate locks are granted before the guard row is written.
-  const { rowCount } = await client.query(
-    `INSERT INTO rm_stream_versions (stream_id, version)
+  const { rowCount } = await client.query({
+    name: 'rm.guard-version',
+    text: `INSERT INTO rm_stream_versions (stream_id, version)
      SELECT $1, $2 FROM (SELECT count(pg_advisory_xact_lock(hashtextextended(k, 0)))
                            FROM unnest($3::text[]) AS k) AS locked
      ON CONFLICT (stream_id) DO UPDATE SET version = EXCLUDED.version
      WHERE rm_stream_versions.version < EXCLUDED.version`,
-    [envelope.streamId, envelope.streamVersion, locks],
-  );
+    values: [envelope.streamId, envelope.streamVersion, locks],
+  });
   if (!rowCount) return false;
   for (const projection of handlers) await projection.apply(envelope, client);
   return true;

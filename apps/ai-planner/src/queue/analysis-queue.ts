@@ -60,10 +60,12 @@ export class AnalysisQueue {
    */
   async recordRunFinished(client: PoolClient, envelope: EventEnvelope, now: Date): Promise<Date> {
     const data = envelope.data as RunFinished['data'];
-    const { rows } = await client.query<Row>(
-      'SELECT * FROM ai_planner_endpoints WHERE endpoint_id = $1 FOR UPDATE',
-      [data.endpointId],
-    );
+    const { rows } = await client.query<Row>({
+      name: 'ai-planner.lock-endpoint',
+      text: `SELECT due_at, failure_streak, last_finished_at, analyzed_failure_streak, last_analyzed_at
+               FROM ai_planner_endpoints WHERE endpoint_id = $1 FOR UPDATE`,
+      values: [data.endpointId],
+    });
     const state: DueState = rows.length
       ? {
           dueAt: rows[0].due_at,
@@ -85,8 +87,9 @@ export class AnalysisQueue {
       finishedAt: new Date(data.finishedAt),
     });
     const dueAt = dueAfterRun(state, streak.failureStreak, now, this.intervalMs);
-    await client.query(
-      `INSERT INTO ai_planner_endpoints (endpoint_id, tenant_id, due_at, requests, requested_at, failure_streak,
+    await client.query({
+      name: 'ai-planner.record-run-finished',
+      text: `INSERT INTO ai_planner_endpoints (endpoint_id, tenant_id, due_at, requests, requested_at, failure_streak,
                                          last_finished_at, correlation_id, causation_id, run_position)
        VALUES ($1, $2, $3, 1, $4, $5, $6, $7, $8, $9)
        ON CONFLICT (endpoint_id) DO UPDATE SET
@@ -95,7 +98,7 @@ export class AnalysisQueue {
          last_finished_at = EXCLUDED.last_finished_at, correlation_id = EXCLUDED.correlation_id,
          causation_id = EXCLUDED.causation_id,
          run_position = GREATEST(ai_planner_endpoints.run_position, EXCLUDED.run_position), updated_at = now()`,
-      [
+      values: [
         data.endpointId,
         envelope.tenantId,
         dueAt,
@@ -106,7 +109,7 @@ export class AnalysisQueue {
         envelope.id,
         envelope.position,
       ],
-    );
+    });
     return dueAt;
   }
 

@@ -14,8 +14,9 @@ import type { PoolClient } from 'pg';
  * Returns how many deliveries were queued.
  */
 export async function queueDeliveries(envelope: EventEnvelope, client: PoolClient): Promise<number> {
-  const result = await client.query(
-    `INSERT INTO webhook_deliveries
+  const result = await client.query({
+    name: 'webhooks.queue-deliveries',
+    text: `INSERT INTO webhook_deliveries
        (subscription_id, tenant_id, event_id, event_type, event_position, body, next_attempt_at)
      SELECT s.subscription_id, s.tenant_id, e.event_id, $4::text, e.position, $3::text, now()
        FROM webhook_subscriptions s
@@ -25,7 +26,7 @@ export async function queueDeliveries(envelope: EventEnvelope, client: PoolClien
         AND ($4::text = ANY (s.event_types) OR '*' = ANY (s.event_types))
         AND (e.transaction_id, e.position) > (s.created_transaction_id, s.created_position)
      ON CONFLICT (subscription_id, event_id) DO NOTHING`,
-    [envelope.id, envelope.tenantId, JSON.stringify(envelope), envelope.type],
-  );
+    values: [envelope.id, envelope.tenantId, JSON.stringify(envelope), envelope.type],
+  });
   return result.rowCount ?? 0;
 }

@@ -14,14 +14,15 @@ export const runsProjection: Projection = {
   async apply(envelope: EventEnvelope, client: PoolClient): Promise<void> {
     if (isEvent(envelope, 'RunStarted')) {
       const d = envelope.data;
-      await client.query(
-        `INSERT INTO rm_runs (run_id, tenant_id, endpoint_id, job_id, status, trigger, retry_of,
+      await client.query({
+        name: 'rm.runs.started',
+        text: `INSERT INTO rm_runs (run_id, tenant_id, endpoint_id, job_id, status, trigger, retry_of,
                               scheduled_for, started_at, late_ms, attempt)
          VALUES ($1, $2, $3, $4, 'running', $5, $6, $7, $8, $9, $10)
          ON CONFLICT (run_id) DO UPDATE
            SET started_at = EXCLUDED.started_at, late_ms = EXCLUDED.late_ms, attempt = EXCLUDED.attempt
          WHERE rm_runs.status = 'running'`,
-        [
+        values: [
           d.runId,
           envelope.tenantId,
           d.endpointId,
@@ -33,11 +34,12 @@ export const runsProjection: Projection = {
           d.lateMs,
           d.attempt,
         ],
-      );
+      });
     } else if (isEvent(envelope, 'RunFinished')) {
       const d = envelope.data;
-      await client.query(
-        `INSERT INTO rm_runs (run_id, tenant_id, endpoint_id, job_id, status, trigger, retry_of,
+      await client.query({
+        name: 'rm.runs.finished',
+        text: `INSERT INTO rm_runs (run_id, tenant_id, endpoint_id, job_id, status, trigger, retry_of,
                               scheduled_for, started_at, finished_at, late_ms, duration_ms, http_status,
                               attempts, attempt, error, response_snippet, response_bytes, response_truncated,
                               response_content_type, retry_after_ms)
@@ -49,7 +51,7 @@ export const runsProjection: Projection = {
                response_snippet = EXCLUDED.response_snippet, response_bytes = EXCLUDED.response_bytes,
                response_truncated = EXCLUDED.response_truncated,
                response_content_type = EXCLUDED.response_content_type, retry_after_ms = EXCLUDED.retry_after_ms`,
-        [
+        values: [
           d.runId,
           envelope.tenantId,
           d.endpointId,
@@ -71,7 +73,7 @@ export const runsProjection: Projection = {
           d.response?.contentType ?? null,
           d.retryAfterMs,
         ],
-      );
+      });
     }
   },
 };

@@ -124,8 +124,9 @@ function oneSample(ms: number | undefined): number[] {
 /** Adds the delta to its hour's row in one statement, creating the row if needed. */
 async function addToHour(client: PoolClient, delta: HourDelta): Promise<void> {
   const { latencyMs, latenessMs } = delta;
-  await client.query(
-    `INSERT INTO rm_run_stats_hourly AS s (
+  await client.query({
+    name: 'rm.stats.add-to-hour',
+    text: `INSERT INTO rm_run_stats_hourly AS s (
        tenant_id, endpoint_id, hour_start, job_id,
        runs_success, runs_failed, runs_timeout, runs_missed, runs_skipped,
        latency_count, latency_sum_ms, latency_min_ms, latency_max_ms, latency_buckets,
@@ -157,7 +158,7 @@ async function addToHour(client: PoolClient, delta: HourDelta): Promise<void> {
            ai_failed = s.ai_failed + EXCLUDED.ai_failed,
            ai_tokens_in = s.ai_tokens_in + EXCLUDED.ai_tokens_in,
            ai_tokens_out = s.ai_tokens_out + EXCLUDED.ai_tokens_out`,
-    [
+    values: [
       delta.tenantId,
       delta.endpointId,
       hourStart(delta.at),
@@ -180,5 +181,5 @@ async function addToHour(client: PoolClient, delta: HourDelta): Promise<void> {
       latencyMs === undefined ? 1 : bucketIndex(latencyMs) + 1,
       latenessMs === undefined ? 1 : bucketIndex(latenessMs) + 1,
     ],
-  );
+  });
 }
