@@ -102,4 +102,55 @@ describe('ScheduleFolder (a finish while a fire holds the endpoint)', () => {
       expect((await result(endpointId))?.consecutive_failures).toBe(1);
     });
   });
+
+  describe('When a RunStarted arrives after a newer run was handed out', () => {
+    it('should fold it without the row lock and change nothing', async () => {
+      const scheduler = world.startScheduler();
+      const endpointId = await world.createEndpoint(await world.createJob(), {
+        schedule: { kind: 'interval', intervalMs: 1_000 },
+      });
+      world.neverStart.add(endpointId);
+      await waitFor(() => world.receivedFor(endpointId).length >= 1, 'a run handed out');
+      const older = world.receivedFor(endpointId)[0].item;
+      // The fold does not see it; the due loop finds the finish in the log and hands out the next.
+      await world.pauseRelay();
+      await world.run(older);
+      await waitFor(() => world.receivedFor(endpointId).length >= 2, 'the next run handed out');
+      await world.stopScheduler(scheduler);
+      const newer = world.receivedFor(endpointId)[1].item;
+      const row = async () =>
+        (
+          await world.db.pool.query<{ last_run_id: string; next_run_id: string | null }>(
+            'SELECT last_run_id, next_run_id FROM scheduler_endpoints WHERE endpoint_id = $1',
+            [endpointId],
+          )
+        ).rows[0];
+      const before = { row: await row(), events: (await world.scheduleEvents(endpointId)).length };
+      expect(before.row.last_run_id).toBe(newer.runId);
+
+      const [started] = (await world.store.readStream(streamIds.run(older.runId))).filter(
+        (e) => e.type === 'RunStarted',
+      );
+      const fire = await world.db.pool.connect();
+      try {
+        await fire.query('BEGIN');
+        await fire.query('SELECT 1 FROM scheduler_endpoints WHERE endpoint_id = $1 FOR UPDATE', [endpointId]);
+        await withTransaction(world.db.pool, async (client) => {
+          await client.query("SET LOCAL lock_timeout = '1s'");
+          await folder.handle(started, client);
+        });
+      } finally {
+        await fire.query('ROLLBACK');
+        fire.release();
+      }
+
+      expect(await row()).toEqual(before.row);
+      expect(await world.scheduleEvents(endpointId)).toHaveLength(before.events);
+      const { rows } = await world.db.pool.query<{ state: string }>(
+        'SELECT state FROM scheduler_runs WHERE run_id = $1',
+        [older.runId],
+      );
+      expect(rows[0].state).not.toBe('dispatched');
+    });
+  });
 });

@@ -30,7 +30,6 @@ import {
 } from '../schedule/schedule.model';
 import {
   insertEndpoint,
-  isLatestRunStarted,
   lockEndpoint,
   lockEndpointsOfJob,
   lockJob,
@@ -40,6 +39,7 @@ import {
   openRuns,
   readEndpoint,
   readJob,
+  runStartedChangesNothing,
   releaseQueuedRun,
   saveJob,
   saveResult,
@@ -178,7 +178,7 @@ export class ScheduleFolder {
     if (event.type === 'RunStarted') {
       await markRunStarted(client, event.data.runId, event.data.startedAt);
       // The usual case: no lock on the row, so a fire waiting for it is not held up.
-      if (await isLatestRunStarted(client, event.data.endpointId, event.data.runId)) return;
+      if (await runStartedChangesNothing(client, event.data)) return;
     }
     if (event.type === 'RunFinished') {
       await markRunFinished(client, event.data.runId, event.data.finishedAt);

@@ -448,19 +448,26 @@ export async function markRunStarted(client: PoolClient, runId: string, startedA
 }
 
 /**
- * Whether the endpoint's latest run is `runId` and counts as started already (the scheduler
- * starts the clock when it hands a run out): then its RunStarted changes nothing in the row.
+ * Whether a `RunStarted` changes nothing in the endpoint's row, read without its lock: the
+ * row's latest run is this one and counts as started already (the scheduler starts the clock
+ * when it hands a run out), or this run is a retry or older than the latest (see
+ * `applyRunStarted`). The latest run only moves to newer runs and its start is never cleared,
+ * so the answer cannot turn false before the caller's commit. While the run fold runs behind,
+ * the RunStarted of most runs arrives after the next run was handed out: this keeps them off
+ * the row's lock and away from a re-plan.
  */
-export async function isLatestRunStarted(
+export async function runStartedChangesNothing(
   client: PoolClient,
-  endpointId: string,
-  runId: string,
+  run: { endpointId: string; runId: string; trigger: RunTrigger; scheduledFor: string },
 ): Promise<boolean> {
   const { rowCount } = await client.query({
-    name: 'scheduler.is-latest-run-started',
+    name: 'scheduler.run-started-changes-nothing',
     text: `SELECT 1 FROM scheduler_endpoints
-      WHERE endpoint_id = $1 AND last_run_id = $2 AND last_run_started_at IS NOT NULL`,
-    values: [endpointId, runId],
+      WHERE endpoint_id = $1
+        AND CASE WHEN last_run_id = $2 THEN last_run_started_at IS NOT NULL
+                 WHEN $3 = 'retry' THEN true
+                 ELSE last_run_id IS NOT NULL AND $4::timestamptz <= last_run_scheduled_for END`,
+    values: [run.endpointId, run.runId, run.trigger, run.scheduledFor],
   });
   return rowCount === 1;
 }
