@@ -41,8 +41,13 @@ export interface SchedulerOptions {
   runRetentionMs: number;
   /** Transactions at once in this replica's run fold and in its endpoint fold (spread by endpoint); the job fold uses one. */
   consumerConcurrency: number;
-  /** Most events folded in one transaction. */
+  /** Most events folded in one transaction by the endpoint and job folds (they lock endpoint rows). */
   consumerBatchSize: number;
+  /**
+   * Most events folded in one transaction by the run fold: its usual starts and finishes take
+   * no endpoint lock, so larger batches cost the due loop no waiting and save commits.
+   */
+  runFoldBatchSize: number;
   sweepIntervalMs: number;
   governor: Partial<GovernorOptions>;
 }
@@ -63,6 +68,7 @@ export const DEFAULT_SCHEDULER_OPTIONS: Omit<SchedulerOptions, 'owner'> = {
   runRetentionMs: 24 * 3_600_000,
   consumerConcurrency: 4,
   consumerBatchSize: 4,
+  runFoldBatchSize: 32,
   sweepIntervalMs: 5_000,
   governor: {},
 };

@@ -125,7 +125,7 @@ export class Scheduler {
           store: deps.store,
           // Job events are rare; endpoint events come in bursts (a tenant creating endpoints).
           concurrency: fold.category === 'job' ? 1 : options.consumerConcurrency,
-          batchSize: options.consumerBatchSize,
+          batchSize: fold.category === 'run' ? options.runFoldBatchSize : options.consumerBatchSize,
           partitionKey: endpointKeyOf,
           sweepIntervalMs: options.sweepIntervalMs,
           logger,

@@ -65,6 +65,33 @@ describe('Scheduler repository: what the log says before the fold does', () => {
       await inLog(runId, ['RunStarted', 'RunFinished']);
 
       expect(await withClient((c) => openRuns(c, endpointId))).toEqual({ inFlight: false, queued: false });
+      // Marked finished on the way, so the log is not asked again at the next fire.
+      const { rows } = await db.pool.query<{ state: string }>(
+        'SELECT state FROM scheduler_runs WHERE run_id = $1',
+        [runId],
+      );
+      expect(rows[0].state).toBe('finished');
+    });
+
+    it('should leave a run the fold holds to the fold', async () => {
+      const endpointId = randomUUID();
+      const runId = await dispatchedRun(endpointId);
+      await inLog(runId, ['RunStarted', 'RunFinished']);
+      const fold = await db.pool.connect();
+      try {
+        await fold.query('BEGIN');
+        await fold.query('SELECT 1 FROM scheduler_runs WHERE run_id = $1 FOR UPDATE', [runId]);
+
+        expect(await withClient((c) => openRuns(c, endpointId))).toEqual({ inFlight: false, queued: false });
+      } finally {
+        await fold.query('ROLLBACK');
+        fold.release();
+      }
+      const { rows } = await db.pool.query<{ state: string }>(
+        'SELECT state FROM scheduler_runs WHERE run_id = $1',
+        [runId],
+      );
+      expect(rows[0].state).toBe('dispatched');
     });
   });
 
