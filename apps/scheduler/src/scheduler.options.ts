@@ -74,9 +74,17 @@ export const DEFAULT_SCHEDULER_OPTIONS: Omit<SchedulerOptions, 'owner'> = {
 };
 
 export function schedulerOptions(overrides: Partial<SchedulerOptions> = {}): SchedulerOptions {
-  return {
+  const options = {
     ...DEFAULT_SCHEDULER_OPTIONS,
     owner: `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`,
     ...overrides,
   };
+  // A hand-out that crashed before its publish is recovered by the republish rule (ADR 0019):
+  // it must come before the run counts as missed.
+  if (options.republishAfterMs >= options.missedAfterMs) {
+    throw new Error(
+      `republishAfterMs (${options.republishAfterMs}) must be shorter than missedAfterMs (${options.missedAfterMs})`,
+    );
+  }
+  return options;
 }

@@ -117,7 +117,8 @@ export class DispatchOutbox {
       await this.deps.pool.query(
         `UPDATE scheduler_runs r SET published_at = NULL, publish_count = r.publish_count - 1
            FROM (SELECT run_id FROM scheduler_runs
-                  WHERE run_id = ANY($1::uuid[]) AND state = 'dispatched' AND publish_count > 0
+                  WHERE run_id = ANY($1::uuid[]) AND state = 'dispatched'
+                    AND publish_count = 1 AND publish_claimed_until IS NULL
                   FOR UPDATE SKIP LOCKED) mine
           WHERE r.run_id = mine.run_id`,
         [failed],

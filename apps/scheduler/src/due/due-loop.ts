@@ -272,22 +272,31 @@ export class DueLoop {
     } finally {
       client.release();
     }
-    this.deps.metrics?.onCommitted?.(tally);
-    const handOuts: HandOut[] = [];
-    let wake = false;
-    for (const { due, step } of steps) {
-      if (step.kind === 'early') {
-        this.arm(due.endpointId, due.entry.runId, step.runAt, due.entry.attempt);
-        continue;
+    // The runs are recorded as published: nothing after the commit may keep them from it.
+    const publishing = this.deps.outbox.publishNow(
+      steps.flatMap(({ step }) => (step.kind === 'fired' ? step.handOuts : [])),
+    );
+    try {
+      this.deps.metrics?.onCommitted?.(tally);
+      let wake = false;
+      for (const { due, step } of steps) {
+        if (step.kind === 'early') {
+          this.arm(due.endpointId, due.entry.runId, step.runAt, due.entry.attempt);
+          continue;
+        }
+        this.disarm(due.endpointId, due.entry);
+        if (
+          step.kind === 'fired' &&
+          step.nextRunAt !== null &&
+          step.nextRunAt <= clock.now().getTime() + options.horizonMs
+        )
+          wake = true;
       }
-      this.disarm(due.endpointId, due.entry);
-      if (step.kind !== 'fired') continue;
-      handOuts.push(...step.handOuts);
-      if (step.nextRunAt !== null && step.nextRunAt <= clock.now().getTime() + options.horizonMs) wake = true;
+      if (wake) this.wake();
+      if (steps.some(({ step }) => step.releasedQueuedRun)) this.deps.outbox.wake();
+    } finally {
+      await publishing;
     }
-    if (wake) this.wake();
-    if (steps.some(({ step }) => step.releasedQueuedRun)) this.deps.outbox.wake();
-    await this.deps.outbox.publishNow(handOuts);
   }
 
   /** Checks the lease and the plan of a locked row, and adds what `fire` decides to `writes`. */
