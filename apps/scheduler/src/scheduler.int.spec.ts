@@ -437,3 +437,48 @@ describe('Scheduler (user commands while run events queue up)', () => {
     });
   });
 });
+
+describe('Scheduler (a row held by another transaction)', () => {
+  let world: SchedulerWorld;
+
+  beforeAll(async () => {
+    world = await SchedulerWorld.create();
+    // One fire at a time, all due plans in it: a fire that waited on a lock would stop them all.
+    world.startScheduler({ fireConcurrency: 1, fireBatch: 16 });
+  });
+  afterAll(() => world.close());
+
+  describe('When a fold holds one endpoint while others come due', () => {
+    it('should hand out the others meanwhile, and the held one once it is free', async () => {
+      const jobId = await world.createJob();
+      const held = await world.createEndpoint(jobId, { schedule: { kind: 'interval', intervalMs: SECOND } });
+      const free = await world.createEndpoint(jobId, { schedule: { kind: 'interval', intervalMs: SECOND } });
+      await waitFor(
+        () => world.receivedFor(held).length >= 1 && world.receivedFor(free).length >= 1,
+        'both running',
+      );
+
+      const fold = await world.db.pool.connect();
+      let heldDuringLock: number;
+      let freeDuringLock: number;
+      try {
+        await fold.query('BEGIN');
+        await fold.query('SELECT 1 FROM scheduler_endpoints WHERE endpoint_id = $1 FOR UPDATE', [held]);
+        const heldBefore = world.receivedFor(held).length;
+        const freeBefore = world.receivedFor(free).length;
+        await delay(3_500);
+        heldDuringLock = world.receivedFor(held).length - heldBefore;
+        freeDuringLock = world.receivedFor(free).length - freeBefore;
+      } finally {
+        await fold.query('ROLLBACK');
+        fold.release();
+      }
+      const heldAfter = world.receivedFor(held).length;
+
+      expect(freeDuringLock).toBeGreaterThanOrEqual(2);
+      // A plan whose row was held may have been handed out once just as the lock was taken.
+      expect(heldDuringLock).toBeLessThanOrEqual(1);
+      await waitFor(() => world.receivedFor(held).length > heldAfter, 'the held endpoint running again');
+    });
+  });
+});

@@ -37,6 +37,8 @@ interface Armed {
   runAt: number;
   timer: PreciseTimer | null;
   attempt: number;
+  /** Fires that found the row held by another transaction, in a row. */
+  busyRetries: number;
 }
 
 interface Due {
@@ -48,7 +50,7 @@ interface Due {
 type Write = { outcome: Outcome; options: ApplyOptions };
 
 type FireStep = (
-  | { kind: 'lost' | 'stale' }
+  | { kind: 'lost' | 'stale' | 'busy' }
   | { kind: 'early'; runAt: number }
   | { kind: 'fired'; handOuts: HandOut[]; nextRunAt: number | null }
 ) & { releasedQueuedRun?: boolean };
@@ -66,14 +68,20 @@ type FireStep = (
  * - Fire: a transaction locks the row, checks it is still leased to this replica for the
  *   same `next_run_id` (a fold that changed the plan voided the lease), re-plans, writes the
  *   outcome and releases the lease; the work item is published after the commit. Plans that
- *   come due while other fires run share the next transaction (group commit).
+ *   come due while other fires run share the next transaction (group commit). A row another
+ *   transaction holds (a fold re-planning it) is skipped, not waited for, and tried again
+ *   20 ms later: the rest of the group does not wait behind that transaction.
  *
  * Lease expiry uses the database clock (`clock_timestamp()`, `statement_timestamp()` where an
- * index must bound it), shared by all replicas, so
- * their own clock skew cannot make two of them believe they hold the same row. Plan times
+ * index must bound it), shared by all replicas, so their own clock skew cannot make two of
+ * them believe they hold the same row. Plan times
  * use the apps' clock. A replica that dies holding leases delays those runs by up to
  * `leaseMs`; then any replica claims them.
  */
+/** How soon a row another transaction held is tried again, and how often at most in a row. */
+const BUSY_RETRY_MS = 20;
+const BUSY_RETRY_LIMIT = 500;
+
 export class DueLoop {
   private readonly wakeup = new Wakeup();
   private readonly abort = new AbortController();
@@ -176,9 +184,16 @@ export class DueLoop {
   }
 
   /** A timer for the row's plan, replacing any older one; `notBefore` delays a retry. */
-  private arm(endpointId: string, runId: string, runAt: number, attempt: number, notBefore = 0): void {
+  private arm(
+    endpointId: string,
+    runId: string,
+    runAt: number,
+    attempt: number,
+    notBefore = 0,
+    busyRetries = 0,
+  ): void {
     this.armed.get(endpointId)?.timer?.cancel();
-    const entry: Armed = { runId, runAt, timer: null, attempt };
+    const entry: Armed = { runId, runAt, timer: null, attempt, busyRetries };
     entry.timer = new PreciseTimer(this.deps.clock, Math.max(runAt, notBefore), () =>
       this.onTimer(endpointId, entry),
     );
@@ -246,20 +261,29 @@ export class DueLoop {
     const client = await pool.connect();
     try {
       await client.query('BEGIN');
-      const ids = current.map((due) => due.endpointId);
-      const rows = await lockEndpoints(client, ids);
+      // Rows never go away, so one left out is held by another transaction (a fold re-planning
+      // it): the group goes on without it rather than wait, and it is tried again shortly.
+      const rows = await lockEndpoints(
+        client,
+        current.map((due) => due.endpointId),
+        { skipLocked: true },
+      );
       const now = clock.now();
-      const open = await openRunsOf(client, ids);
+      const open = await openRunsOf(client, [...rows.keys()]);
       const jobs = await readJobs(
         client,
         [...rows.values()].map((row) => row.jobId),
       );
       for (const due of current) {
         const row = rows.get(due.endpointId);
+        if (!row) {
+          steps.push({ due, step: { kind: 'busy' } });
+          continue;
+        }
         const inputs = {
           row,
           open: open.get(due.endpointId)!,
-          job: row ? (jobs.get(row.jobId) ?? null) : null,
+          job: jobs.get(row.jobId) ?? null,
           now,
         };
         steps.push({ due, step: await this.fireOne(client, due, inputs, writes) });
@@ -284,6 +308,21 @@ export class DueLoop {
           this.arm(due.endpointId, due.entry.runId, step.runAt, due.entry.attempt);
           continue;
         }
+        if (step.kind === 'busy') {
+          // Past the limit the lease is left to lapse: a claim then finds the row again.
+          if (due.entry.busyRetries < BUSY_RETRY_LIMIT) {
+            const { runId, runAt, attempt, busyRetries } = due.entry;
+            this.arm(
+              due.endpointId,
+              runId,
+              runAt,
+              attempt,
+              clock.now().getTime() + BUSY_RETRY_MS,
+              busyRetries + 1,
+            );
+          } else this.disarm(due.endpointId, due.entry);
+          continue;
+        }
         this.disarm(due.endpointId, due.entry);
         if (
           step.kind === 'fired' &&
@@ -303,12 +342,12 @@ export class DueLoop {
   private async fireOne(
     client: PoolClient,
     due: Due,
-    inputs: { row: LockedEndpoint | undefined; open: OpenRuns; job: JobRow | null; now: Date },
+    inputs: { row: LockedEndpoint; open: OpenRuns; job: JobRow | null; now: Date },
     writes: Write[],
   ): Promise<FireStep> {
     const { endpointId, entry } = due;
     const { row, job, now } = inputs;
-    if (!row || row.leaseOwner !== this.deps.options.owner) return { kind: 'lost' };
+    if (row.leaseOwner !== this.deps.options.owner) return { kind: 'lost' };
     let open = inputs.open;
     let released = false;
     if (open.queued && !open.inFlight) {
