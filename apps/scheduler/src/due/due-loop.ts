@@ -37,8 +37,6 @@ interface Armed {
   runAt: number;
   timer: PreciseTimer | null;
   attempt: number;
-  /** Fires that found the row held by another transaction, in a row. */
-  busyRetries: number;
 }
 
 interface Due {
@@ -50,7 +48,7 @@ interface Due {
 type Write = { outcome: Outcome; options: ApplyOptions };
 
 type FireStep = (
-  | { kind: 'lost' | 'stale' | 'busy' }
+  | { kind: 'lost' | 'stale' }
   | { kind: 'early'; runAt: number }
   | { kind: 'fired'; handOuts: HandOut[]; nextRunAt: number | null }
 ) & { releasedQueuedRun?: boolean };
@@ -68,20 +66,14 @@ type FireStep = (
  * - Fire: a transaction locks the row, checks it is still leased to this replica for the
  *   same `next_run_id` (a fold that changed the plan voided the lease), re-plans, writes the
  *   outcome and releases the lease; the work item is published after the commit. Plans that
- *   come due while other fires run share the next transaction (group commit). A row another
- *   transaction holds (a fold re-planning it) is skipped, not waited for, and tried again
- *   20 ms later: the rest of the group does not wait behind that transaction.
+ *   come due while other fires run share the next transaction (group commit).
  *
  * Lease expiry uses the database clock (`clock_timestamp()`, `statement_timestamp()` where an
- * index must bound it), shared by all replicas, so their own clock skew cannot make two of
- * them believe they hold the same row. Plan times
+ * index must bound it), shared by all replicas, so
+ * their own clock skew cannot make two of them believe they hold the same row. Plan times
  * use the apps' clock. A replica that dies holding leases delays those runs by up to
  * `leaseMs`; then any replica claims them.
  */
-/** How soon a row another transaction held is tried again, and how often at most in a row. */
-const BUSY_RETRY_MS = 20;
-const BUSY_RETRY_LIMIT = 500;
-
 export class DueLoop {
   private readonly wakeup = new Wakeup();
   private readonly abort = new AbortController();
@@ -184,16 +176,9 @@ export class DueLoop {
   }
 
   /** A timer for the row's plan, replacing any older one; `notBefore` delays a retry. */
-  private arm(
-    endpointId: string,
-    runId: string,
-    runAt: number,
-    attempt: number,
-    notBefore = 0,
-    busyRetries = 0,
-  ): void {
+  private arm(endpointId: string, runId: string, runAt: number, attempt: number, notBefore = 0): void {
     this.armed.get(endpointId)?.timer?.cancel();
-    const entry: Armed = { runId, runAt, timer: null, attempt, busyRetries };
+    const entry: Armed = { runId, runAt, timer: null, attempt };
     entry.timer = new PreciseTimer(this.deps.clock, Math.max(runAt, notBefore), () =>
       this.onTimer(endpointId, entry),
     );
@@ -261,29 +246,20 @@ export class DueLoop {
     const client = await pool.connect();
     try {
       await client.query('BEGIN');
-      // Rows never go away, so one left out is held by another transaction (a fold re-planning
-      // it): the group goes on without it rather than wait, and it is tried again shortly.
-      const rows = await lockEndpoints(
-        client,
-        current.map((due) => due.endpointId),
-        { skipLocked: true },
-      );
+      const ids = current.map((due) => due.endpointId);
+      const rows = await lockEndpoints(client, ids);
       const now = clock.now();
-      const open = await openRunsOf(client, [...rows.keys()]);
+      const open = await openRunsOf(client, ids);
       const jobs = await readJobs(
         client,
         [...rows.values()].map((row) => row.jobId),
       );
       for (const due of current) {
         const row = rows.get(due.endpointId);
-        if (!row) {
-          steps.push({ due, step: { kind: 'busy' } });
-          continue;
-        }
         const inputs = {
           row,
           open: open.get(due.endpointId)!,
-          job: jobs.get(row.jobId) ?? null,
+          job: row ? (jobs.get(row.jobId) ?? null) : null,
           now,
         };
         steps.push({ due, step: await this.fireOne(client, due, inputs, writes) });
@@ -308,21 +284,6 @@ export class DueLoop {
           this.arm(due.endpointId, due.entry.runId, step.runAt, due.entry.attempt);
           continue;
         }
-        if (step.kind === 'busy') {
-          // Past the limit the lease is left to lapse: a claim then finds the row again.
-          if (due.entry.busyRetries < BUSY_RETRY_LIMIT) {
-            const { runId, runAt, attempt, busyRetries } = due.entry;
-            this.arm(
-              due.endpointId,
-              runId,
-              runAt,
-              attempt,
-              clock.now().getTime() + BUSY_RETRY_MS,
-              busyRetries + 1,
-            );
-          } else this.disarm(due.endpointId, due.entry);
-          continue;
-        }
         this.disarm(due.endpointId, due.entry);
         if (
           step.kind === 'fired' &&
@@ -342,12 +303,12 @@ export class DueLoop {
   private async fireOne(
     client: PoolClient,
     due: Due,
-    inputs: { row: LockedEndpoint; open: OpenRuns; job: JobRow | null; now: Date },
+    inputs: { row: LockedEndpoint | undefined; open: OpenRuns; job: JobRow | null; now: Date },
     writes: Write[],
   ): Promise<FireStep> {
     const { endpointId, entry } = due;
     const { row, job, now } = inputs;
-    if (row.leaseOwner !== this.deps.options.owner) return { kind: 'lost' };
+    if (!row || row.leaseOwner !== this.deps.options.owner) return { kind: 'lost' };
     let open = inputs.open;
     let released = false;
     if (open.queued && !open.inFlight) {

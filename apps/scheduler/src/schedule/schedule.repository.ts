@@ -121,17 +121,15 @@ function toRow(r: EndpointRecord, resultRecord: ResultRecord = NO_RESULT): Locke
  * their results. The results are read by a second statement, once the locks are held: a
  * statement that waited for a lock sees the locked row's new version but the other rows it
  * joined as they were when it began, which would miss a result written by the lock's holder.
- * `skipLocked`: rows another transaction holds are left out instead of waited for.
  */
 export async function lockEndpoints(
   client: PoolClient,
   endpointIds: readonly string[],
-  { skipLocked = false } = {},
 ): Promise<Map<string, LockedEndpoint>> {
   const { rows } = await client.query<EndpointRecord>({
-    name: skipLocked ? 'scheduler.lock-endpoints-skip-locked' : 'scheduler.lock-endpoints',
+    name: 'scheduler.lock-endpoints',
     text: `SELECT ${ENDPOINT_COLUMNS} FROM scheduler_endpoints WHERE endpoint_id = ANY($1)
-            ORDER BY endpoint_id COLLATE "C" FOR UPDATE${skipLocked ? ' SKIP LOCKED' : ''}`,
+            ORDER BY endpoint_id COLLATE "C" FOR UPDATE`,
     values: [endpointIds],
   });
   const results = await readResults(
