@@ -69,9 +69,8 @@ type FireStep = (
  *   come due while other fires run share the next transaction (group commit).
  *
  * Lease expiry uses the database clock (`clock_timestamp()`, `statement_timestamp()` where an
- * index must bound it), shared by all replicas, so
- * their own clock skew cannot make two of them believe they hold the same row. Plan times
- * use the apps' clock. A replica that dies holding leases delays those runs by up to
+ * index must bound it), shared by all replicas, so their own clock skew cannot make two of
+ * them believe they hold the same row. Plan times use the apps' clock. A replica that dies holding leases delays those runs by up to
  * `leaseMs`; then any replica claims them.
  */
 export class DueLoop {
@@ -278,21 +277,17 @@ export class DueLoop {
     );
     try {
       this.deps.metrics?.onCommitted?.(tally);
-      let wake = false;
       for (const { due, step } of steps) {
-        if (step.kind === 'early') {
-          this.arm(due.endpointId, due.entry.runId, step.runAt, due.entry.attempt);
-          continue;
-        }
-        this.disarm(due.endpointId, due.entry);
-        if (
-          step.kind === 'fired' &&
-          step.nextRunAt !== null &&
-          step.nextRunAt <= clock.now().getTime() + options.horizonMs
-        )
-          wake = true;
+        if (step.kind === 'early') this.arm(due.endpointId, due.entry.runId, step.runAt, due.entry.attempt);
+        else this.disarm(due.endpointId, due.entry);
       }
-      if (wake) this.wake();
+      const horizonEnd = clock.now().getTime() + options.horizonMs;
+      if (
+        steps.some(
+          ({ step }) => step.kind === 'fired' && step.nextRunAt !== null && step.nextRunAt <= horizonEnd,
+        )
+      )
+        this.wake();
       if (steps.some(({ step }) => step.releasedQueuedRun)) this.deps.outbox.wake();
     } finally {
       await publishing;

@@ -395,13 +395,13 @@ export async function openRunsOf(
               WHERE e.stream_id = 'run-' || r.run_id AND e.type = 'RunFinished'
               ORDER BY e.stream_version LIMIT 1) fin ON r.state IN ('dispatched', 'started')
           WHERE r.endpoint_id = ANY($1) AND r.state IN ('queued', 'dispatched', 'started')),
+       closing AS (
+         SELECT r.run_id, o.finished_at FROM scheduler_runs r JOIN open o ON o.run_id = r.run_id
+          WHERE o.over
+          FOR UPDATE OF r SKIP LOCKED),
        closed AS (
-         UPDATE scheduler_runs s SET state = 'finished', finished_at = o.finished_at
-           FROM open o
-          WHERE s.run_id = o.run_id
-            AND s.run_id IN (SELECT run_id FROM scheduler_runs
-                              WHERE run_id IN (SELECT run_id FROM open WHERE over)
-                              FOR UPDATE SKIP LOCKED))
+         UPDATE scheduler_runs s SET state = 'finished', finished_at = c.finished_at
+           FROM closing c WHERE s.run_id = c.run_id)
        SELECT endpoint_id,
               bool_or(state IN ('dispatched', 'started') AND NOT over) IS TRUE AS in_flight,
               bool_or(state = 'queued') IS TRUE AS queued
