@@ -108,10 +108,7 @@ export class AiPlanner {
       name: options.consumerName,
       names: deps.names,
       categories: AI_PLANNER_CATEGORIES,
-      handle: async (envelope, client) => {
-        if (envelope.type === 'RunFinished')
-          await this.queue.recordRunFinished(client, envelope, deps.clock.now());
-      },
+      handleBatch: (envelopes, client) => this.queue.recordRunsFinished(client, envelopes, deps.clock.now()),
       js: deps.js,
       pool: deps.pool,
       store: deps.store,

@@ -10,7 +10,13 @@ import {
   waitFor,
   waitForCheckpointPast,
 } from '../test/helpers';
-import { EventConsumer, EventConsumerOptions, EventHandler, eventConsumerSpec } from './event-consumer';
+import {
+  EventBatchHandler,
+  EventConsumer,
+  EventConsumerSettings,
+  EventHandler,
+  eventConsumerSpec,
+} from './event-consumer';
 import { silentLogger } from './logger';
 import { OutboxRelay } from './outbox-relay';
 import { provisionConsumer } from './provisioning';
@@ -73,9 +79,13 @@ describe('EventConsumer', () => {
 
   async function startConsumer(
     categories: StreamCategory[],
-    options: Partial<EventConsumerOptions> & { sweepFrom?: LogCheckpoint } = {},
+    options: Partial<EventConsumerSettings> & {
+      handle?: EventHandler;
+      handleBatch?: EventBatchHandler;
+      sweepFrom?: LogCheckpoint;
+    } = {},
   ) {
-    const { sweepFrom, name = consumerName(), ...overrides } = options;
+    const { sweepFrom, name = consumerName(), handle, handleBatch, ...overrides } = options;
     const handled: Array<{ envelope: EventEnvelope; via: Via }> = [];
     await provisionConsumer(
       nats.jsm,
@@ -92,7 +102,7 @@ describe('EventConsumer', () => {
       name,
       names: nats.names,
       categories,
-      handle: recording(name),
+      ...(handleBatch ? { handleBatch } : { handle: handle ?? recording(name) }),
       js: nats.js,
       pool: db.pool,
       store,
@@ -268,6 +278,91 @@ describe('EventConsumer', () => {
       expect(rows).toEqual([{ error: expect.stringContaining(`${bad.streamId}@2`) }]);
       // In the batch, alone, then alone on its redelivery; the sweep may try it once more.
       expect(attemptsOnBad.length).toBeGreaterThanOrEqual(3);
+    });
+  });
+
+  describe('When the handler takes a batch at once', () => {
+    /** Records a batch in one statement, as set-based handlers do. */
+    const recordingBatch =
+      (name: string, calls: number[]): EventBatchHandler =>
+      async (envelopes, client) => {
+        calls.push(envelopes.length);
+        await client.query(
+          `INSERT INTO test_handled (consumer, event_id, stream_id, version)
+           SELECT $1, e.id, e.stream_id, e.version FROM unnest($2::uuid[], $3::text[], $4::int[]) AS e (id, stream_id, version)`,
+          [
+            name,
+            envelopes.map((e) => e.id),
+            envelopes.map((e) => e.streamId),
+            envelopes.map((e) => e.streamVersion),
+          ],
+        );
+      };
+
+    it("should give it each transaction's events in one call, each once and in stream order", async () => {
+      const streams = Array.from({ length: 8 }, () => `job-${randomUUID()}`);
+      const appended: EventEnvelope[] = [];
+      for (let round = 0; round < 4; round++) {
+        for (const stream of streams) appended.push(...(await append(stream, 2, round * 2)));
+      }
+      await published(appended);
+
+      const name = consumerName();
+      const calls: number[] = [];
+      const order = new Map<string, number[]>();
+      const { handled } = await startConsumer(['job'], {
+        name,
+        batchSize: 30,
+        handleBatch: async (envelopes, client) => {
+          for (const e of envelopes)
+            order.set(e.streamId, [...(order.get(e.streamId) ?? []), e.streamVersion]);
+          await recordingBatch(name, calls)(envelopes, client);
+        },
+      });
+      await waitFor(() => handled.length === appended.length, 'every event handled');
+      await waitFor(() => settled(name), 'every message acked');
+
+      expect(await rowsOf(name)).toHaveLength(appended.length);
+      for (const stream of streams) expect(order.get(stream)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+      expect(calls.reduce((a, b) => a + b, 0)).toBe(appended.length);
+      expect(calls.length).toBeLessThanOrEqual(appended.length / 4);
+    });
+
+    it('should pin a failing batch on its one bad event: the others are handled, that one dead-lettered', async () => {
+      const before = await latestCheckpoint(db.pool);
+      const streams = Array.from({ length: 5 }, () => `job-${randomUUID()}`);
+      const appended: EventEnvelope[] = [];
+      for (const stream of streams) appended.push(...(await append(stream, 3)));
+      await published(appended);
+      const bad = appended[4];
+
+      const name = consumerName();
+      const calls: number[] = [];
+      const { handled } = await startConsumer(['job'], {
+        name,
+        batchSize: 50,
+        maxDeliver: 2,
+        sweepFrom: before,
+        sweepIntervalMs: 200,
+        handleBatch: async (envelopes, client) => {
+          if (envelopes.some((e) => e.id === bad.id)) throw new Error('projection broke');
+          await recordingBatch(name, calls)(envelopes, client);
+        },
+      });
+      await waitFor(
+        async () => (await versionOf(name, bad.streamId)) === 3,
+        'the failing stream moved on',
+        30_000,
+      );
+      await waitFor(() => settled(name), 'every message acked');
+
+      expect((await rowsOf(name)).length).toBe(appended.length - 1);
+      expect(handled.map((h) => h.envelope.id)).not.toContain(bad.id);
+      const { rows } = await db.pool.query<{ error: string }>(
+        'SELECT error FROM dead_letters WHERE consumer = $1',
+        [name],
+      );
+      expect(rows).toEqual([{ error: expect.stringContaining(`${bad.streamId}@2`) }]);
     });
   });
 

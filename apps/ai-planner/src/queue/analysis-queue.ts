@@ -29,6 +29,24 @@ interface Row {
   attempts: number;
 }
 
+/** An endpoint without a row yet. */
+const NO_STATE: DueState = {
+  dueAt: null,
+  failureStreak: 0,
+  lastFinishedAt: null,
+  analyzedFailureStreak: null,
+  lastAnalyzedAt: null,
+};
+
+/** What a batch of finished runs adds to an endpoint's row besides its due state. */
+interface Update {
+  tenantId: string;
+  requests: number;
+  correlationId: string | null;
+  causationId: string;
+  runPosition: string;
+}
+
 const claimed = (row: Row): ClaimedEndpoint => ({
   endpointId: row.endpoint_id,
   tenantId: row.tenant_id,
@@ -55,62 +73,93 @@ export class AnalysisQueue {
   ) {}
 
   /**
-   * In the event consumer's transaction: a run finished, so its endpoint wants an analysis
-   * (debounced, see `dueAfterRun`). Returns when it is due.
+   * In the event consumer's transaction: runs finished, so their endpoints want an analysis
+   * (debounced, see `dueAfterRun`). The batch's other events are ignored. One locking read
+   * and one write for the whole batch, its events folded in order per endpoint.
    */
-  async recordRunFinished(client: PoolClient, envelope: EventEnvelope, now: Date): Promise<Date> {
-    const data = envelope.data as RunFinished['data'];
+  async recordRunsFinished(
+    client: PoolClient,
+    envelopes: readonly EventEnvelope[],
+    now: Date,
+  ): Promise<void> {
+    const finished = envelopes.filter((e) => e.type === 'RunFinished');
+    if (finished.length === 0) return;
+    const endpointIds = [...new Set(finished.map((e) => (e.data as RunFinished['data']).endpointId))];
     const { rows } = await client.query<Row>({
-      name: 'ai-planner.lock-endpoint',
-      text: `SELECT due_at, failure_streak, last_finished_at, analyzed_failure_streak, last_analyzed_at
-               FROM ai_planner_endpoints WHERE endpoint_id = $1 FOR UPDATE`,
-      values: [data.endpointId],
+      name: 'ai-planner.lock-endpoints',
+      // Sorted under the lock: batches lock their rows in one order.
+      text: `SELECT endpoint_id, due_at, failure_streak, last_finished_at, analyzed_failure_streak, last_analyzed_at
+               FROM ai_planner_endpoints WHERE endpoint_id = ANY($1::text[])
+              ORDER BY endpoint_id COLLATE "C" FOR UPDATE`,
+      values: [endpointIds],
     });
-    const state: DueState = rows.length
-      ? {
-          dueAt: rows[0].due_at,
-          failureStreak: rows[0].failure_streak,
-          lastFinishedAt: rows[0].last_finished_at,
-          analyzedFailureStreak: rows[0].analyzed_failure_streak,
-          lastAnalyzedAt: rows[0].last_analyzed_at,
-        }
-      : {
-          dueAt: null,
-          failureStreak: 0,
-          lastFinishedAt: null,
-          analyzedFailureStreak: null,
-          lastAnalyzedAt: null,
-        };
-    const streak = streakAfterRun(state, {
-      status: data.status,
-      trigger: data.trigger,
-      finishedAt: new Date(data.finishedAt),
-    });
-    const dueAt = dueAfterRun(state, streak.failureStreak, now, this.intervalMs);
+    const states = new Map<string, DueState>(
+      rows.map((row) => [
+        row.endpoint_id,
+        {
+          dueAt: row.due_at,
+          failureStreak: row.failure_streak,
+          lastFinishedAt: row.last_finished_at,
+          analyzedFailureStreak: row.analyzed_failure_streak,
+          lastAnalyzedAt: row.last_analyzed_at,
+        },
+      ]),
+    );
+    const updates = new Map<string, Update>();
+    for (const envelope of finished) {
+      const data = envelope.data as RunFinished['data'];
+      const state = states.get(data.endpointId) ?? NO_STATE;
+      const streak = streakAfterRun(state, {
+        status: data.status,
+        trigger: data.trigger,
+        finishedAt: new Date(data.finishedAt),
+      });
+      const dueAt = dueAfterRun(state, streak.failureStreak, now, this.intervalMs);
+      states.set(data.endpointId, { ...state, dueAt, ...streak });
+      const previous = updates.get(data.endpointId);
+      updates.set(data.endpointId, {
+        tenantId: envelope.tenantId,
+        requests: (previous?.requests ?? 0) + 1,
+        correlationId: envelope.metadata.correlationId ?? null,
+        causationId: envelope.id,
+        runPosition:
+          previous && BigInt(previous.runPosition) > BigInt(envelope.position)
+            ? previous.runPosition
+            : envelope.position,
+      });
+    }
+    const ids = [...updates.keys()];
+    const update = (id: string) => updates.get(id)!;
+    const state = (id: string) => states.get(id)!;
     await client.query({
-      name: 'ai-planner.record-run-finished',
+      name: 'ai-planner.record-runs-finished',
       text: `INSERT INTO ai_planner_endpoints (endpoint_id, tenant_id, due_at, requests, requested_at, failure_streak,
                                          last_finished_at, correlation_id, causation_id, run_position)
-       VALUES ($1, $2, $3, 1, $4, $5, $6, $7, $8, $9)
+       SELECT u.endpoint_id, u.tenant_id, u.due_at, u.requests, $9, u.failure_streak, u.last_finished_at,
+              u.correlation_id, u.causation_id, u.run_position
+         FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::bigint[], $5::int[], $6::timestamptz[],
+                     $7::text[], $8::text[], $10::bigint[])
+              AS u (endpoint_id, tenant_id, due_at, requests, failure_streak, last_finished_at,
+                    correlation_id, causation_id, run_position)
        ON CONFLICT (endpoint_id) DO UPDATE SET
-         due_at = EXCLUDED.due_at, requests = ai_planner_endpoints.requests + 1,
+         due_at = EXCLUDED.due_at, requests = ai_planner_endpoints.requests + EXCLUDED.requests,
          requested_at = EXCLUDED.requested_at, failure_streak = EXCLUDED.failure_streak,
          last_finished_at = EXCLUDED.last_finished_at, correlation_id = EXCLUDED.correlation_id,
          causation_id = EXCLUDED.causation_id,
          run_position = GREATEST(ai_planner_endpoints.run_position, EXCLUDED.run_position), updated_at = now()`,
       values: [
-        data.endpointId,
-        envelope.tenantId,
-        dueAt,
+        ids,
+        ids.map((id) => update(id).tenantId),
+        ids.map((id) => state(id).dueAt),
+        ids.map((id) => update(id).requests),
+        ids.map((id) => state(id).failureStreak),
+        ids.map((id) => state(id).lastFinishedAt),
+        ids.map((id) => update(id).correlationId),
+        ids.map((id) => update(id).causationId),
         now,
-        streak.failureStreak,
-        streak.lastFinishedAt,
-        envelope.metadata.correlationId ?? null,
-        envelope.id,
-        envelope.position,
+        ids.map((id) => update(id).runPosition),
       ],
     });
-    return dueAt;
   }
 
   /** Leases up to `limit` due rows nobody holds (replicas skip each other's locked rows). */

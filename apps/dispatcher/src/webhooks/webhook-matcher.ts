@@ -2,31 +2,51 @@ import type { EventEnvelope } from '@cronicorn/events';
 import type { PoolClient } from 'pg';
 
 /**
- * The `webhooks` event consumer's handler: inside the consumer's transaction, queues one
- * delivery per active subscription of the event's tenant that wants its type. Idempotent:
- * (subscription, event id) is unique, so a redelivered or swept event queues nothing twice.
+ * The `webhooks` event consumer's batch handler: inside the consumer's transaction, queues one
+ * delivery per active subscription of each event's tenant that wants its type, for the whole
+ * batch in a statement or two. Idempotent: (subscription, event id) is unique, so a redelivered or
+ * swept event queues nothing twice.
  *
  * A subscription gets the events after its own WebhookSubscriptionCreated in the log's commit
  * order (transaction id, position), never the history before it, even when this consumer
  * is new or far behind. The subscription row commits with its event, and the consumer sees an
- * event only once every older transaction has finished, so the row is always there in time.
+ * event only once every older transaction has finished, so the row is always there in time
+ * (for the first statement too, which leaves out the tenants without subscriptions).
  *
- * Returns how many deliveries were queued.
+ * Returns the ids of the events that queued a delivery.
  */
-export async function queueDeliveries(envelope: EventEnvelope, client: PoolClient): Promise<number> {
-  const result = await client.query({
+export async function queueDeliveries(
+  envelopes: readonly EventEnvelope[],
+  client: PoolClient,
+): Promise<Set<string>> {
+  // Most events belong to tenants without a subscription: they are not sent a second time.
+  const subscribed = await client.query<{ tenant_id: string }>({
+    name: 'webhooks.subscribed-tenants',
+    text: `SELECT DISTINCT tenant_id FROM webhook_subscriptions WHERE tenant_id = ANY($1::text[]) AND deleted_at IS NULL`,
+    values: [[...new Set(envelopes.map((e) => e.tenantId))]],
+  });
+  const tenants = new Set(subscribed.rows.map((row) => row.tenant_id));
+  const wanted = envelopes.filter((e) => tenants.has(e.tenantId));
+  if (wanted.length === 0) return new Set();
+  const { rows } = await client.query<{ event_id: string }>({
     name: 'webhooks.queue-deliveries',
     text: `INSERT INTO webhook_deliveries
        (subscription_id, tenant_id, event_id, event_type, event_position, body, next_attempt_at)
-     SELECT s.subscription_id, s.tenant_id, e.event_id, $4::text, e.position, $3::text, now()
-       FROM webhook_subscriptions s
-       JOIN events e ON e.event_id = $1
-      WHERE s.tenant_id = $2
-        AND s.deleted_at IS NULL
-        AND ($4::text = ANY (s.event_types) OR '*' = ANY (s.event_types))
-        AND (e.transaction_id, e.position) > (s.created_transaction_id, s.created_position)
-     ON CONFLICT (subscription_id, event_id) DO NOTHING`,
-    values: [envelope.id, envelope.tenantId, JSON.stringify(envelope), envelope.type],
+     SELECT s.subscription_id, s.tenant_id, e.event_id, b.type, e.position, b.body, now()
+       FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[]) AS b (event_id, tenant_id, type, body)
+       JOIN webhook_subscriptions s
+         ON s.tenant_id = b.tenant_id AND s.deleted_at IS NULL
+        AND (b.type = ANY (s.event_types) OR '*' = ANY (s.event_types))
+       JOIN events e ON e.event_id = b.event_id
+      WHERE (e.transaction_id, e.position) > (s.created_transaction_id, s.created_position)
+     ON CONFLICT (subscription_id, event_id) DO NOTHING
+     RETURNING event_id`,
+    values: [
+      wanted.map((e) => e.id),
+      wanted.map((e) => e.tenantId),
+      wanted.map((e) => e.type),
+      wanted.map((e) => JSON.stringify(e)),
+    ],
   });
-  return result.rowCount ?? 0;
+  return new Set(rows.map((row) => row.event_id));
 }

@@ -142,8 +142,8 @@ export class WebhooksService implements OnApplicationBootstrap, BeforeApplicatio
       durableCommit: false,
       batchSize: 200,
       logger: nestMessagingLogger('WebhooksConsumer'),
-      handle: async (envelope, client) => {
-        if ((await queueDeliveries(envelope, client)) > 0) this.queued.add(envelope.id);
+      handleBatch: async (envelopes, client) => {
+        for (const id of await queueDeliveries(envelopes, client)) this.queued.add(id);
       },
       metrics: {
         onHandled: (envelope) => {
