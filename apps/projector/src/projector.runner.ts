@@ -15,7 +15,7 @@ import type { NatsHandle } from '@cronicorn/platform';
 import {
   PROJECTOR_CONSUMER,
   PROJECTOR_CONTROL_CHANNEL,
-  projectToReadModels,
+  projectEventsToReadModels,
   STEP_DOWN,
   tryProjectorLock,
 } from '@cronicorn/read-models';
@@ -169,7 +169,7 @@ export class ProjectorRunner {
       name: this.consumerName,
       names: handle.names,
       categories: STREAM_CATEGORIES,
-      handle: async (envelope, client) => void (await projectToReadModels(envelope, client)),
+      handleBatch: async (envelopes, client) => void (await projectEventsToReadModels(envelopes, client)),
       js: handle.js,
       pool: this.options.pool,
       store: this.options.store,

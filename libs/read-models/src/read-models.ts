@@ -3,7 +3,7 @@ import type { PoolClient } from 'pg';
 import { analysesProjection } from './analyses/analyses.projection';
 import { endpointsProjection } from './endpoints/endpoints.projection';
 import { jobsProjection } from './jobs/jobs.projection';
-import { Projection, projectEvent } from './projection';
+import { Projection, projectEvent, projectEvents } from './projection';
 import { runsProjection } from './runs/runs.projection';
 import { statsProjection } from './stats/stats.projection';
 
@@ -29,4 +29,12 @@ export const READ_MODEL_TABLES = [
 /** Applies one event to every read model in the caller's transaction; false if it was already applied. */
 export function projectToReadModels(envelope: EventEnvelope, client: PoolClient): Promise<boolean> {
   return projectEvent(envelope, client, READ_MODEL_PROJECTIONS);
+}
+
+/** Applies events, in order, to every read model in the caller's transaction; returns those applied. */
+export function projectEventsToReadModels(
+  envelopes: readonly EventEnvelope[],
+  client: PoolClient,
+): Promise<EventEnvelope[]> {
+  return projectEvents(envelopes, client, READ_MODEL_PROJECTIONS);
 }

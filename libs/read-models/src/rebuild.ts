@@ -4,7 +4,7 @@ import { withTransaction } from '@cronicorn/platform';
 import type { Pool, PoolClient } from 'pg';
 import { PROJECTOR_CONSUMER } from './progress';
 import { releaseProjectorLock, takeProjectorLock } from './projector-lock';
-import { projectToReadModels, READ_MODEL_TABLES } from './read-models';
+import { projectEventsToReadModels, READ_MODEL_TABLES } from './read-models';
 
 export interface RebuildProgress {
   /** Events read from the log so far. */
@@ -133,12 +133,10 @@ async function applyBatch(
   consumer: string,
   events: readonly EventEnvelope[],
 ): Promise<number> {
-  let applied = 0;
+  const applied = (await projectEventsToReadModels(events, client)).length;
   const versions = new Map<string, number>();
-  for (const envelope of events) {
-    if (await projectToReadModels(envelope, client)) applied += 1;
+  for (const envelope of events)
     versions.set(envelope.streamId, Math.max(versions.get(envelope.streamId) ?? 0, envelope.streamVersion));
-  }
   await client.query(
     `INSERT INTO consumer_stream_versions (consumer, stream_id, version)
      SELECT $1, s.stream_id, s.version FROM unnest($2::text[], $3::int[]) AS s(stream_id, version)
