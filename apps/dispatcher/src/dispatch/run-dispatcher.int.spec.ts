@@ -138,6 +138,8 @@ describe('RunDispatcher', () => {
       const hitsBefore = target.hitsOf('/echo').length;
       await expect(run.dispatch(item, { seq: 101, deliveryCount: 1 })).resolves.toBe('finished');
       await expect(run.dispatch(item, { seq: 101, deliveryCount: 2 })).resolves.toBe('already_finished');
+      // A late copy of the item, delivered for the first time: its append at version 0 conflicts.
+      await expect(run.dispatch(item, { seq: 109, deliveryCount: 1 })).resolves.toBe('already_finished');
 
       const events = await runEvents(item.runId);
       expect(events.map((event) => event.type)).toEqual(['RunStarted', 'RunFinished']);

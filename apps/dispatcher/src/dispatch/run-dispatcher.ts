@@ -92,7 +92,11 @@ export class RunDispatcher {
       seq: delivery.seq,
     };
     for (let round = 1; round <= MAX_DECISION_ROUNDS; round++) {
-      const state = foldRunStream(await this.options.store.readStream(streamId));
+      // A first delivery nearly always finds the stream empty, so it is not read: `RunStarted`
+      // goes in at version 0, and should a copy of the item have begun the run, that append
+      // conflicts and the next round reads the stream.
+      const assumeEmpty = round === 1 && delivery.deliveryCount === 1;
+      const state = foldRunStream(assumeEmpty ? [] : await this.options.store.readStream(streamId));
       const holderSeq = otherHolderSeq(state, delivery.seq);
       const decision = decideDelivery(state, {
         seq: delivery.seq,
