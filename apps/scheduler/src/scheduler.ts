@@ -119,7 +119,7 @@ export class Scheduler {
           name: schedulerConsumerName(fold, options.consumerName),
           names: deps.names,
           categories: [fold.category],
-          handle: folder.handle,
+          handleBatch: folder.handleBatch,
           js: deps.js,
           pool: deps.pool,
           store: deps.store,

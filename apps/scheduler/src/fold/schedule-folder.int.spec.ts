@@ -46,7 +46,7 @@ describe('ScheduleFolder (a finish while a fire holds the endpoint)', () => {
     );
     await withTransaction(world.db.pool, async (client) => {
       await client.query("SET LOCAL lock_timeout = '1s'");
-      await folder.handle(finished, client);
+      await folder.handleBatch([finished], client);
     });
   }
 
@@ -103,6 +103,42 @@ describe('ScheduleFolder (a finish while a fire holds the endpoint)', () => {
     });
   });
 
+  describe('When one batch holds several runs of an endpoint', () => {
+    it('should mark each run and count their failures in order, as one event at a time would', async () => {
+      const scheduler = world.startScheduler();
+      const endpointId = await world.createEndpoint(await world.createJob(), {
+        schedule: { kind: 'interval', intervalMs: 1_000 },
+      });
+      world.neverStart.add(endpointId);
+      await waitFor(() => world.receivedFor(endpointId).length >= 1, 'a run handed out');
+      await world.stopScheduler(scheduler);
+      await world.pauseRelay();
+      const first = world.receivedFor(endpointId)[0].item;
+      world.failing.add(endpointId);
+      const second = { ...first, runId: randomUUID() };
+      await world.run(first);
+      await world.run(second);
+      const events = [
+        ...(await world.store.readStream(streamIds.run(first.runId))),
+        ...(await world.store.readStream(streamIds.run(second.runId))),
+      ];
+      expect(events.map((e) => e.type)).toEqual(['RunStarted', 'RunFinished', 'RunStarted', 'RunFinished']);
+
+      await withTransaction(world.db.pool, (client) => folder.handleBatch(events, client));
+
+      expect((await result(endpointId))?.consecutive_failures).toBe(2);
+      const { rows } = await world.db.pool.query<{ state: string; started_at: Date; finished_at: Date }>(
+        'SELECT state, started_at, finished_at FROM scheduler_runs WHERE run_id = $1',
+        [first.runId],
+      );
+      expect(rows[0]).toMatchObject({
+        state: 'finished',
+        finished_at: new Date((events[1].data as { finishedAt: string }).finishedAt),
+      });
+      expect(rows[0].started_at).not.toBeNull();
+    });
+  });
+
   describe('When a RunStarted arrives after a newer run was handed out', () => {
     it('should fold it without the row lock and change nothing', async () => {
       const scheduler = world.startScheduler();
@@ -137,7 +173,7 @@ describe('ScheduleFolder (a finish while a fire holds the endpoint)', () => {
         await fire.query('SELECT 1 FROM scheduler_endpoints WHERE endpoint_id = $1 FOR UPDATE', [endpointId]);
         await withTransaction(world.db.pool, async (client) => {
           await client.query("SET LOCAL lock_timeout = '1s'");
-          await folder.handle(started, client);
+          await folder.handleBatch([started], client);
         });
       } finally {
         await fire.query('ROLLBACK');

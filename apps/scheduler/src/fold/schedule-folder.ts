@@ -10,6 +10,7 @@ import {
   RunEvent,
   RunEventTypes,
   RunFinished,
+  RunStarted,
 } from '@cronicorn/events';
 import { GovernorOptions } from '@cronicorn/domain';
 import { MessagingLogger } from '@cronicorn/messaging';
@@ -33,13 +34,13 @@ import {
   lockEndpoint,
   lockEndpointsOfJob,
   lockJob,
-  markRunFinished,
   lockResult,
-  markRunStarted,
+  markRunsFinished,
+  markRunsStarted,
   openRuns,
   readEndpoint,
   readJob,
-  runStartedChangesNothing,
+  runsStartedChangingNothing,
   releaseQueuedRun,
   saveJob,
   saveResult,
@@ -78,7 +79,33 @@ export class ScheduleFolder {
 
   constructor(private readonly deps: ScheduleFolderDeps) {}
 
-  readonly handle = async (envelope: EventEnvelope, client: PoolClient): Promise<void> => {
+  /**
+   * The consumer's batch handler. The batch's runs are marked started and finished first, a
+   * statement each, and the `RunStarted` that change nothing (most of them) are found in one
+   * read; then each other event is folded in order.
+   */
+  readonly handleBatch = async (envelopes: readonly EventEnvelope[], client: PoolClient): Promise<void> => {
+    const runEvents = envelopes.filter(
+      (e): e is EventEnvelope<RunEvent> =>
+        parseStreamId(e.streamId).category === 'run' && isOneOf<RunEvent>(e, RunEventTypes),
+    );
+    const startedEvents = runEvents.filter((e) => e.type === 'RunStarted');
+    const started = startedEvents.map((e) => e.data as RunStarted['data']);
+    const finished = runEvents
+      .filter((e) => e.type === 'RunFinished')
+      .map((e) => e.data as RunFinished['data']);
+    await markRunsStarted(client, started);
+    await markRunsFinished(client, finished);
+    // The usual RunStarted: no lock on the row, so a fire waiting for it is not held up.
+    const unchanged = new Set(
+      [...(await runsStartedChangingNothing(client, started))].map((i) => startedEvents[i].id),
+    );
+    for (const envelope of envelopes) {
+      if (!unchanged.has(envelope.id)) await this.handleOne(envelope, client);
+    }
+  };
+
+  private async handleOne(envelope: EventEnvelope, client: PoolClient): Promise<void> {
     const after: AfterCommit = { tally: emptyTally(), wakeDue: false, wakeOutbox: false };
     const { category } = parseStreamId(envelope.streamId);
     if (category === 'endpoint' && isOneOf<EndpointEvent>(envelope, EndpointEventTypes)) {
@@ -92,7 +119,7 @@ export class ScheduleFolder {
     }
     if (this.pending.size >= PENDING_LIMIT) this.pending.clear();
     this.pending.set(envelope.id, after);
-  };
+  }
 
   /** Called by the consumer after the event's transaction committed. */
   committed(envelope: EventEnvelope): void {
@@ -175,15 +202,8 @@ export class ScheduleFolder {
   ): Promise<void> {
     const event = eventOf(envelope);
     const now = this.deps.clock.now();
-    if (event.type === 'RunStarted') {
-      await markRunStarted(client, event.data.runId, event.data.startedAt);
-      // The usual case: no lock on the row, so a fire waiting for it is not held up.
-      if (await runStartedChangesNothing(client, event.data)) return;
-    }
-    if (event.type === 'RunFinished') {
-      await markRunFinished(client, event.data.runId, event.data.finishedAt);
-      if (await foldedWithoutLock(client, event.data)) return;
-    }
+    // Marked started or finished already, with the rest of the batch (`handleBatch`).
+    if (event.type === 'RunFinished' && (await foldedWithoutLock(client, event.data))) return;
     const locked = await lockEndpoint(client, event.data.endpointId);
     let next: EndpointRow | null = locked;
     if (locked && event.type === 'RunStarted') {

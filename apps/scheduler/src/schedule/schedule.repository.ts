@@ -454,46 +454,80 @@ export async function insertRuns(
   });
 }
 
-export async function markRunStarted(client: PoolClient, runId: string, startedAt: string): Promise<void> {
+/**
+ * Marks runs started, the first start of each counting (a retry's `RunStarted` comes later in
+ * its stream). One statement for a batch; rows are locked in run id order.
+ */
+export async function markRunsStarted(
+  client: PoolClient,
+  runs: ReadonlyArray<{ runId: string; startedAt: string }>,
+): Promise<void> {
+  const first = firstPerRun(runs);
+  if (first.length === 0) return;
   await client.query({
-    name: 'scheduler.mark-run-started',
-    text: `UPDATE scheduler_runs SET state = 'started', started_at = COALESCE(started_at, $2)
-      WHERE run_id = $1 AND state IN ('dispatched', 'missed')`,
-    values: [runId, startedAt],
+    name: 'scheduler.mark-runs-started',
+    text: `UPDATE scheduler_runs r SET state = 'started', started_at = COALESCE(r.started_at, m.started_at)
+       FROM (SELECT u.run_id, u.started_at FROM unnest($1::uuid[], $2::timestamptz[]) AS u (run_id, started_at)
+              JOIN scheduler_runs s ON s.run_id = u.run_id AND s.state IN ('dispatched', 'missed')
+             ORDER BY u.run_id FOR UPDATE OF s) m
+      WHERE r.run_id = m.run_id AND r.state IN ('dispatched', 'missed')`,
+    values: [first.map((r) => r.runId), first.map((r) => r.startedAt)],
   });
 }
 
 /**
- * Whether a `RunStarted` changes nothing in the endpoint's row, read without its lock: the
- * row's latest run is this one and counts as started already (the scheduler starts the clock
- * when it hands a run out), or this run is a retry or older than the latest (see
- * `applyRunStarted`). The latest run only moves to newer runs and its start is never cleared,
- * so the answer cannot turn false before the caller's commit. While the run fold runs behind,
- * the RunStarted of most runs arrives after the next run was handed out: this keeps them off
- * the row's lock and away from a re-plan.
+ * Which of these `RunStarted` change nothing in their endpoint's row (by index), read without
+ * its lock: the row's latest run is this one and counts as started already (the scheduler
+ * starts the clock when it hands a run out), or this run is a retry or older than the latest
+ * (see `applyRunStarted`). The latest run only moves to newer runs and its start is never
+ * cleared, so an answer cannot turn false before the caller's commit. While the run fold runs
+ * behind, the RunStarted of most runs arrives after the next run was handed out: this keeps
+ * them off the row's lock and away from a re-plan.
  */
-export async function runStartedChangesNothing(
+export async function runsStartedChangingNothing(
   client: PoolClient,
-  run: { endpointId: string; runId: string; trigger: RunTrigger; scheduledFor: string },
-): Promise<boolean> {
-  const { rowCount } = await client.query({
-    name: 'scheduler.run-started-changes-nothing',
-    text: `SELECT 1 FROM scheduler_endpoints
-      WHERE endpoint_id = $1
-        AND CASE WHEN last_run_id = $2 THEN last_run_started_at IS NOT NULL
-                 WHEN $3 = 'retry' THEN true
-                 ELSE last_run_id IS NOT NULL AND $4::timestamptz <= last_run_scheduled_for END`,
-    values: [run.endpointId, run.runId, run.trigger, run.scheduledFor],
+  runs: ReadonlyArray<{ endpointId: string; runId: string; trigger: RunTrigger; scheduledFor: string }>,
+): Promise<Set<number>> {
+  if (runs.length === 0) return new Set();
+  const { rows } = await client.query<{ i: string }>({
+    name: 'scheduler.runs-started-changing-nothing',
+    text: `SELECT t.i FROM unnest($1::text[], $2::uuid[], $3::text[], $4::timestamptz[])
+                   WITH ORDINALITY AS t (endpoint_id, run_id, trigger, scheduled_for, i)
+             JOIN scheduler_endpoints e ON e.endpoint_id = t.endpoint_id
+            WHERE CASE WHEN e.last_run_id = t.run_id THEN e.last_run_started_at IS NOT NULL
+                       WHEN t.trigger = 'retry' THEN true
+                       ELSE e.last_run_id IS NOT NULL AND t.scheduled_for <= e.last_run_scheduled_for END`,
+    values: [
+      runs.map((r) => r.endpointId),
+      runs.map((r) => r.runId),
+      runs.map((r) => r.trigger),
+      runs.map((r) => r.scheduledFor),
+    ],
   });
-  return rowCount === 1;
+  return new Set(rows.map((row) => Number(row.i) - 1));
 }
 
-export async function markRunFinished(client: PoolClient, runId: string, finishedAt: string): Promise<void> {
+/** Marks runs finished. One statement for a batch; rows are locked in run id order. */
+export async function markRunsFinished(
+  client: PoolClient,
+  runs: ReadonlyArray<{ runId: string; finishedAt: string }>,
+): Promise<void> {
+  const first = firstPerRun(runs);
+  if (first.length === 0) return;
   await client.query({
-    name: 'scheduler.mark-run-finished',
-    text: `UPDATE scheduler_runs SET state = 'finished', finished_at = $2 WHERE run_id = $1 AND state <> 'finished'`,
-    values: [runId, finishedAt],
+    name: 'scheduler.mark-runs-finished',
+    text: `UPDATE scheduler_runs r SET state = 'finished', finished_at = m.finished_at
+       FROM (SELECT u.run_id, u.finished_at FROM unnest($1::uuid[], $2::timestamptz[]) AS u (run_id, finished_at)
+              JOIN scheduler_runs s ON s.run_id = u.run_id AND s.state <> 'finished'
+             ORDER BY u.run_id FOR UPDATE OF s) m
+      WHERE r.run_id = m.run_id AND r.state <> 'finished'`,
+    values: [first.map((r) => r.runId), first.map((r) => r.finishedAt)],
   });
+}
+
+function firstPerRun<R extends { runId: string }>(runs: readonly R[]): R[] {
+  const seen = new Set<string>();
+  return runs.filter((r) => !seen.has(r.runId) && seen.add(r.runId));
 }
 
 /**
