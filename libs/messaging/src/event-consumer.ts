@@ -554,8 +554,10 @@ export class EventConsumer {
     const batched = this.options.handleBatch !== undefined && !oneByOne;
     const client = await this.options.pool.connect();
     try {
-      await client.query('BEGIN');
-      if (this.options.durableCommit === false) await client.query('SET LOCAL synchronous_commit = off');
+      // One round trip: a simple query may hold two statements.
+      await client.query(
+        this.options.durableCommit === false ? 'BEGIN; SET LOCAL synchronous_commit = off' : 'BEGIN',
+      );
       const versions = await this.lockStreams(client, streamIds);
       const pruned = await this.prunedAmong(client, envelopes, versions);
       const moved = new Set<string>();

@@ -139,6 +139,44 @@ describe('ScheduleFolder (a finish while a fire holds the endpoint)', () => {
     });
   });
 
+  describe('When one batch holds two successes of an endpoint whose row a fire holds', () => {
+    it('should fold both without waiting for the lock', async () => {
+      const scheduler = world.startScheduler();
+      const endpointId = await world.createEndpoint(await world.createJob(), {
+        schedule: { kind: 'interval', intervalMs: 1_000 },
+      });
+      world.neverStart.add(endpointId);
+      await waitFor(() => world.receivedFor(endpointId).length >= 1, 'a run handed out');
+      await world.stopScheduler(scheduler);
+      await world.pauseRelay();
+      const first = world.receivedFor(endpointId)[0].item;
+      const second = { ...first, runId: randomUUID() };
+      await world.run(first);
+      await world.run(second);
+      const events = [
+        ...(await world.store.readStream(streamIds.run(first.runId))),
+        ...(await world.store.readStream(streamIds.run(second.runId))),
+      ];
+
+      const fire = await world.db.pool.connect();
+      try {
+        await fire.query('BEGIN');
+        await fire.query('SELECT 1 FROM scheduler_endpoints WHERE endpoint_id = $1 FOR UPDATE', [endpointId]);
+        await withTransaction(world.db.pool, async (client) => {
+          await client.query("SET LOCAL lock_timeout = '1s'");
+          await folder.handleBatch(events, client);
+        });
+      } finally {
+        await fire.query('ROLLBACK');
+        fire.release();
+      }
+
+      expect((await result(endpointId))?.finished_at).toBe(
+        (events[3].data as { finishedAt: string }).finishedAt,
+      );
+    });
+  });
+
   describe('When a RunStarted arrives after a newer run was handed out', () => {
     it('should fold it without the row lock and change nothing', async () => {
       const scheduler = world.startScheduler();

@@ -38,12 +38,13 @@ import {
   markRunsFinished,
   markRunsStarted,
   openRuns,
-  readEndpoint,
+  readEndpoints,
   readJob,
   runsStartedChangingNothing,
   releaseQueuedRun,
   saveJob,
   saveResult,
+  UnlockedEndpoint,
 } from '../schedule/schedule.repository';
 import { Cause, ScheduleWriter } from '../schedule/schedule.writer';
 
@@ -81,8 +82,8 @@ export class ScheduleFolder {
 
   /**
    * The consumer's batch handler. The batch's runs are marked started and finished first, a
-   * statement each, and the `RunStarted` that change nothing (most of them) are found in one
-   * read; then each other event is folded in order.
+   * statement each; the `RunStarted` that change nothing (most of them) are found in one read,
+   * and the rows the finishes need in another. Then each other event is folded in order.
    */
   readonly handleBatch = async (envelopes: readonly EventEnvelope[], client: PoolClient): Promise<void> => {
     const runEvents = envelopes.filter(
@@ -100,8 +101,24 @@ export class ScheduleFolder {
     const unchanged = new Set(
       [...(await runsStartedChangingNothing(client, started))].map((i) => startedEvents[i].id),
     );
+    // Read once for the finishes folded without the lock; kept up to date with this batch.
+    const rows = await readEndpoints(client, [...new Set(finished.map((f) => f.endpointId))]);
     for (const envelope of envelopes) {
-      if (!unchanged.has(envelope.id)) await this.handleOne(envelope, client);
+      if (unchanged.has(envelope.id)) continue;
+      if (envelope.type === 'RunFinished') {
+        const data = envelope.data as RunFinished['data'];
+        const row =
+          rows.get(data.endpointId) ?? (await readEndpoints(client, [data.endpointId])).get(data.endpointId);
+        const folded = row && (await foldedWithoutLock(client, row, data));
+        if (folded) {
+          rows.set(data.endpointId, folded);
+          continue;
+        }
+      }
+      // Folded under the lock, the row may change: read it again when needed.
+      if (parseStreamId(envelope.streamId).category === 'job') rows.clear();
+      else rows.delete((envelope.data as { endpointId?: string }).endpointId ?? '');
+      await this.handleOne(envelope, client);
     }
   };
 
@@ -202,8 +219,7 @@ export class ScheduleFolder {
   ): Promise<void> {
     const event = eventOf(envelope);
     const now = this.deps.clock.now();
-    // Marked started or finished already, with the rest of the batch (`handleBatch`).
-    if (event.type === 'RunFinished' && (await foldedWithoutLock(client, event.data))) return;
+    // Marked started or finished already, and the usual finish folded, by `handleBatch`.
     const locked = await lockEndpoint(client, event.data.endpointId);
     let next: EndpointRow | null = locked;
     if (locked && event.type === 'RunStarted') {
@@ -246,12 +262,18 @@ export class ScheduleFolder {
 
 /**
  * The usual finish (see `finishLeavesPlan`): its result is written over the version read,
- * without the endpoint's lock and without re-planning; false when it needs both.
+ * without the endpoint's lock and without re-planning. Returns the row as it is then, or null
+ * when the finish needs both.
  */
-async function foldedWithoutLock(client: PoolClient, data: RunFinished['data']): Promise<boolean> {
-  const row = await readEndpoint(client, data.endpointId);
-  if (!row || !finishLeavesPlan(row, data, row.hasQueuedRun)) return false;
-  return saveResult(client, row.endpointId, recordResult(row, data), row.resultVersion);
+async function foldedWithoutLock(
+  client: PoolClient,
+  row: UnlockedEndpoint,
+  data: RunFinished['data'],
+): Promise<UnlockedEndpoint | null> {
+  if (!finishLeavesPlan(row, data, row.hasQueuedRun)) return null;
+  const result = recordResult(row, data);
+  if (!(await saveResult(client, row.endpointId, result, row.resultVersion))) return null;
+  return { ...row, ...result, resultVersion: row.resultVersion + 1 };
 }
 
 /**

@@ -235,24 +235,30 @@ export async function saveEndpoints(
 /** An endpoint's result with the version it was read at (0: no result row yet). */
 export type VersionedResult = EndpointResult & { version: number };
 
-/**
- * The endpoint's row and result without a lock, and whether it has a queued run: what decides
- * whether a finish needs the lock.
- */
-export async function readEndpoint(
+/** What a finish folded without the endpoint's lock needs: the row, its result's version, a queued run. */
+export type UnlockedEndpoint = EndpointRow & { resultVersion: number; hasQueuedRun: boolean };
+
+/** The rows of these endpoints, read without their locks (see `finishLeavesPlan`). */
+export async function readEndpoints(
   client: PoolClient,
-  endpointId: string,
-): Promise<(EndpointRow & { resultVersion: number; hasQueuedRun: boolean }) | null> {
+  endpointIds: readonly string[],
+): Promise<Map<string, UnlockedEndpoint>> {
+  if (endpointIds.length === 0) return new Map();
   const { rows } = await client.query<EndpointRecord & ResultRecord & { has_queued_run: boolean }>({
-    name: 'scheduler.read-endpoint',
+    name: 'scheduler.read-endpoints',
     text: `SELECT ${ENDPOINT_COLUMNS}, ${RESULT_COLUMNS},
-              EXISTS (SELECT 1 FROM scheduler_runs WHERE endpoint_id = $1 AND state = 'queued') AS has_queued_run
-         FROM scheduler_endpoints LEFT JOIN scheduler_endpoint_results USING (endpoint_id)
-        WHERE endpoint_id = $1`,
-    values: [endpointId],
+              EXISTS (SELECT 1 FROM scheduler_runs r
+                       WHERE r.endpoint_id = e.endpoint_id AND r.state = 'queued') AS has_queued_run
+         FROM scheduler_endpoints e LEFT JOIN scheduler_endpoint_results USING (endpoint_id)
+        WHERE e.endpoint_id = ANY($1::text[])`,
+    values: [endpointIds],
   });
-  const r = rows[0];
-  return r ? { ...toRow(r, r), resultVersion: r.result_version ?? 0, hasQueuedRun: r.has_queued_run } : null;
+  return new Map(
+    rows.map((r) => [
+      r.endpoint_id,
+      { ...toRow(r, r), resultVersion: r.result_version ?? 0, hasQueuedRun: r.has_queued_run },
+    ]),
+  );
 }
 
 /**

@@ -66,12 +66,12 @@ const NEWEST = `(r.started_at, r.run_id) >= (e.last_run_started_at, e.last_run_i
  * - a success newer than the last success while the streak is above zero may end it or not,
  *   depending on failures that finished after it: only the recompute knows.
  */
-function advanceRun(name: string, runWasOpen: string): { name: string; text: string } {
+function advanceRun(name: string, runWasOpen: string, alsoSet = ''): { name: string; text: string } {
   return {
     name,
     text: `
   UPDATE rm_endpoints AS e
-     SET job_id = COALESCE(e.job_id, $3), runs_count = e.runs_count + $4,
+     SET ${alsoSet} job_id = COALESCE(e.job_id, $3), runs_count = e.runs_count + $4,
          last_run_id = CASE WHEN ${NEWEST} THEN r.run_id ELSE e.last_run_id END,
          last_run_status = CASE WHEN ${NEWEST} THEN r.status ELSE e.last_run_status END,
          last_run_http_status = CASE WHEN ${NEWEST} THEN r.http_status ELSE e.last_run_http_status END,
@@ -95,9 +95,18 @@ function advanceRun(name: string, runWasOpen: string): { name: string; text: str
   };
 }
 
+// The planned run has begun: it is no longer "next". A recurring schedule has already planned
+// its successor (appended when this run was handed out), so only a schedule that ended
+// (one-time run, maxRuns, endAt) is left without a next run. `e` is the row before the update.
+const RUN_BEGAN = (run: string) => `
+  next_run_at = CASE WHEN e.next_run_id = ${run} THEN NULL ELSE e.next_run_at END,
+  next_run_reason = CASE WHEN e.next_run_id = ${run} THEN NULL ELSE e.next_run_reason END,
+  next_run_planned_at = CASE WHEN e.next_run_id = ${run} THEN NULL ELSE e.next_run_planned_at END,
+  next_run_id = CASE WHEN e.next_run_id = ${run} THEN NULL ELSE e.next_run_id END,`;
+
 // The runs projection never reopens a finished run, so a run still open after a start was
-// absent or open before it.
-const ADVANCE_ON_START = advanceRun('rm.endpoints.advance-start', 'r.finished_at IS NULL');
+// absent or open before it. The same statement clears the next run when it is this one.
+const ADVANCE_ON_START = advanceRun('rm.endpoints.advance-start', 'r.finished_at IS NULL', RUN_BEGAN('$2'));
 // A finish counted for nothing before if it is the run's first appearance (no earlier event of
 // its stream was applied), or if the row's last run, a copy of its rm_runs row, is this run, open.
 const ADVANCE_ON_FINISH = advanceRun(
@@ -237,11 +246,9 @@ export const endpointsProjection: Projection = {
         ...(isEvent(envelope, 'RunStarted') ? ADVANCE_ON_START : ADVANCE_ON_FINISH),
         values: [endpointId, runId, jobId, added],
       });
-      if (!rowCount) await client.query({ ...RECOMPUTE_RUNS, values: [endpointId, tenantId, jobId, added] });
+      if (rowCount) return;
+      await client.query({ ...RECOMPUTE_RUNS, values: [endpointId, tenantId, jobId, added] });
       if (isEvent(envelope, 'RunStarted')) {
-        // The planned run has begun: it is no longer "next". A recurring schedule has already
-        // planned its successor (appended when this run was handed out), so only a schedule
-        // that ended (one-time run, maxRuns, endAt) is left without a next run.
         await client.query({
           name: 'rm.endpoints.run-began',
           text: `UPDATE rm_endpoints SET next_run_id = NULL, next_run_at = NULL, next_run_reason = NULL,
