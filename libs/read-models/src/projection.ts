@@ -13,12 +13,24 @@ export type EnvelopeOf<T extends CronicornEventType> = EventEnvelope<EventOfType
  * which makes a repeated event a no-op; the SQL itself only has to tolerate rows that do
  * not exist yet (streams arrive independently of each other).
  */
-export interface Projection {
+export type Projection = ProjectionInfo &
+  (
+    | { apply(envelope: EventEnvelope, client: PoolClient): Promise<void>; applyBatch?: never }
+    | {
+        /**
+         * For a projection whose changes commute (sums): the batch's events it handles, at once,
+         * after the other projections applied theirs.
+         */
+        applyBatch(envelopes: readonly EventEnvelope[], client: PoolClient): Promise<void>;
+        apply?: never;
+      }
+  );
+
+interface ProjectionInfo {
   readonly name: string;
   readonly handles: readonly CronicornEventType[];
   /** Aggregates `apply` recomputes from rows other transactions may write (see {@link aggregateLock}). */
   locks?(envelope: EventEnvelope): readonly string[];
-  apply(envelope: EventEnvelope, client: PoolClient): Promise<void>;
 }
 
 /**
@@ -65,8 +77,9 @@ export async function projectEvent(
  * their row locks by a statement that starts after those locks were granted.
  *
  * Order matters where one read model reads another in the same transaction: runs before
- * endpoints (last run, failure streak), endpoints before jobs (endpoint counts) and stats
- * (job of an endpoint).
+ * endpoints (last run, failure streak), endpoints before jobs (endpoint counts). Projections
+ * that take the batch at once (`applyBatch`: stats, which reads the job of an endpoint) run
+ * after all the others.
  */
 export async function projectEvents(
   envelopes: readonly EventEnvelope[],
@@ -117,7 +130,12 @@ export async function projectEvents(
     values: [moved, moved.map((id) => versions.get(id)!)],
   });
   for (const { envelope, handlers } of due) {
-    for (const projection of handlers) await projection.apply(envelope, client);
+    for (const projection of handlers) await projection.apply?.(envelope, client);
+  }
+  for (const projection of projections) {
+    if (!projection.applyBatch) continue;
+    const mine = due.filter(({ handlers }) => handlers.includes(projection)).map(({ envelope }) => envelope);
+    if (mine.length > 0) await projection.applyBatch(mine, client);
   }
   return due.map(({ envelope }) => envelope);
 }

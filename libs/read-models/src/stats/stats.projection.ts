@@ -48,63 +48,18 @@ export const statsProjection: Projection = {
       ? []
       : [aggregateLock('endpoint', (envelope.data as { endpointId: string }).endpointId)],
 
-  async apply(envelope: EventEnvelope, client: PoolClient): Promise<void> {
-    const tenantId = envelope.tenantId;
-    if (isEvent(envelope, 'RunFinished')) {
-      const d = envelope.data;
-      await addToHour(client, {
-        tenantId,
-        endpointId: d.endpointId,
-        jobId: d.jobId,
-        at: d.startedAt,
-        success: d.status === 'success' ? 1 : 0,
-        failed: d.status === 'failed' ? 1 : 0,
-        timeout: d.status === 'timeout' ? 1 : 0,
-        latencyMs: Math.max(0, Math.round(d.durationMs)),
-        latenessMs:
-          d.trigger === 'schedule'
-            ? Math.max(0, Date.parse(d.startedAt) - Date.parse(d.scheduledFor))
-            : undefined,
-      });
-    } else if (isEvent(envelope, 'RunMissed')) {
-      const d = envelope.data;
-      await addToHour(client, {
-        tenantId,
-        endpointId: d.endpointId,
-        jobId: null,
-        at: d.scheduledFor,
-        missed: 1,
-      });
-    } else if (isEvent(envelope, 'RunSkipped')) {
-      const d = envelope.data;
-      await addToHour(client, {
-        tenantId,
-        endpointId: d.endpointId,
-        jobId: null,
-        at: d.scheduledFor,
-        skipped: Math.max(1, d.count),
-      });
-    } else if (isEvent(envelope, 'AIAnalysisCompleted')) {
-      const d = envelope.data;
-      await addToHour(client, {
-        tenantId,
-        endpointId: d.endpointId,
-        jobId: null,
-        at: d.analyzedAt,
-        analyses: 1,
-        tokensIn: d.tokensIn,
-        tokensOut: d.tokensOut,
-      });
-    } else if (isEvent(envelope, 'AIAnalysisFailed')) {
-      const d = envelope.data;
-      await addToHour(client, {
-        tenantId,
-        endpointId: d.endpointId,
-        jobId: null,
-        at: d.failedAt,
-        analysesFailed: 1,
-      });
-    } else if (isEvent(envelope, 'EndpointCreated')) {
+  // Additions commute: a batch's events are summed per hour and written in one statement.
+  async applyBatch(envelopes: readonly EventEnvelope[], client: PoolClient): Promise<void> {
+    const hours = new Map<string, HourTotals>();
+    for (const envelope of envelopes) {
+      const delta = deltaOf(envelope);
+      if (!delta) continue;
+      const key = `${delta.tenantId} ${delta.endpointId} ${hourStart(delta.at)}`;
+      hours.set(key, addDelta(hours.get(key), delta));
+    }
+    if (hours.size > 0) await addToHours(client, [...hours.values()]);
+    for (const envelope of envelopes) {
+      if (!isEvent(envelope, 'EndpointCreated')) continue;
       // Hours recorded before the endpoint itself was projected learn their job now.
       await client.query(
         'UPDATE rm_run_stats_hourly SET job_id = $2 WHERE endpoint_id = $1 AND job_id IS NULL',
@@ -114,29 +69,174 @@ export const statsProjection: Projection = {
   },
 };
 
-/** A histogram with one sample in it, or all zeros. */
-function oneSample(ms: number | undefined): number[] {
-  const buckets = new Array<number>(BUCKET_COUNT).fill(0);
-  if (ms !== undefined) buckets[bucketIndex(ms)] = 1;
-  return buckets;
+/** What one event adds to its hour, or null for an event that adds nothing. */
+function deltaOf(envelope: EventEnvelope): HourDelta | null {
+  const tenantId = envelope.tenantId;
+  if (isEvent(envelope, 'RunFinished')) {
+    const d = envelope.data;
+    return {
+      tenantId,
+      endpointId: d.endpointId,
+      jobId: d.jobId,
+      at: d.startedAt,
+      success: d.status === 'success' ? 1 : 0,
+      failed: d.status === 'failed' ? 1 : 0,
+      timeout: d.status === 'timeout' ? 1 : 0,
+      latencyMs: Math.max(0, Math.round(d.durationMs)),
+      latenessMs:
+        d.trigger === 'schedule'
+          ? Math.max(0, Date.parse(d.startedAt) - Date.parse(d.scheduledFor))
+          : undefined,
+    };
+  }
+  if (isEvent(envelope, 'RunMissed')) {
+    const d = envelope.data;
+    return { tenantId, endpointId: d.endpointId, jobId: null, at: d.scheduledFor, missed: 1 };
+  }
+  if (isEvent(envelope, 'RunSkipped')) {
+    const d = envelope.data;
+    return {
+      tenantId,
+      endpointId: d.endpointId,
+      jobId: null,
+      at: d.scheduledFor,
+      skipped: Math.max(1, d.count),
+    };
+  }
+  if (isEvent(envelope, 'AIAnalysisCompleted')) {
+    const d = envelope.data;
+    return {
+      tenantId,
+      endpointId: d.endpointId,
+      jobId: null,
+      at: d.analyzedAt,
+      analyses: 1,
+      tokensIn: d.tokensIn,
+      tokensOut: d.tokensOut,
+    };
+  }
+  if (isEvent(envelope, 'AIAnalysisFailed')) {
+    const d = envelope.data;
+    return { tenantId, endpointId: d.endpointId, jobId: null, at: d.failedAt, analysesFailed: 1 };
+  }
+  return null;
 }
 
-/** Adds the delta to its hour's row in one statement, creating the row if needed. */
-async function addToHour(client: PoolClient, delta: HourDelta): Promise<void> {
-  const { latencyMs, latenessMs } = delta;
+/** One sample series of an hour (latency or lateness). */
+interface Samples {
+  count: number;
+  sumMs: number;
+  minMs: number | null;
+  maxMs: number | null;
+  buckets: number[];
+}
+
+/** The sum of a batch's deltas for one hour of one endpoint. */
+interface HourTotals {
+  tenantId: string;
+  endpointId: string;
+  hourStart: string;
+  jobId: string | null;
+  success: number;
+  failed: number;
+  timeout: number;
+  missed: number;
+  skipped: number;
+  latency: Samples;
+  lateness: Samples;
+  analyses: number;
+  analysesFailed: number;
+  tokensIn: number;
+  tokensOut: number;
+}
+
+const noSamples = (): Samples => ({
+  count: 0,
+  sumMs: 0,
+  minMs: null,
+  maxMs: null,
+  buckets: new Array<number>(BUCKET_COUNT).fill(0),
+});
+
+function addSample(samples: Samples, ms: number | undefined): Samples {
+  if (ms === undefined) return samples;
+  samples.buckets[bucketIndex(ms)] += 1;
+  return {
+    count: samples.count + 1,
+    sumMs: samples.sumMs + ms,
+    minMs: samples.minMs === null ? ms : Math.min(samples.minMs, ms),
+    maxMs: samples.maxMs === null ? ms : Math.max(samples.maxMs, ms),
+    buckets: samples.buckets,
+  };
+}
+
+function addDelta(totals: HourTotals | undefined, delta: HourDelta): HourTotals {
+  const t = totals ?? {
+    tenantId: delta.tenantId,
+    endpointId: delta.endpointId,
+    hourStart: hourStart(delta.at),
+    jobId: null,
+    success: 0,
+    failed: 0,
+    timeout: 0,
+    missed: 0,
+    skipped: 0,
+    latency: noSamples(),
+    lateness: noSamples(),
+    analyses: 0,
+    analysesFailed: 0,
+    tokensIn: 0,
+    tokensOut: 0,
+  };
+  return {
+    ...t,
+    jobId: t.jobId ?? delta.jobId,
+    success: t.success + (delta.success ?? 0),
+    failed: t.failed + (delta.failed ?? 0),
+    timeout: t.timeout + (delta.timeout ?? 0),
+    missed: t.missed + (delta.missed ?? 0),
+    skipped: t.skipped + (delta.skipped ?? 0),
+    latency: addSample(t.latency, delta.latencyMs),
+    lateness: addSample(t.lateness, delta.latenessMs),
+    analyses: t.analyses + (delta.analyses ?? 0),
+    analysesFailed: t.analysesFailed + (delta.analysesFailed ?? 0),
+    tokensIn: t.tokensIn + (delta.tokensIn ?? 0),
+    tokensOut: t.tokensOut + (delta.tokensOut ?? 0),
+  };
+}
+
+// Element-wise sum of two histograms of the same length.
+const ADD_BUCKETS = (a: string, b: string) =>
+  `(SELECT array_agg(x + y ORDER BY i) FROM unnest(${a}, ${b}) WITH ORDINALITY AS h (x, y, i))`;
+
+/** Adds each hour's totals to its row, creating the rows as needed, in one statement. */
+async function addToHours(client: PoolClient, hours: readonly HourTotals[]): Promise<void> {
+  const column = <T>(pick: (h: HourTotals) => T): T[] => hours.map(pick);
+  const histogram = (samples: Samples) => `{${samples.buckets.join(',')}}`;
   await client.query({
-    name: 'rm.stats.add-to-hour',
+    name: 'rm.stats.add-to-hours',
     text: `INSERT INTO rm_run_stats_hourly AS s (
        tenant_id, endpoint_id, hour_start, job_id,
        runs_success, runs_failed, runs_timeout, runs_missed, runs_skipped,
        latency_count, latency_sum_ms, latency_min_ms, latency_max_ms, latency_buckets,
        lateness_count, lateness_sum_ms, lateness_min_ms, lateness_max_ms, lateness_buckets,
        ai_analyses, ai_failed, ai_tokens_in, ai_tokens_out)
-     VALUES ($1, $2, $3, COALESCE($4, (SELECT job_id FROM rm_endpoints WHERE endpoint_id = $2)),
-             $5, $6, $7, $8, $9,
-             $10, COALESCE($11::bigint, 0), $11, $11, $12::int[],
-             $13, COALESCE($14::bigint, 0), $14, $14, $15::int[],
-             $16, $17, $18, $19)
+     SELECT d.tenant_id, d.endpoint_id, d.hour_start,
+            COALESCE(d.job_id, (SELECT e.job_id FROM rm_endpoints e WHERE e.endpoint_id = d.endpoint_id)),
+            d.success, d.failed, d.timeout, d.missed, d.skipped,
+            d.latency_count, d.latency_sum, d.latency_min, d.latency_max, d.latency_buckets::int[],
+            d.lateness_count, d.lateness_sum, d.lateness_min, d.lateness_max, d.lateness_buckets::int[],
+            d.analyses, d.analyses_failed, d.tokens_in, d.tokens_out
+       FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[],
+                   $5::int[], $6::int[], $7::int[], $8::int[], $9::int[],
+                   $10::int[], $11::bigint[], $12::bigint[], $13::bigint[], $14::text[],
+                   $15::int[], $16::bigint[], $17::bigint[], $18::bigint[], $19::text[],
+                   $20::int[], $21::int[], $22::bigint[], $23::bigint[])
+            AS d (tenant_id, endpoint_id, hour_start, job_id,
+                  success, failed, timeout, missed, skipped,
+                  latency_count, latency_sum, latency_min, latency_max, latency_buckets,
+                  lateness_count, lateness_sum, lateness_min, lateness_max, lateness_buckets,
+                  analyses, analyses_failed, tokens_in, tokens_out)
      ON CONFLICT (tenant_id, endpoint_id, hour_start) DO UPDATE
        SET job_id = COALESCE(s.job_id, EXCLUDED.job_id),
            runs_success = s.runs_success + EXCLUDED.runs_success,
@@ -148,38 +248,40 @@ async function addToHour(client: PoolClient, delta: HourDelta): Promise<void> {
            latency_sum_ms = s.latency_sum_ms + EXCLUDED.latency_sum_ms,
            latency_min_ms = LEAST(s.latency_min_ms, EXCLUDED.latency_min_ms),
            latency_max_ms = GREATEST(s.latency_max_ms, EXCLUDED.latency_max_ms),
-           latency_buckets[$20::int] = s.latency_buckets[$20::int] + EXCLUDED.latency_count,
+           latency_buckets = ${ADD_BUCKETS('s.latency_buckets', 'EXCLUDED.latency_buckets')},
            lateness_count = s.lateness_count + EXCLUDED.lateness_count,
            lateness_sum_ms = s.lateness_sum_ms + EXCLUDED.lateness_sum_ms,
            lateness_min_ms = LEAST(s.lateness_min_ms, EXCLUDED.lateness_min_ms),
            lateness_max_ms = GREATEST(s.lateness_max_ms, EXCLUDED.lateness_max_ms),
-           lateness_buckets[$21::int] = s.lateness_buckets[$21::int] + EXCLUDED.lateness_count,
+           lateness_buckets = ${ADD_BUCKETS('s.lateness_buckets', 'EXCLUDED.lateness_buckets')},
            ai_analyses = s.ai_analyses + EXCLUDED.ai_analyses,
            ai_failed = s.ai_failed + EXCLUDED.ai_failed,
            ai_tokens_in = s.ai_tokens_in + EXCLUDED.ai_tokens_in,
            ai_tokens_out = s.ai_tokens_out + EXCLUDED.ai_tokens_out`,
     values: [
-      delta.tenantId,
-      delta.endpointId,
-      hourStart(delta.at),
-      delta.jobId,
-      delta.success ?? 0,
-      delta.failed ?? 0,
-      delta.timeout ?? 0,
-      delta.missed ?? 0,
-      delta.skipped ?? 0,
-      latencyMs === undefined ? 0 : 1,
-      latencyMs ?? null,
-      oneSample(latencyMs),
-      latenessMs === undefined ? 0 : 1,
-      latenessMs ?? null,
-      oneSample(latenessMs),
-      delta.analyses ?? 0,
-      delta.analysesFailed ?? 0,
-      delta.tokensIn ?? 0,
-      delta.tokensOut ?? 0,
-      latencyMs === undefined ? 1 : bucketIndex(latencyMs) + 1,
-      latenessMs === undefined ? 1 : bucketIndex(latenessMs) + 1,
+      column((h) => h.tenantId),
+      column((h) => h.endpointId),
+      column((h) => h.hourStart),
+      column((h) => h.jobId),
+      column((h) => h.success),
+      column((h) => h.failed),
+      column((h) => h.timeout),
+      column((h) => h.missed),
+      column((h) => h.skipped),
+      column((h) => h.latency.count),
+      column((h) => h.latency.sumMs),
+      column((h) => h.latency.minMs),
+      column((h) => h.latency.maxMs),
+      column((h) => histogram(h.latency)),
+      column((h) => h.lateness.count),
+      column((h) => h.lateness.sumMs),
+      column((h) => h.lateness.minMs),
+      column((h) => h.lateness.maxMs),
+      column((h) => histogram(h.lateness)),
+      column((h) => h.analyses),
+      column((h) => h.analysesFailed),
+      column((h) => h.tokensIn),
+      column((h) => h.tokensOut),
     ],
   });
 }
