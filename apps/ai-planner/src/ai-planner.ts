@@ -116,6 +116,8 @@ export class AiPlanner {
       partitionKey: endpointKeyOf,
       // Due analyses are a queue rebuilt from the log by the gap check and the sweep.
       durableCommit: false,
+      // Analyses are debounced for minutes: a tenth of a second more is nothing.
+      lingerMs: 100,
       sweepIntervalMs: options.sweepIntervalMs,
       logger,
       metrics: {

@@ -366,6 +366,31 @@ describe('EventConsumer', () => {
     });
   });
 
+  describe('When the consumer lingers', () => {
+    it('should let events that arrive one by one within the linger share a transaction', async () => {
+      const name = consumerName();
+      const transactionOf = new Map<string, string>();
+      const { handled } = await startConsumer(['job'], {
+        name,
+        batchSize: 50,
+        lingerMs: 1_000,
+        handle: async (envelope, client) => {
+          const { rows } = await client.query<{ xid: string }>('SELECT pg_current_xact_id()::text AS xid');
+          transactionOf.set(envelope.id, rows[0].xid);
+          await recording(name)(envelope, client);
+        },
+      });
+      const appended: EventEnvelope[] = [];
+      for (let i = 0; i < 4; i++) {
+        appended.push(...(await append(`job-${randomUUID()}`, 1)));
+        await delay(50);
+      }
+      await waitFor(() => handled.length === appended.length, 'every event handled');
+
+      expect(new Set(appended.map((e) => transactionOf.get(e.id))).size).toBe(1);
+    });
+  });
+
   describe('When NATS has a backlog for the consumer', () => {
     it('should leave the queued events to NATS instead of sweeping them', async () => {
       const before = await latestCheckpoint(db.pool);

@@ -141,6 +141,8 @@ export class WebhooksService implements OnApplicationBootstrap, BeforeApplicatio
       // A lost commit loses its version rows too: the gap check and the sweep queue again.
       durableCommit: false,
       batchSize: 200,
+      // Deliveries are queued for a loop that retries over hours: a tenth of a second is nothing.
+      lingerMs: 100,
       logger: nestMessagingLogger('WebhooksConsumer'),
       handleBatch: async (envelopes, client) => {
         for (const id of await queueDeliveries(envelopes, client)) this.queued.add(id);
