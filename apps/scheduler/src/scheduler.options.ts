@@ -68,7 +68,7 @@ export const DEFAULT_SCHEDULER_OPTIONS: Omit<SchedulerOptions, 'owner'> = {
   runRetentionMs: 24 * 3_600_000,
   consumerConcurrency: 4,
   consumerBatchSize: 4,
-  runFoldBatchSize: 32,
+  runFoldBatchSize: 128,
   sweepIntervalMs: 5_000,
   governor: {},
 };
