@@ -328,6 +328,31 @@ describe('EventConsumer', () => {
       expect(calls.length).toBeLessThanOrEqual(appended.length / 4);
     });
 
+    it('should handle every event once when the handler fails only on batches', async () => {
+      const streams = Array.from({ length: 4 }, () => `job-${randomUUID()}`);
+      const appended: EventEnvelope[] = [];
+      for (const stream of streams) appended.push(...(await append(stream, 2)));
+      await published(appended);
+
+      const name = consumerName();
+      const calls: number[] = [];
+      const { handled } = await startConsumer(['job'], {
+        name,
+        batchSize: 50,
+        lingerMs: 500,
+        handleBatch: async (envelopes, client) => {
+          if (envelopes.length > 1) throw new Error('only one at a time');
+          await recordingBatch(name, calls)(envelopes, client);
+        },
+      });
+      await waitFor(() => handled.length === appended.length, 'every event handled');
+      await waitFor(() => settled(name), 'every message acked');
+
+      expect((await rowsOf(name)).map((r) => `${r.stream_id}@${r.version}`).sort()).toEqual(
+        appended.map((e) => `${e.streamId}@${e.streamVersion}`).sort(),
+      );
+    });
+
     it('should pin a failing batch on its one bad event: the others are handled, that one dead-lettered', async () => {
       const before = await latestCheckpoint(db.pool);
       const streams = Array.from({ length: 5 }, () => `job-${randomUUID()}`);

@@ -614,7 +614,13 @@ export class EventConsumer {
       }
     } catch (err) {
       await client.query('ROLLBACK').catch(() => undefined);
-      if (err instanceof BatchHandlerFailed) return this.handleInOneTransaction(envelopes, via, true);
+      if (err instanceof BatchHandlerFailed) {
+        this.logger.warn(
+          { consumer: this.options.name, events: envelopes.length, ...errorFields(err.cause) },
+          'batch handler failed; handling the events one by one to find the culprit',
+        );
+        return this.handleInOneTransaction(envelopes, via, true);
+      }
       throw err;
     } finally {
       client.release();

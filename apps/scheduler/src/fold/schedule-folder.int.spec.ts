@@ -139,6 +139,36 @@ describe('ScheduleFolder (a finish while a fire holds the endpoint)', () => {
     });
   });
 
+  describe('When one batch holds a success, a failure and a success of an endpoint', () => {
+    it('should end with the streak the last success leaves, as one event at a time would', async () => {
+      const scheduler = world.startScheduler();
+      const endpointId = await world.createEndpoint(await world.createJob(), {
+        schedule: { kind: 'interval', intervalMs: 1_000 },
+      });
+      world.neverStart.add(endpointId);
+      await waitFor(() => world.receivedFor(endpointId).length >= 1, 'a run handed out');
+      await world.stopScheduler(scheduler);
+      await world.pauseRelay();
+      const first = world.receivedFor(endpointId)[0].item;
+      const runs = [first, { ...first, runId: randomUUID() }, { ...first, runId: randomUUID() }];
+      await world.run(runs[0]);
+      world.failing.add(endpointId);
+      await world.run(runs[1]);
+      world.failing.delete(endpointId);
+      await world.run(runs[2]);
+      const events = (
+        await Promise.all(runs.map((run) => world.store.readStream(streamIds.run(run.runId))))
+      ).flat();
+
+      await withTransaction(world.db.pool, (client) => folder.handleBatch(events, client));
+
+      expect(await result(endpointId)).toEqual({
+        finished_at: (events[5].data as { finishedAt: string }).finishedAt,
+        consecutive_failures: 0,
+      });
+    });
+  });
+
   describe('When one batch holds two successes of an endpoint whose row a fire holds', () => {
     it('should fold both without waiting for the lock', async () => {
       const scheduler = world.startScheduler();

@@ -95,17 +95,33 @@ export class ScheduleFolder {
     const finished = runEvents
       .filter((e) => e.type === 'RunFinished')
       .map((e) => e.data as RunFinished['data']);
+    // A batch redone after a failure must not report what the failed attempt planned.
+    for (const envelope of envelopes) this.pending.delete(envelope.id);
     await markRunsStarted(client, started);
     await markRunsFinished(client, finished);
     // The usual RunStarted: no lock on the row, so a fire waiting for it is not held up.
     const unchanged = new Set(
       [...(await runsStartedChangingNothing(client, started))].map((i) => startedEvents[i].id),
     );
+    // An endpoint with an event in this batch that takes its row's lock folds all its finishes
+    // under that lock: a finish folded without it first would lock the result row before the
+    // endpoint row, the order other transactions take them in reverse.
+    const locking = new Set([
+      ...finished.filter((f) => f.status !== 'success').map((f) => f.endpointId),
+      ...startedEvents
+        .filter((e) => !unchanged.has(e.id))
+        .map((e) => (e.data as RunStarted['data']).endpointId),
+    ]);
     // Read once for the finishes folded without the lock; kept up to date with this batch.
-    const rows = await readEndpoints(client, [...new Set(finished.map((f) => f.endpointId))]);
+    const rows = await readEndpoints(client, [
+      ...new Set(finished.map((f) => f.endpointId).filter((id) => !locking.has(id))),
+    ]);
     for (const envelope of envelopes) {
       if (unchanged.has(envelope.id)) continue;
-      if (envelope.type === 'RunFinished') {
+      if (
+        envelope.type === 'RunFinished' &&
+        !locking.has((envelope.data as RunFinished['data']).endpointId)
+      ) {
         const data = envelope.data as RunFinished['data'];
         const row =
           rows.get(data.endpointId) ?? (await readEndpoints(client, [data.endpointId])).get(data.endpointId);

@@ -205,9 +205,9 @@ function addDelta(totals: HourTotals | undefined, delta: HourDelta): HourTotals 
   };
 }
 
-// Element-wise sum of two histograms of the same length.
+// Element-wise sum of two histograms (a shorter one counts as zeros past its end).
 const ADD_BUCKETS = (a: string, b: string) =>
-  `(SELECT array_agg(x + y ORDER BY i) FROM unnest(${a}, ${b}) WITH ORDINALITY AS h (x, y, i))`;
+  `(SELECT array_agg(COALESCE(x, 0) + COALESCE(y, 0) ORDER BY i) FROM unnest(${a}, ${b}) WITH ORDINALITY AS h (x, y, i))`;
 
 /** Adds each hour's totals to its row, creating the rows as needed, in one statement. */
 async function addToHours(client: PoolClient, hours: readonly HourTotals[]): Promise<void> {
