@@ -9,7 +9,7 @@ export type EnvelopeOf<T extends CronicornEventType> = EventEnvelope<EventOfType
 
 /**
  * One read model's projection: the event types it handles and how each one changes its
- * table, in SQL, inside the caller's transaction. Apply it through {@link projectEvent},
+ * table, in SQL, inside the caller's transaction. Apply it through {@link projectEvents},
  * which makes a repeated event a no-op; the SQL itself only has to tolerate rows that do
  * not exist yet (streams arrive independently of each other).
  */

@@ -7,7 +7,7 @@ import { Projection, projectEvent, projectEvents } from './projection';
 import { runsProjection } from './runs/runs.projection';
 import { statsProjection } from './stats/stats.projection';
 
-/** Every projection, in the order they must run for one event (see `projectEvent`). */
+/** Every projection, in the order they must run for one event (see `projectEvents`). */
 export const READ_MODEL_PROJECTIONS: readonly Projection[] = [
   runsProjection,
   endpointsProjection,
