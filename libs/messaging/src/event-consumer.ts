@@ -34,7 +34,9 @@ import { ConsumerSpec, DEFAULT_MAX_DELIVER, eventsFilterSubject } from './provis
  *    at a time, so events of one key are handled in order; a batch is handled in key order
  *    (stable), so handlers that lock a row per key lock in one order. When a batch fails, its
  *    events are handled again one per transaction, so only the failing event is retried or
- *    dead-lettered.
+ *    dead-lettered. A handler may take a transaction's events at once (`handleBatch`: a few
+ *    set-based statements instead of some per event), and a lane may wait up to `lingerMs`
+ *    for a fuller batch (ADR 0021).
  * 3. Gap-aware. An event ahead of the next expected version means NATS lost or has not yet
  *    delivered the ones before it: they are read from the store and handled first, in order,
  *    in the same transaction.
