@@ -136,6 +136,29 @@ describe('EventConsumer', () => {
     );
   }
 
+  /**
+   * `streamCount` new job streams, each given `perRound` events in each of `rounds` rounds
+   * (round after round, stream after stream), published.
+   */
+  async function appendToNewStreams(streamCount: number, perRound: number, rounds = 1) {
+    const streams = Array.from({ length: streamCount }, () => `job-${randomUUID()}`);
+    const appended: EventEnvelope[] = [];
+    for (let round = 0; round < rounds; round++) {
+      for (const stream of streams) appended.push(...(await append(stream, perRound, round * perRound)));
+    }
+    await published(appended);
+    return { streams, appended };
+  }
+
+  /** `recording`, noting the transaction each event was handled in. */
+  const recordingTransactions =
+    (name: string, transactionOf: Map<string, string>): EventHandler =>
+    async (envelope, client) => {
+      const { rows } = await client.query<{ xid: string }>('SELECT pg_current_xact_id()::text AS xid');
+      transactionOf.set(envelope.id, rows[0].xid);
+      await recording(name)(envelope, client);
+    };
+
   /** Simulates JetStream losing acknowledged messages (a broker crash before fsync). */
   async function loseOnJetStream(event: EventEnvelope): Promise<void> {
     const msg = (await storedMessages(nats.jsm, nats.names.eventsStream)).find(
@@ -197,12 +220,7 @@ describe('EventConsumer', () => {
 
   describe('When many events wait at once', () => {
     it('should handle them in shared transactions, each once and in stream order, over several lanes', async () => {
-      const streams = Array.from({ length: 12 }, () => `job-${randomUUID()}`);
-      const appended: EventEnvelope[] = [];
-      for (let round = 0; round < 5; round++) {
-        for (const stream of streams) appended.push(...(await append(stream, 2, round * 2)));
-      }
-      await published(appended);
+      const { streams, appended } = await appendToNewStreams(12, 2, 5);
 
       const name = consumerName();
       const transactionOf = new Map<string, string>();
@@ -210,11 +228,7 @@ describe('EventConsumer', () => {
         name,
         concurrency: 3,
         batchSize: 20,
-        handle: async (envelope, client) => {
-          const { rows } = await client.query<{ xid: string }>('SELECT pg_current_xact_id()::text AS xid');
-          transactionOf.set(envelope.id, rows[0].xid);
-          await recording(name)(envelope, client);
-        },
+        handle: recordingTransactions(name, transactionOf),
       });
       await waitFor(() => handled.length === appended.length, 'every event handled');
       await waitFor(() => settled(name), 'every message acked');
@@ -233,10 +247,7 @@ describe('EventConsumer', () => {
 
     it('should commit the rest of a batch when one of its events fails, and dead-letter only that one', async () => {
       const before = await latestCheckpoint(db.pool);
-      const streams = Array.from({ length: 6 }, () => `job-${randomUUID()}`);
-      const appended: EventEnvelope[] = [];
-      for (const stream of streams) appended.push(...(await append(stream, 3)));
-      await published(appended);
+      const { appended } = await appendToNewStreams(6, 3);
       const bad = appended[7];
 
       const name = consumerName();
@@ -300,12 +311,7 @@ describe('EventConsumer', () => {
       };
 
     it("should give it each transaction's events in one call, each once and in stream order", async () => {
-      const streams = Array.from({ length: 8 }, () => `job-${randomUUID()}`);
-      const appended: EventEnvelope[] = [];
-      for (let round = 0; round < 4; round++) {
-        for (const stream of streams) appended.push(...(await append(stream, 2, round * 2)));
-      }
-      await published(appended);
+      const { streams, appended } = await appendToNewStreams(8, 2, 4);
 
       const name = consumerName();
       const calls: number[] = [];
@@ -329,10 +335,7 @@ describe('EventConsumer', () => {
     });
 
     it('should handle every event once when the handler fails only on batches', async () => {
-      const streams = Array.from({ length: 4 }, () => `job-${randomUUID()}`);
-      const appended: EventEnvelope[] = [];
-      for (const stream of streams) appended.push(...(await append(stream, 2)));
-      await published(appended);
+      const { appended } = await appendToNewStreams(4, 2);
 
       const name = consumerName();
       const calls: number[] = [];
@@ -355,10 +358,7 @@ describe('EventConsumer', () => {
 
     it('should pin a failing batch on its one bad event: the others are handled, that one dead-lettered', async () => {
       const before = await latestCheckpoint(db.pool);
-      const streams = Array.from({ length: 5 }, () => `job-${randomUUID()}`);
-      const appended: EventEnvelope[] = [];
-      for (const stream of streams) appended.push(...(await append(stream, 3)));
-      await published(appended);
+      const { appended } = await appendToNewStreams(5, 3);
       const bad = appended[4];
 
       const name = consumerName();
@@ -399,11 +399,7 @@ describe('EventConsumer', () => {
         name,
         batchSize: 50,
         lingerMs: 1_000,
-        handle: async (envelope, client) => {
-          const { rows } = await client.query<{ xid: string }>('SELECT pg_current_xact_id()::text AS xid');
-          transactionOf.set(envelope.id, rows[0].xid);
-          await recording(name)(envelope, client);
-        },
+        handle: recordingTransactions(name, transactionOf),
       });
       const appended: EventEnvelope[] = [];
       for (let i = 0; i < 4; i++) {

@@ -4,8 +4,8 @@ import type { PoolClient } from 'pg';
 /**
  * The `webhooks` event consumer's batch handler: inside the consumer's transaction, queues one
  * delivery per active subscription of each event's tenant that wants its type, for the whole
- * batch in a statement or two. Idempotent: (subscription, event id) is unique, so a redelivered or
- * swept event queues nothing twice.
+ * batch in a statement or two. Idempotent: (subscription, event id) is unique, so a
+ * redelivered or swept event queues nothing twice.
  *
  * A subscription gets the events after its own WebhookSubscriptionCreated in the log's commit
  * order (transaction id, position), never the history before it, even when this consumer

@@ -70,8 +70,8 @@ type FireStep = (
  *
  * Lease expiry uses the database clock (`clock_timestamp()`, `statement_timestamp()` where an
  * index must bound it), shared by all replicas, so their own clock skew cannot make two of
- * them believe they hold the same row. Plan times use the apps' clock. A replica that dies holding leases delays those runs by up to
- * `leaseMs`; then any replica claims them.
+ * them believe they hold the same row. Plan times use the apps' clock. A replica that dies
+ * holding leases delays those runs by up to `leaseMs`; then any replica claims them.
  */
 export class DueLoop {
   private readonly wakeup = new Wakeup();

@@ -39,6 +39,40 @@ describe('ScheduleFolder (a finish while a fire holds the endpoint)', () => {
       )
     ).rows[0];
 
+  /** A new endpoint every 1 s with one run handed out (never started), the scheduler stopped. */
+  async function endpointWithARunHandedOut() {
+    const scheduler = world.startScheduler();
+    const endpointId = await world.createEndpoint(await world.createJob(), {
+      schedule: { kind: 'interval', intervalMs: 1_000 },
+    });
+    world.neverStart.add(endpointId);
+    await waitFor(() => world.receivedFor(endpointId).length >= 1, 'a run handed out');
+    await world.stopScheduler(scheduler);
+    await world.pauseRelay();
+    return { endpointId, first: world.receivedFor(endpointId)[0].item };
+  }
+
+  /** The events of these runs' streams, run after run. */
+  async function runEvents(runIds: readonly string[]) {
+    return (await Promise.all(runIds.map((runId) => world.store.readStream(streamIds.run(runId))))).flat();
+  }
+
+  /** Runs `fold` in a transaction that waits at most 1 s for a lock, while a "fire" holds the endpoint's row. */
+  async function whileAFireHoldsTheRow(endpointId: string, fold: (client: PoolClient) => Promise<void>) {
+    const fire = await world.db.pool.connect();
+    try {
+      await fire.query('BEGIN');
+      await fire.query('SELECT 1 FROM scheduler_endpoints WHERE endpoint_id = $1 FOR UPDATE', [endpointId]);
+      await withTransaction(world.db.pool, async (client) => {
+        await client.query("SET LOCAL lock_timeout = '1s'");
+        await fold(client);
+      });
+    } finally {
+      await fire.query('ROLLBACK');
+      fire.release();
+    }
+  }
+
   /** Folds the run's `RunFinished` in a transaction that waits at most 1 s for a lock. */
   async function foldFinish(runId: string): Promise<void> {
     const [finished] = (await world.store.readStream(streamIds.run(runId))).filter(
@@ -105,23 +139,12 @@ describe('ScheduleFolder (a finish while a fire holds the endpoint)', () => {
 
   describe('When one batch holds several runs of an endpoint', () => {
     it('should mark each run and count their failures in order, as one event at a time would', async () => {
-      const scheduler = world.startScheduler();
-      const endpointId = await world.createEndpoint(await world.createJob(), {
-        schedule: { kind: 'interval', intervalMs: 1_000 },
-      });
-      world.neverStart.add(endpointId);
-      await waitFor(() => world.receivedFor(endpointId).length >= 1, 'a run handed out');
-      await world.stopScheduler(scheduler);
-      await world.pauseRelay();
-      const first = world.receivedFor(endpointId)[0].item;
+      const { endpointId, first } = await endpointWithARunHandedOut();
       world.failing.add(endpointId);
       const second = { ...first, runId: randomUUID() };
       await world.run(first);
       await world.run(second);
-      const events = [
-        ...(await world.store.readStream(streamIds.run(first.runId))),
-        ...(await world.store.readStream(streamIds.run(second.runId))),
-      ];
+      const events = await runEvents([first.runId, second.runId]);
       expect(events.map((e) => e.type)).toEqual(['RunStarted', 'RunFinished', 'RunStarted', 'RunFinished']);
 
       await withTransaction(world.db.pool, (client) => folder.handleBatch(events, client));
@@ -141,24 +164,14 @@ describe('ScheduleFolder (a finish while a fire holds the endpoint)', () => {
 
   describe('When one batch holds a success, a failure and a success of an endpoint', () => {
     it('should end with the streak the last success leaves, as one event at a time would', async () => {
-      const scheduler = world.startScheduler();
-      const endpointId = await world.createEndpoint(await world.createJob(), {
-        schedule: { kind: 'interval', intervalMs: 1_000 },
-      });
-      world.neverStart.add(endpointId);
-      await waitFor(() => world.receivedFor(endpointId).length >= 1, 'a run handed out');
-      await world.stopScheduler(scheduler);
-      await world.pauseRelay();
-      const first = world.receivedFor(endpointId)[0].item;
+      const { endpointId, first } = await endpointWithARunHandedOut();
       const runs = [first, { ...first, runId: randomUUID() }, { ...first, runId: randomUUID() }];
       await world.run(runs[0]);
       world.failing.add(endpointId);
       await world.run(runs[1]);
       world.failing.delete(endpointId);
       await world.run(runs[2]);
-      const events = (
-        await Promise.all(runs.map((run) => world.store.readStream(streamIds.run(run.runId))))
-      ).flat();
+      const events = await runEvents(runs.map((run) => run.runId));
 
       await withTransaction(world.db.pool, (client) => folder.handleBatch(events, client));
 
@@ -171,35 +184,13 @@ describe('ScheduleFolder (a finish while a fire holds the endpoint)', () => {
 
   describe('When one batch holds two successes of an endpoint whose row a fire holds', () => {
     it('should fold both without waiting for the lock', async () => {
-      const scheduler = world.startScheduler();
-      const endpointId = await world.createEndpoint(await world.createJob(), {
-        schedule: { kind: 'interval', intervalMs: 1_000 },
-      });
-      world.neverStart.add(endpointId);
-      await waitFor(() => world.receivedFor(endpointId).length >= 1, 'a run handed out');
-      await world.stopScheduler(scheduler);
-      await world.pauseRelay();
-      const first = world.receivedFor(endpointId)[0].item;
+      const { endpointId, first } = await endpointWithARunHandedOut();
       const second = { ...first, runId: randomUUID() };
       await world.run(first);
       await world.run(second);
-      const events = [
-        ...(await world.store.readStream(streamIds.run(first.runId))),
-        ...(await world.store.readStream(streamIds.run(second.runId))),
-      ];
+      const events = await runEvents([first.runId, second.runId]);
 
-      const fire = await world.db.pool.connect();
-      try {
-        await fire.query('BEGIN');
-        await fire.query('SELECT 1 FROM scheduler_endpoints WHERE endpoint_id = $1 FOR UPDATE', [endpointId]);
-        await withTransaction(world.db.pool, async (client) => {
-          await client.query("SET LOCAL lock_timeout = '1s'");
-          await folder.handleBatch(events, client);
-        });
-      } finally {
-        await fire.query('ROLLBACK');
-        fire.release();
-      }
+      await whileAFireHoldsTheRow(endpointId, (client) => folder.handleBatch(events, client));
 
       expect((await result(endpointId))?.finished_at).toBe(
         (events[3].data as { finishedAt: string }).finishedAt,
@@ -235,18 +226,7 @@ describe('ScheduleFolder (a finish while a fire holds the endpoint)', () => {
       const [started] = (await world.store.readStream(streamIds.run(older.runId))).filter(
         (e) => e.type === 'RunStarted',
       );
-      const fire = await world.db.pool.connect();
-      try {
-        await fire.query('BEGIN');
-        await fire.query('SELECT 1 FROM scheduler_endpoints WHERE endpoint_id = $1 FOR UPDATE', [endpointId]);
-        await withTransaction(world.db.pool, async (client) => {
-          await client.query("SET LOCAL lock_timeout = '1s'");
-          await folder.handleBatch([started], client);
-        });
-      } finally {
-        await fire.query('ROLLBACK');
-        fire.release();
-      }
+      await whileAFireHoldsTheRow(endpointId, (client) => folder.handleBatch([started], client));
 
       expect(await row()).toEqual(before.row);
       expect(await world.scheduleEvents(endpointId)).toHaveLength(before.events);

@@ -100,17 +100,14 @@ export class ScheduleFolder {
     await markRunsStarted(client, started);
     await markRunsFinished(client, finished);
     // The usual RunStarted: no lock on the row, so a fire waiting for it is not held up.
-    const unchanged = new Set(
-      [...(await runsStartedChangingNothing(client, started))].map((i) => startedEvents[i].id),
-    );
+    const changingNothing = await runsStartedChangingNothing(client, started);
+    const unchanged = new Set([...changingNothing].map((i) => startedEvents[i].id));
     // An endpoint with an event in this batch that takes its row's lock folds all its finishes
     // under that lock: a finish folded without it first would lock the result row before the
     // endpoint row, the order other transactions take them in reverse.
     const locking = new Set([
       ...finished.filter((f) => f.status !== 'success').map((f) => f.endpointId),
-      ...startedEvents
-        .filter((e) => !unchanged.has(e.id))
-        .map((e) => (e.data as RunStarted['data']).endpointId),
+      ...started.filter((_, i) => !changingNothing.has(i)).map((s) => s.endpointId),
     ]);
     // Read once for the finishes folded without the lock; kept up to date with this batch.
     const rows = await readEndpoints(client, [
@@ -118,22 +115,18 @@ export class ScheduleFolder {
     ]);
     for (const envelope of envelopes) {
       if (unchanged.has(envelope.id)) continue;
-      if (
-        envelope.type === 'RunFinished' &&
-        !locking.has((envelope.data as RunFinished['data']).endpointId)
-      ) {
-        const data = envelope.data as RunFinished['data'];
-        const row =
-          rows.get(data.endpointId) ?? (await readEndpoints(client, [data.endpointId])).get(data.endpointId);
-        const folded = row && (await foldedWithoutLock(client, row, data));
+      const { endpointId } = envelope.data as { endpointId?: string };
+      if (envelope.type === 'RunFinished' && endpointId && !locking.has(endpointId)) {
+        const row = rows.get(endpointId) ?? (await readEndpoints(client, [endpointId])).get(endpointId);
+        const folded = row && (await foldedWithoutLock(client, row, envelope.data as RunFinished['data']));
         if (folded) {
-          rows.set(data.endpointId, folded);
+          rows.set(endpointId, folded);
           continue;
         }
       }
       // Folded under the lock, the row may change: read it again when needed.
       if (parseStreamId(envelope.streamId).category === 'job') rows.clear();
-      else rows.delete((envelope.data as { endpointId?: string }).endpointId ?? '');
+      else if (endpointId) rows.delete(endpointId);
       await this.handleOne(envelope, client);
     }
   };
