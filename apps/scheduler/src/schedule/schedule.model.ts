@@ -178,11 +178,11 @@ export function applyEndpointEvent(row: EndpointRow, event: EndpointEvent): Endp
     case 'FailuresReset':
       return { ...row, streak: clearStreak(row.streak, event.data.resetAt) };
     case 'AIHintProposed': {
-      const { hintId, kind, value, expiresAt, proposedAt } = event.data;
+      const { hintId, kind, value, expiresAt, proposedAt, source } = event.data;
       const hint: GovernorHint =
         kind === 'interval'
-          ? { hintId, kind, value: Number(value), expiresAt, proposedAt }
-          : { hintId, kind, value: String(value), expiresAt, proposedAt };
+          ? { hintId, kind, value: Number(value), expiresAt, proposedAt, source }
+          : { hintId, kind, value: String(value), expiresAt, proposedAt, source };
       return { ...row, hints: [...row.hints.filter((h) => h.kind !== kind), hint] };
     }
     case 'AIHintsCleared':

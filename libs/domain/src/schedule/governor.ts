@@ -102,8 +102,10 @@ function pauseInForce(ctx: Context): Pause | null {
   if (endpoint.job.kind === 'paused') pauses.push(timed('job_paused_until', endpoint.job.until));
   const hint = hintInForce(endpoint.hints, 'pause', now);
   if (hint) {
-    // The decider clamps AI pauses already; the cap here keeps an older event honest too.
-    const capped = (instant(hint.proposedAt) ?? now) + ctx.options.aiMaxPauseMs;
+    // The decider clamps AI pauses already; the cap here keeps an older event honest too. A
+    // user's pause (source api) is held to the hint's own limits only.
+    const capped =
+      hint.source === 'api' ? Infinity : (instant(hint.proposedAt) ?? now) + ctx.options.aiMaxPauseMs;
     const until = Math.min(instant(hint.value) ?? -Infinity, instant(hint.expiresAt) ?? -Infinity, capped);
     pauses.push({
       until,

@@ -1,4 +1,4 @@
-import { EndpointConfig, RunStatus } from '@cronicorn/events';
+import { EndpointConfig, HintSource, RunStatus } from '@cronicorn/events';
 
 // The governor's contract with the scheduler. Instants are ISO strings as the events carry
 // them; only `now` and the plan's output are `Date`s.
@@ -15,7 +15,13 @@ export type GovernedStatus =
  * `value` is the interval in ms (`interval`), the instant to run at (`one_shot`) or the
  * instant paused until (`pause`).
  */
-export type GovernorHint = { hintId: string; expiresAt: string; proposedAt: string } & (
+export type GovernorHint = {
+  hintId: string;
+  expiresAt: string;
+  proposedAt: string;
+  /** Who proposed it; a pause by `ai` or `heuristic` (or of unknown source) is capped at `aiMaxPauseMs`. */
+  source?: HintSource;
+} & (
   { kind: 'interval'; value: number } | { kind: 'one_shot'; value: string } | { kind: 'pause'; value: string }
 );
 

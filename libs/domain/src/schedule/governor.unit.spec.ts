@@ -166,6 +166,17 @@ describe('Governor', () => {
       expect(summary(plan(now, ep, lastRun, options))).toEqual({ runAt: expected, reason: 'hint:pause' });
     });
 
+    it("should hold a user's pause to its own limits, not to AI_MAX_PAUSE_MS", () => {
+      const pause = {
+        ...hint('pause', '2025-06-04T12:00:00.000Z', '2025-06-04T12:00:00.000Z', now),
+        source: 'api' as const,
+      };
+      expect(summary(plan(now, endpoint({ hints: [pause] }), lastRun))).toEqual({
+        runAt: '2025-06-04T12:00:00.000Z',
+        reason: 'hint:pause',
+      });
+    });
+
     it('should ignore an expired AI pause', () => {
       const ep = endpoint({ hints: [hint('pause', '2025-06-02T18:00:00.000Z', '2025-06-02T11:00:00.000Z')] });
       expect(plan(now, ep, lastRun).reason).toBe('interval');
