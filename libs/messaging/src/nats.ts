@@ -24,7 +24,8 @@ export async function connectNats(
       reconnectJitter: 500,
       pingInterval: 20_000,
       // Otherwise every request (each JetStream publish) builds two Error objects up front for
-      // their stack traces: a tenth of the relay's CPU in a profile under load (ADR 0022).
+      // their stack traces: a tenth of the relay's busy CPU in a profile under load. A timeout
+      // then carries the client's stack, not the caller's; our callers log what they published.
       noAsyncTraces: true,
       ...overrides,
     });

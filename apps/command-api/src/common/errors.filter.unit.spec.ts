@@ -4,7 +4,9 @@ import { ConcurrencyError } from '@cronicorn/event-store';
 import { ApiError } from './api-error';
 import { ErrorsFilter, RequestBodyError } from './errors.filter';
 import { isDependencyUnavailable } from './unavailable';
-import { fieldErrors } from './validation';
+import { CreateTenantRequestDto } from '../tenants/create-tenant/create-tenant.request.dto';
+import { ProposeHintRequestDto } from '../endpoints/propose-hint/propose-hint.request.dto';
+import { createValidationPipe, fieldErrors } from './validation';
 
 const filter = new ErrorsFilter();
 const render = (error: unknown) => filter.render(error);
@@ -108,5 +110,40 @@ describe('fieldErrors', () => {
       'schedule.cron': 'must be a string',
       color: 'is not an accepted field',
     });
+  });
+});
+
+describe('createValidationPipe', () => {
+  async function fieldsOf(metatype: new () => object, body: unknown): Promise<Record<string, string>> {
+    const error: unknown = await createValidationPipe()
+      .transform(body, { type: 'body', metatype })
+      .then(
+        () => null,
+        (e: unknown) => e,
+      );
+    expect(error).toBeInstanceOf(ApiError);
+    return (error as ApiError).fields ?? {};
+  }
+
+  it.each([
+    [
+      'a number given as text',
+      { kind: 'interval', intervalMs: 'abc', reason: 'r' },
+      'intervalMs',
+      'must be an integer number',
+    ],
+    [
+      'a fraction below the minimum',
+      { kind: 'interval', intervalMs: 0.5, reason: 'r' },
+      'intervalMs',
+      'must be an integer number',
+    ],
+    ['a missing reason', { kind: 'interval', intervalMs: 60_000 }, 'reason', 'must be a string'],
+  ])('should tell the type rule for %s, not a range', async (_, body, field, message) => {
+    expect((await fieldsOf(ProposeHintRequestDto, body))[field]).toBe(message);
+  });
+
+  it('should tell a missing name it must be a string, not that it is too long', async () => {
+    expect(await fieldsOf(CreateTenantRequestDto, {})).toEqual({ name: 'must be a string' });
   });
 });

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { createServer, Server } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type { NestExpressApplication } from '@nestjs/platform-express';
@@ -35,6 +36,19 @@ describe('Error answers', () => {
       expect(res.status).toBe(400);
       expect(res.body).toMatchObject({ error: 'VALIDATION_FAILED', fields: { color: expect.any(String) } });
       expect(res.body.message).toContain('color');
+    });
+
+    it('should answer 400 naming a field sent to a command that takes no body', async () => {
+      const res = await request(api.url, 'POST', `/v1/endpoints/${randomUUID()}/trigger`, {
+        apiKey,
+        body: { foo: 1 },
+      });
+      expect(res.status).toBe(400);
+      expect(res.body).toEqual({
+        error: 'VALIDATION_FAILED',
+        message: 'Unknown field(s): foo',
+        fields: { foo: 'is not an accepted field' },
+      });
     });
 
     it('should answer 400 naming an unknown query parameter', async () => {

@@ -1,20 +1,25 @@
 import { ValidationError, ValidationPipe } from '@nestjs/common';
 import { ApiError, ErrorCodes } from './api-error';
 
-/** Flattens class-validator errors to `path → first message`, e.g. `schedule.cron`. */
+const NOT_ACCEPTED = 'is not an accepted field';
+
+/**
+ * Flattens class-validator errors to `path → message`, e.g. `schedule.cron`. Of a field's failed
+ * rules the one written first in the DTO is told (decorators apply bottom-up, so it is the
+ * last constraint): the type check, so that `"abc"` is "must be an integer number", not "must
+ * not be greater than …".
+ */
 export function fieldErrors(errors: readonly ValidationError[], parent = ''): Record<string, string> {
   const fields: Record<string, string> = {};
   for (const error of errors) {
     const path = parent ? `${parent}.${error.property}` : error.property;
     const constraints = error.constraints ?? {};
     if (constraints.whitelistValidation) {
-      fields[path] = 'is not an accepted field';
+      fields[path] = NOT_ACCEPTED;
     } else {
-      const [first] = Object.values(constraints);
-      if (first)
-        fields[path] = first.startsWith(`${error.property} `)
-          ? first.slice(error.property.length + 1)
-          : first;
+      const told = Object.values(constraints).at(-1);
+      if (told)
+        fields[path] = told.startsWith(`${error.property} `) ? told.slice(error.property.length + 1) : told;
     }
     Object.assign(fields, fieldErrors(error.children ?? [], path));
   }
@@ -24,12 +29,18 @@ export function fieldErrors(errors: readonly ValidationError[], parent = ''): Re
 export function validationError(errors: readonly ValidationError[]): ApiError {
   const fields = fieldErrors(errors);
   const unknown = Object.entries(fields)
-    .filter(([, message]) => message === 'is not an accepted field')
+    .filter(([, message]) => message === NOT_ACCEPTED)
     .map(([path]) => path);
   const message = unknown.length
     ? `Unknown field(s): ${unknown.join(', ')}`
     : `Invalid input: ${Object.keys(fields).join(', ')}`;
   return new ApiError(400, ErrorCodes.validation, message, fields);
+}
+
+/** 400 naming fields the request may not carry. */
+export function unknownFieldsError(paths: readonly string[]): ApiError {
+  const fields = Object.fromEntries(paths.map((path) => [path, NOT_ACCEPTED]));
+  return new ApiError(400, ErrorCodes.validation, `Unknown field(s): ${paths.join(', ')}`, fields);
 }
 
 /** Global pipe: unknown fields rejected, DTOs transformed, errors with `fields` (DESIGN §6). */

@@ -1,0 +1,29 @@
+import { CallHandler, ExecutionContext, Injectable, NestInterceptor } from '@nestjs/common';
+import { ROUTE_ARGS_METADATA } from '@nestjs/common/constants';
+import { RouteParamtypes } from '@nestjs/common/enums/route-paramtypes.enum';
+import type { Request } from 'express';
+import type { Observable } from 'rxjs';
+import { unknownFieldsError } from './validation';
+
+/**
+ * Unknown fields are refused (DESIGN §6) on commands that take no body too (trigger, resume,
+ * retry, …): the ValidationPipe only sees bodies a handler declares, so a field sent to one of
+ * those would otherwise be dropped without a word.
+ */
+@Injectable()
+export class BodilessCommandInterceptor implements NestInterceptor {
+  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
+    if (context.getType() === 'http') {
+      const body: unknown = context.switchToHttp().getRequest<Request>().body;
+      const fields = body !== null && typeof body === 'object' ? Object.keys(body) : [];
+      if (fields.length > 0 && !takesBody(context)) throw unknownFieldsError(fields);
+    }
+    return next.handle();
+  }
+}
+
+function takesBody(context: ExecutionContext): boolean {
+  const args: Record<string, unknown> =
+    Reflect.getMetadata(ROUTE_ARGS_METADATA, context.getClass(), context.getHandler().name) ?? {};
+  return Object.keys(args).some((key) => key.startsWith(`${RouteParamtypes.BODY}:`));
+}
