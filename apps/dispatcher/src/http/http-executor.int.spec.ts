@@ -402,7 +402,7 @@ describe('HttpExecutor', () => {
 
       expect(outcome.status).toBe('failed');
       expect(outcome.error).toMatch(
-        /^target refused: localhost resolves to (127\.0\.0\.1|::1) is a loopback address$/,
+        /^target refused: localhost: (127\.0\.0\.1|::1) is a loopback address$/,
       );
       expect(target.connections).toBe(0);
     });

@@ -225,7 +225,7 @@ export class TargetGuard {
     this.resolve(hostname, { ...options, all: true }, (err, addresses) => {
       if (err) return callback(err, []);
       const reason = addresses.map((entry) => this.reasonToRefuse(entry.address)).find((r) => r !== null);
-      if (reason) return callback(new TargetRefusedError(`${hostname} resolves to ${reason}`), []);
+      if (reason) return callback(new TargetRefusedError(`${hostname}: ${reason}`), []);
       if (addresses.length === 0) {
         return callback(Object.assign(new Error(`${hostname} has no address`), { code: 'ENOTFOUND' }), []);
       }

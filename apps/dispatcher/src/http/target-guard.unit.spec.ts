@@ -142,7 +142,7 @@ describe('TargetGuard', () => {
       const { err } = await lookup('mixed.test', true);
 
       expect(err).toBeInstanceOf(TargetRefusedError);
-      expect(err?.message).toBe('target refused: mixed.test resolves to 10.1.2.3 is a private address');
+      expect(err?.message).toBe('target refused: mixed.test: 10.1.2.3 is a private address');
     });
 
     it('should refuse a host resolving to an IPv4-mapped metadata address', async () => {
