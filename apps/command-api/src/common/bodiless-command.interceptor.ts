@@ -14,13 +14,21 @@ import { unknownFieldsError } from './validation';
 export class BodilessCommandInterceptor implements NestInterceptor {
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     if (context.getType() === 'http') {
-      const body: unknown = context.switchToHttp().getRequest<Request>().body;
-      const fields = body !== null && typeof body === 'object' ? Object.keys(body) : [];
-      if (fields.length > 0 && !takesBody(context)) throw unknownFieldsError(fields);
+      const { method, body } = context.switchToHttp().getRequest<Request>();
+      if (COMMANDS.has(method) && !takesBody(context)) {
+        const unwanted = Array.isArray(body)
+          ? ['body']
+          : body && typeof body === 'object'
+            ? Object.keys(body)
+            : [];
+        if (unwanted.length > 0) throw unknownFieldsError(unwanted);
+      }
     }
     return next.handle();
   }
 }
+
+const COMMANDS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 function takesBody(context: ExecutionContext): boolean {
   const args: Record<string, unknown> =

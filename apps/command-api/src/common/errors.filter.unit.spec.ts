@@ -4,6 +4,7 @@ import { ConcurrencyError } from '@cronicorn/event-store';
 import { ApiError } from './api-error';
 import { ErrorsFilter, RequestBodyError } from './errors.filter';
 import { isDependencyUnavailable } from './unavailable';
+import { CreateEndpointRequestDto } from '../endpoints/create-endpoint/create-endpoint.request.dto';
 import { CreateTenantRequestDto } from '../tenants/create-tenant/create-tenant.request.dto';
 import { ProposeHintRequestDto } from '../endpoints/propose-hint/propose-hint.request.dto';
 import { createValidationPipe, fieldErrors } from './validation';
@@ -141,6 +142,13 @@ describe('createValidationPipe', () => {
     ['a missing reason', { kind: 'interval', intervalMs: 60_000 }, 'reason', 'must be a string'],
   ])('should tell the type rule for %s, not a range', async (_, body, field, message) => {
     expect((await fieldsOf(ProposeHintRequestDto, body))[field]).toBe(message);
+  });
+
+  it("should tell a nested object's own rule, not class-validator's nested check", async () => {
+    const body = { name: 'n', url: 'https://example.com', schedule: 'daily' };
+    expect((await fieldsOf(CreateEndpointRequestDto, body)).schedule).toBe(
+      'must be an object {every, at, on?, timezone}',
+    );
   });
 
   it('should tell a missing name it must be a string, not that it is too long', async () => {

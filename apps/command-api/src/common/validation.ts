@@ -7,7 +7,8 @@ const NOT_ACCEPTED = 'is not an accepted field';
  * Flattens class-validator errors to `path → message`, e.g. `schedule.cron`. Of a field's failed
  * rules the one written first in the DTO is told (decorators apply bottom-up, so it is the
  * last constraint): the type check, so that `"abc"` is "must be an integer number", not "must
- * not be greater than …".
+ * not be greater than …". class-validator adds its own "nested property" check after them: it
+ * is told only alone.
  */
 export function fieldErrors(errors: readonly ValidationError[], parent = ''): Record<string, string> {
   const fields: Record<string, string> = {};
@@ -17,7 +18,8 @@ export function fieldErrors(errors: readonly ValidationError[], parent = ''): Re
     if (constraints.whitelistValidation) {
       fields[path] = NOT_ACCEPTED;
     } else {
-      const told = Object.values(constraints).at(-1);
+      const { nestedValidation, ...rules } = constraints;
+      const told = Object.values(rules).at(-1) ?? nestedValidation;
       if (told)
         fields[path] = told.startsWith(`${error.property} `) ? told.slice(error.property.length + 1) : told;
     }

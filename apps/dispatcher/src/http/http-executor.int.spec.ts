@@ -401,9 +401,7 @@ describe('HttpExecutor', () => {
       const outcome = await executor(refuseAll).execute(request(`http://localhost:${target.port}/`));
 
       expect(outcome.status).toBe('failed');
-      expect(outcome.error).toMatch(
-        /^target refused: localhost: (127\.0\.0\.1|::1) is a loopback address$/,
-      );
+      expect(outcome.error).toMatch(/^target refused: localhost: (127\.0\.0\.1|::1) is a loopback address$/);
       expect(target.connections).toBe(0);
     });
 

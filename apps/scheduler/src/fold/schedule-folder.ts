@@ -44,7 +44,6 @@ import {
   releaseQueuedRun,
   saveJob,
   saveResult,
-  saveResults,
   UnlockedEndpoint,
 } from '../schedule/schedule.repository';
 import { Cause, ScheduleWriter } from '../schedule/schedule.writer';
@@ -84,45 +83,51 @@ export class ScheduleFolder {
   /**
    * The consumer's batch handler. The batch's runs are marked started and finished first, a
    * statement each; the `RunStarted` that change nothing (most of them) are found in one read,
-   * and the usual finishes (see `finishLeavesPlan`) are folded without the endpoint's lock, each
-   * endpoint's in order, after one read of their rows and with one write of their results.
-   * Then each other event is folded in order, under the lock.
+   * and the rows the finishes need in another. Then each other event is folded in order.
    */
   readonly handleBatch = async (envelopes: readonly EventEnvelope[], client: PoolClient): Promise<void> => {
     const runEvents = envelopes.filter(
       (e): e is EventEnvelope<RunEvent> =>
         parseStreamId(e.streamId).category === 'run' && isOneOf<RunEvent>(e, RunEventTypes),
     );
-    const startedEvents = runEvents.filter((e): e is EventEnvelope<RunStarted> => e.type === 'RunStarted');
-    const started = startedEvents.map((e) => e.data);
-    const finishedEvents = runEvents.filter((e): e is EventEnvelope<RunFinished> => e.type === 'RunFinished');
-    const finished = finishedEvents.map((e) => e.data);
+    const startedEvents = runEvents.filter((e) => e.type === 'RunStarted');
+    const started = startedEvents.map((e) => e.data as RunStarted['data']);
+    const finished = runEvents
+      .filter((e) => e.type === 'RunFinished')
+      .map((e) => e.data as RunFinished['data']);
     // A batch redone after a failure must not report what the failed attempt planned.
     for (const envelope of envelopes) this.pending.delete(envelope.id);
     await markRunsStarted(client, started);
     await markRunsFinished(client, finished);
     // The usual RunStarted: no lock on the row, so a fire waiting for it is not held up.
     const changingNothing = await runsStartedChangingNothing(client, started);
-    const done = new Set([...changingNothing].map((i) => startedEvents[i].id));
+    const unchanged = new Set([...changingNothing].map((i) => startedEvents[i].id));
     // An endpoint with an event in this batch that takes its row's lock folds all its finishes
-    // under that lock, in order: a finish folded without it first would lock the result row
-    // before the endpoint row, the order other transactions take them in reverse.
-    const others = envelopes.filter((e) => parseStreamId(e.streamId).category !== 'run');
-    const locking = others.some((e) => parseStreamId(e.streamId).category === 'job')
-      ? new Set(finished.map((f) => f.endpointId))
-      : new Set([
-          ...finished.filter((f) => f.status !== 'success').map((f) => f.endpointId),
-          ...started.filter((_, i) => !changingNothing.has(i)).map((s) => s.endpointId),
-          ...others.flatMap((e) => (e.data as { endpointId?: string }).endpointId ?? []),
-        ]);
-    for (const id of await foldFinishesWithoutLock(
-      client,
-      finishedEvents.filter((e) => !locking.has(e.data.endpointId)),
-    )) {
-      done.add(id);
-    }
+    // under that lock: a finish folded without it first would lock the result row before the
+    // endpoint row, the order other transactions take them in reverse.
+    const locking = new Set([
+      ...finished.filter((f) => f.status !== 'success').map((f) => f.endpointId),
+      ...started.filter((_, i) => !changingNothing.has(i)).map((s) => s.endpointId),
+    ]);
+    // Read once for the finishes folded without the lock; kept up to date with this batch.
+    const rows = await readEndpoints(client, [
+      ...new Set(finished.map((f) => f.endpointId).filter((id) => !locking.has(id))),
+    ]);
     for (const envelope of envelopes) {
-      if (!done.has(envelope.id)) await this.handleOne(envelope, client);
+      if (unchanged.has(envelope.id)) continue;
+      const { endpointId } = envelope.data as { endpointId?: string };
+      if (envelope.type === 'RunFinished' && endpointId && !locking.has(endpointId)) {
+        const row = rows.get(endpointId) ?? (await readEndpoints(client, [endpointId])).get(endpointId);
+        const folded = row && (await foldedWithoutLock(client, row, envelope.data as RunFinished['data']));
+        if (folded) {
+          rows.set(endpointId, folded);
+          continue;
+        }
+      }
+      // Folded under the lock, the row may change: read it again when needed.
+      if (parseStreamId(envelope.streamId).category === 'job') rows.clear();
+      else if (endpointId) rows.delete(endpointId);
+      await this.handleOne(envelope, client);
     }
   };
 
@@ -265,37 +270,19 @@ export class ScheduleFolder {
 }
 
 /**
- * Folds the usual finishes (see `finishLeavesPlan`) without the endpoints' locks and without
- * re-planning: each endpoint's finishes in order up to the first that needs both, written over
- * the result version read, all in one statement. Returns the ids of the events folded; an
- * endpoint whose result another transaction changed since the read has none folded.
+ * The usual finish (see `finishLeavesPlan`): its result is written over the version read,
+ * without the endpoint's lock and without re-planning. Returns the row as it is then, or null
+ * when the finish needs both.
  */
-async function foldFinishesWithoutLock(
+async function foldedWithoutLock(
   client: PoolClient,
-  finishes: readonly EventEnvelope<RunFinished>[],
-): Promise<string[]> {
-  const rows = await readEndpoints(client, [...new Set(finishes.map((f) => f.data.endpointId))]);
-  const folded = new Map<string, { row: UnlockedEndpoint; eventIds: string[] }>();
-  const stopped = new Set<string>();
-  for (const finish of finishes) {
-    const endpointId = finish.data.endpointId;
-    const before = folded.get(endpointId)?.row ?? rows.get(endpointId);
-    if (!before || stopped.has(endpointId) || !finishLeavesPlan(before, finish.data, before.hasQueuedRun)) {
-      stopped.add(endpointId);
-      continue;
-    }
-    const row = { ...before, ...recordResult(before, finish.data) };
-    folded.set(endpointId, { row, eventIds: [...(folded.get(endpointId)?.eventIds ?? []), finish.id] });
-  }
-  const written = await saveResults(
-    client,
-    [...folded.values()].map(({ row }) => ({
-      endpointId: row.endpointId,
-      result: { lastFinished: row.lastFinished, streak: row.streak },
-      version: row.resultVersion,
-    })),
-  );
-  return [...folded].filter(([endpointId]) => written.has(endpointId)).flatMap(([, f]) => f.eventIds);
+  row: UnlockedEndpoint,
+  data: RunFinished['data'],
+): Promise<UnlockedEndpoint | null> {
+  if (!finishLeavesPlan(row, data, row.hasQueuedRun)) return null;
+  const result = recordResult(row, data);
+  if (!(await saveResult(client, row.endpointId, result, row.resultVersion))) return null;
+  return { ...row, ...result, resultVersion: row.resultVersion + 1 };
 }
 
 /**

@@ -11,7 +11,6 @@ import {
   releaseQueuedRun,
   saveEndpoints,
   saveResult,
-  saveResults,
 } from './schedule.repository';
 import { EndpointRow } from './schedule.model';
 
@@ -242,38 +241,6 @@ describe("Scheduler repository: an endpoint's result", () => {
       expect(await save(1)).toBe(false);
       const { version, ...result } = await withTransaction(db.pool, (c) => lockResult(c, endpointId));
       expect({ version, result }).toEqual({ version: 2, result: twoFailures });
-    });
-  });
-
-  describe('When several results are saved in one statement', () => {
-    it('should write those still at their version, the new ones too, and refuse the one changed since', async () => {
-      const [fresh, empty, current, stale] = [
-        await endpoint(),
-        await endpoint(),
-        await endpoint(),
-        await endpoint(),
-      ];
-      await withTransaction(db.pool, (c) => lockResult(c, empty));
-      for (const id of [current, stale])
-        await withTransaction(db.pool, (c) => saveResult(c, id, twoFailures, 0));
-      await withTransaction(db.pool, (c) => saveResult(c, stale, twoFailures, 1));
-      const cleared = { lastFinished: null, streak: { count: 0, since: null, lastFailureAt: null } };
-
-      const written = await withTransaction(db.pool, (c) =>
-        saveResults(c, [
-          { endpointId: fresh, result: twoFailures, version: 0 },
-          { endpointId: empty, result: twoFailures, version: 0 },
-          { endpointId: current, result: cleared, version: 1 },
-          { endpointId: stale, result: cleared, version: 1 },
-        ]),
-      );
-
-      expect([...written].sort()).toEqual([fresh, empty, current].sort());
-      const read = (id: string) => withTransaction(db.pool, (c) => lockResult(c, id));
-      expect(await read(fresh)).toEqual({ ...twoFailures, version: 1 });
-      expect(await read(empty)).toEqual({ ...twoFailures, version: 1 });
-      expect(await read(current)).toEqual({ ...cleared, version: 2 });
-      expect(await read(stale)).toEqual({ ...twoFailures, version: 2 });
     });
   });
 });

@@ -279,18 +279,11 @@ export async function lockResult(client: PoolClient, endpointId: string): Promis
   return toResult(rows[0]);
 }
 
-/** An endpoint's result to write if it is still at `version` (0: no result row yet, or the empty one `lockResult` made). */
-export interface ResultWrite {
-  endpointId: string;
-  result: EndpointResult;
-  version: number;
-}
-
 /**
- * Writes the endpoint's result if it is still at `version`; false when another transaction
- * changed it first. A failed check leaves no lock behind (an upsert would keep the conflicting
- * row locked), so the caller can go on to lock the endpoint's row without inverting the lock
- * order.
+ * Writes the endpoint's result if it is still at `version` (0: no result row yet, or the empty
+ * one `lockResult` made); false when another transaction changed it first. A failed check leaves no lock behind (an
+ * upsert would keep the conflicting row locked), so the caller can go on to lock the
+ * endpoint's row without inverting the lock order.
  */
 export async function saveResult(
   client: PoolClient,
@@ -298,46 +291,31 @@ export async function saveResult(
   result: EndpointResult,
   version: number,
 ): Promise<boolean> {
-  return (await saveResults(client, [{ endpointId, result, version }])).has(endpointId);
-}
-
-/**
- * {@link saveResult} for several endpoints (each once) in one statement; returns the endpoints
- * written. Each write moves its row's version by one, however many finishes it folds.
- */
-export async function saveResults(client: PoolClient, writes: readonly ResultWrite[]): Promise<Set<string>> {
-  if (writes.length === 0) return new Set();
-  const { rows } = await client.query<{ endpoint_id: string }>({
-    name: 'scheduler.save-results',
-    text: `WITH v AS (
-             SELECT * FROM unnest($1::text[], $2::jsonb[], $3::int[], $4::timestamptz[], $5::timestamptz[], $6::int[])
-               AS v (endpoint_id, last_finished, consecutive_failures, streak_since, last_failure_at, version)
-           ), updated AS (
-             UPDATE scheduler_endpoint_results r SET
-               last_finished = v.last_finished, consecutive_failures = v.consecutive_failures,
-               streak_since = v.streak_since, last_failure_at = v.last_failure_at,
-               version = r.version + 1, updated_at = now()
-               FROM v WHERE r.endpoint_id = v.endpoint_id AND r.version = v.version
-             RETURNING r.endpoint_id
-           ), inserted AS (
-             INSERT INTO scheduler_endpoint_results
-               (endpoint_id, last_finished, consecutive_failures, streak_since, last_failure_at, version)
-             SELECT endpoint_id, last_finished, consecutive_failures, streak_since, last_failure_at, 1
-               FROM v WHERE v.version = 0
-             ON CONFLICT (endpoint_id) DO NOTHING
-             RETURNING endpoint_id
-           )
-           SELECT endpoint_id FROM updated UNION ALL SELECT endpoint_id FROM inserted`,
-    values: [
-      writes.map((w) => w.endpointId),
-      writes.map((w) => (w.result.lastFinished === null ? null : JSON.stringify(w.result.lastFinished))),
-      writes.map((w) => w.result.streak.count),
-      writes.map((w) => w.result.streak.since),
-      writes.map((w) => w.result.streak.lastFailureAt),
-      writes.map((w) => w.version),
-    ],
+  const values = [
+    endpointId,
+    result.lastFinished === null ? null : JSON.stringify(result.lastFinished),
+    result.streak.count,
+    result.streak.since,
+    result.streak.lastFailureAt,
+    version,
+  ];
+  const updated = await client.query({
+    name: 'scheduler.update-result',
+    text: `UPDATE scheduler_endpoint_results SET
+             last_finished = $2, consecutive_failures = $3, streak_since = $4, last_failure_at = $5,
+             version = version + 1, updated_at = now()
+           WHERE endpoint_id = $1 AND version = $6`,
+    values,
   });
-  return new Set(rows.map((row) => row.endpoint_id));
+  if (updated.rowCount === 1 || version > 0) return updated.rowCount === 1;
+  const { rowCount } = await client.query({
+    name: 'scheduler.insert-result',
+    text: `INSERT INTO scheduler_endpoint_results
+             (endpoint_id, last_finished, consecutive_failures, streak_since, last_failure_at, version)
+           VALUES ($1, $2, $3, $4, $5, 1) ON CONFLICT (endpoint_id) DO NOTHING`,
+    values: values.slice(0, 5),
+  });
+  return rowCount === 1;
 }
 
 //////////////////////////////////////// Jobs
