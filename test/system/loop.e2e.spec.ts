@@ -163,6 +163,7 @@ describe('The scheduling loop (one process of each app)', () => {
         expect(view.lastRun).toMatchObject({ status: 'success' });
         expect(view.nextRun).toBeNull();
         expect(view.nextRunAt).toBeNull();
+        expect(view.nextRunReason).toBe('ended:once');
       }));
   });
 

@@ -1,5 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
-import type { EndpointStatusView, EndpointView } from '@cronicorn/read-models';
+import { NO_RUN_REASONS } from '@cronicorn/read-models';
+import type { EndpointStatusView, EndpointView, NoRunReason } from '@cronicorn/read-models';
 import { CronPresetDto, EndpointConfigViewDto } from './endpoint-config.view';
 import { scheduleEcho } from './endpoint-input.mapper';
 import { ActiveHintDto, EndpointPauseDto } from './get-endpoint-state/get-endpoint-state.response.dto';
@@ -157,7 +158,21 @@ export class EndpointResponseDto implements EndpointView {
   })
   nextRunAt!: string | null;
 
-  @ApiProperty({ nullable: true, type: String, description: 'nextRun.reason', example: 'cron baseline' })
+  @ApiProperty({
+    nullable: true,
+    enum: NO_RUN_REASONS,
+    description:
+      'Why no run is planned, when nextRun is null and the state says why: archived or paused without an end (the endpoint or its job), or a schedule that ended',
+    example: null,
+  })
+  noRunReason!: NoRunReason | null;
+
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    description: 'nextRun.reason; when no run is planned, noRunReason',
+    example: 'cron',
+  })
   nextRunReason!: string | null;
 
   @ApiProperty({ type: LastRunDto, nullable: true })
@@ -197,7 +212,7 @@ export function endpointResponse(view: EndpointView): EndpointResponseDto {
     ...view,
     ...scheduleEcho(view.config.schedule),
     nextRunAt: view.nextRun?.at ?? null,
-    nextRunReason: view.nextRun?.reason ?? null,
+    nextRunReason: view.nextRun?.reason ?? view.noRunReason,
   };
 }
 

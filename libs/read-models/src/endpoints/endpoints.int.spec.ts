@@ -58,6 +58,7 @@ describe('Endpoints read model', () => {
         jobPaused: false,
         effectiveStatus: 'active',
         nextRun: null,
+        noRunReason: null,
         lastRun: null,
         failureStreak: 0,
         lastSuccessAt: null,
@@ -130,12 +131,14 @@ describe('Endpoints read model', () => {
         status: 'active',
         jobPaused: true,
         effectiveStatus: 'paused',
+        noRunReason: 'job_paused',
       });
 
       await tenant.jobEvent(jobId, { type: 'JobArchived', data: { jobId, archivedAt: at(2) } });
       expect(await getEndpoint(db.pool, tenant.tenantId, endpointId, { now })).toMatchObject({
         jobPaused: false,
         effectiveStatus: 'archived',
+        noRunReason: 'job_archived',
       });
     });
 
@@ -155,6 +158,7 @@ describe('Endpoints read model', () => {
         status: 'paused',
         pause: { by: 'failures', until: null },
         nextRun: null,
+        noRunReason: 'pause_after_failures',
       });
     });
   });
@@ -202,6 +206,28 @@ describe('Endpoints read model', () => {
       await history.given(tenant.tenantId, streamIds.run(plan.data.runId), started);
       expect(await getEndpoint(db.pool, tenant.tenantId, endpointId, { now })).toMatchObject({
         nextRun: null,
+        noRunReason: null,
+      });
+    });
+
+    it.each([
+      ['ended:once', { schedule: { kind: 'once' as const, runAt: at(5) } }],
+      ['ended:max_runs', { maxRuns: 1 }],
+      ['ended:end_at', { endAt: at(30) }],
+    ])('should tell %s when the last run of an ended schedule has started', async (reason, config) => {
+      const { tenant, jobId } = await givenEndpoint();
+      const endpointId = await tenant.endpoint(jobId, config);
+      const plan = nextRunPlanned(endpointId, jobId, 5, 1);
+      await tenant.scheduleEvent(endpointId, plan);
+      expect(await getEndpoint(db.pool, tenant.tenantId, endpointId, { now })).toMatchObject({
+        noRunReason: null,
+      });
+
+      const [started] = runEvents(plan.data.runId, endpointId, jobId, { status: 'success', startedAtMin: 5 });
+      await history.given(tenant.tenantId, streamIds.run(plan.data.runId), started);
+      expect(await getEndpoint(db.pool, tenant.tenantId, endpointId, { now })).toMatchObject({
+        nextRun: null,
+        noRunReason: reason,
       });
     });
   });

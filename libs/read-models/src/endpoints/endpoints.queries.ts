@@ -22,6 +22,22 @@ export interface HintView {
   proposedAt: string;
 }
 
+/**
+ * The governor's reasons for planning no run (DESIGN §5 rule 1) that the read model can tell
+ * from the endpoint's state: `NextRunPlanned` has no "nothing planned" form to project.
+ */
+export const NO_RUN_REASONS = [
+  'archived',
+  'job_archived',
+  'paused',
+  'pause_after_failures',
+  'job_paused',
+  'ended:once',
+  'ended:max_runs',
+  'ended:end_at',
+] as const;
+export type NoRunReason = (typeof NO_RUN_REASONS)[number];
+
 /** An endpoint as `GET /v1/endpoints/:id` shows it. Instants are ISO strings. */
 export interface EndpointView {
   id: string;
@@ -40,6 +56,8 @@ export interface EndpointView {
   effectiveStatus: EndpointStatusView;
   /** The scheduler's latest plan; null when archived or paused without an end. */
   nextRun: { runId: string; at: string; reason: string; plannedAt: string } | null;
+  /** Why no run is planned, when `nextRun` is null and the endpoint's state says why; else null. */
+  noRunReason: NoRunReason | null;
   /** The newest run by start, running or finished. */
   lastRun: {
     runId: string;
@@ -131,6 +149,15 @@ function toView(row: EndpointRow, now: Date): EndpointView {
   const pausedForGood =
     (row.own_status === 'paused' && row.paused_until === null) ||
     (jobPaused && row.job_paused_until === null);
+  const nextRun =
+    row.next_run_id !== null && row.next_run_at !== null && !archived && !pausedForGood
+      ? {
+          runId: row.next_run_id,
+          at: row.next_run_at.toISOString(),
+          reason: row.next_run_reason ?? '',
+          plannedAt: iso(row.next_run_planned_at) as string,
+        }
+      : null;
   return {
     id: row.endpoint_id,
     tenantId: row.tenant_id,
@@ -150,15 +177,8 @@ function toView(row: EndpointRow, now: Date): EndpointView {
         : null,
     jobPaused,
     effectiveStatus,
-    nextRun:
-      row.next_run_id !== null && row.next_run_at !== null && !archived && !pausedForGood
-        ? {
-            runId: row.next_run_id,
-            at: row.next_run_at.toISOString(),
-            reason: row.next_run_reason ?? '',
-            plannedAt: iso(row.next_run_planned_at) as string,
-          }
-        : null,
+    nextRun,
+    noRunReason: nextRun ? null : noRunReason(row),
     lastRun:
       row.last_run_id !== null && row.last_run_status !== null && row.last_run_started_at !== null
         ? {
@@ -189,6 +209,26 @@ function toView(row: EndpointRow, now: Date): EndpointView {
     updatedAt: row.updated_at.toISOString(),
     archivedAt: iso(row.archived_at),
   };
+}
+
+/**
+ * Why an endpoint without a planned run has none, as far as its row tells: archived or paused
+ * without an end (its own or its job's), else a schedule that ended (a one-time run done, the
+ * runs counted up to `maxRuns`, an `endAt`: the governor also ends a schedule whose next slot
+ * would fall after it). Null when nothing explains it, e.g. before the first plan is projected.
+ */
+function noRunReason(row: EndpointRow): NoRunReason | null {
+  if (row.own_status === 'archived') return 'archived';
+  if (row.job_status === 'archived') return 'job_archived';
+  if (row.own_status === 'paused' && row.paused_until === null) {
+    return row.paused_by === 'failures' ? 'pause_after_failures' : 'paused';
+  }
+  if (row.job_status === 'paused' && row.job_paused_until === null) return 'job_paused';
+  const { schedule, maxRuns, endAt } = row.config;
+  if (schedule.kind === 'once' && row.runs_count > 0) return 'ended:once';
+  if (maxRuns !== null && maxRuns !== undefined && row.runs_count >= maxRuns) return 'ended:max_runs';
+  if (endAt !== null && endAt !== undefined) return 'ended:end_at';
+  return null;
 }
 
 /** The tenant's endpoint, archived or not; null for an unknown id or another tenant's. */
