@@ -198,6 +198,46 @@ describe('ScheduleFolder (a finish while a fire holds the endpoint)', () => {
     });
   });
 
+  describe('When a batch holds a finish that needs the lock after one that does not', () => {
+    it('should take the endpoint row before the result row, so a resume folding meanwhile does not deadlock', async () => {
+      const { endpointId, first } = await endpointWithARunHandedOut();
+      const second = { ...first, runId: randomUUID() };
+      await world.run(first);
+      await world.run(second);
+      // A success with a Retry-After on record leaves the next finish to the lock.
+      const events = (await runEvents([first.runId, second.runId])).map((e, i) =>
+        i === 1 ? { ...e, data: { ...e.data, retryAfterMs: 30_000 } } : e,
+      );
+      const resume = await world.db.pool.connect();
+      try {
+        await resume.query('BEGIN');
+        await resume.query('SELECT 1 FROM scheduler_endpoints WHERE endpoint_id = $1 FOR UPDATE', [
+          endpointId,
+        ]);
+        const fold = withTransaction(world.db.pool, (client) => folder.handleBatch(events, client));
+        await waitFor(async () => {
+          const { rows } = await world.db.pool.query(
+            `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+          );
+          return rows.length > 0;
+        }, 'the fold waiting for the endpoint row');
+        // What a resume's fold does next: the result row, under the endpoint row.
+        await resume.query("SET LOCAL lock_timeout = '5s'");
+        await resume.query('SELECT 1 FROM scheduler_endpoint_results WHERE endpoint_id = $1 FOR UPDATE', [
+          endpointId,
+        ]);
+        await resume.query('COMMIT');
+        await fold;
+      } finally {
+        await resume.query('ROLLBACK').catch(() => undefined);
+        resume.release();
+      }
+      expect((await result(endpointId))?.finished_at).toBe(
+        (events[3].data as { finishedAt: string }).finishedAt,
+      );
+    });
+  });
+
   describe('When a RunStarted arrives after a newer run was handed out', () => {
     it('should fold it without the row lock and change nothing', async () => {
       const scheduler = world.startScheduler();

@@ -113,6 +113,10 @@ export class ScheduleFolder {
     const rows = await readEndpoints(client, [
       ...new Set(finished.map((f) => f.endpointId).filter((id) => !locking.has(id))),
     ]);
+    // Likewise an endpoint with a finish that will need the lock after one folded without it:
+    // the first would hold the result row while the second waits for the endpoint's.
+    for (const id of needingTheLock(finished, rows)) locking.add(id);
+    const writtenWithoutLock = new Set<string>();
     for (const envelope of envelopes) {
       if (unchanged.has(envelope.id)) continue;
       const { endpointId } = envelope.data as { endpointId?: string };
@@ -121,7 +125,13 @@ export class ScheduleFolder {
         const folded = row && (await foldedWithoutLock(client, row, envelope.data as RunFinished['data']));
         if (folded) {
           rows.set(endpointId, folded);
+          writtenWithoutLock.add(endpointId);
           continue;
+        }
+        if (writtenWithoutLock.has(endpointId)) {
+          // Another transaction changed the result since this batch wrote it: redone one event
+          // per transaction by the consumer, each finish takes the locks in order.
+          throw new Error(`the result of endpoint ${endpointId} changed while its batch was folded`);
         }
       }
       // Folded under the lock, the row may change: read it again when needed.
@@ -283,6 +293,26 @@ async function foldedWithoutLock(
   const result = recordResult(row, data);
   if (!(await saveResult(client, row.endpointId, result, row.resultVersion))) return null;
   return { ...row, ...result, resultVersion: row.resultVersion + 1 };
+}
+
+/**
+ * The endpoints among `rows` (read without their locks) whose finishes in this batch, folded in
+ * order, come to one that does not leave the plan (see `finishLeavesPlan`).
+ */
+function needingTheLock(
+  finished: readonly RunFinished['data'][],
+  rows: ReadonlyMap<string, UnlockedEndpoint>,
+): Set<string> {
+  const folded = new Map(rows);
+  const needing = new Set<string>();
+  for (const data of finished) {
+    const row = folded.get(data.endpointId);
+    if (!row || needing.has(data.endpointId)) continue;
+    if (finishLeavesPlan(row, data, row.hasQueuedRun))
+      folded.set(data.endpointId, { ...row, ...recordResult(row, data) });
+    else needing.add(data.endpointId);
+  }
+  return needing;
 }
 
 /**
