@@ -1,4 +1,5 @@
-import { CronicornSystem, TenantClient, waitFor } from './system-harness';
+import { RunAudit } from './run-audit';
+import { CronicornSystem, TenantClient } from './system-harness';
 
 // Many runs over replicas: 3 scheduler and 2 dispatcher processes share one database and one
 // NATS namespace. The event log must show every run handed out once and finished once, and
@@ -19,33 +20,10 @@ const LEASE_MS = 10_000;
  */
 const OVERDUE_LIMIT_MS = LEASE_MS + 5_000;
 
-interface Row {
-  stream_id: string;
-  stream_version: number;
-  type: string;
-  data: Record<string, unknown>;
-}
-
-interface Plan {
-  endpointId: string;
-  version: number;
-  runId: string;
-  runAt: number;
-  plannedAt: number;
-}
-
-interface Load {
-  jobId: string;
-  endpointIds: string[];
-  /** Target path of each endpoint. */
-  pathOf: Map<string, string>;
-  /** Wall clock (= apps' clock here) just before the job was archived. */
-  archivedAt: number;
-}
-
 describe('At scale: 3 schedulers and 2 dispatchers', () => {
   let system: CronicornSystem;
   let tenant: TenantClient;
+  let runs: RunAudit;
 
   beforeAll(async () => {
     system = await CronicornSystem.start({
@@ -54,226 +32,22 @@ describe('At scale: 3 schedulers and 2 dispatchers', () => {
       appEnv: { 'command-api': { API_RATE_LIMIT_PER_SECOND: '0' } },
     });
     tenant = await system.createTenant();
+    runs = new RunAudit(system, tenant, OVERDUE_LIMIT_MS);
   }, 120_000);
 
   afterAll(async () => {
     await system?.stop();
   });
 
-  const query = async <T = Row>(sql: string, params: unknown[]) =>
-    (await system.db.pool.query(sql, params)).rows as T[];
-
-  const finishedRuns = async (jobId: string) =>
-    Number(
-      (
-        await query<{ n: string }>(
-          `SELECT count(DISTINCT stream_id) AS n FROM events WHERE type = 'RunFinished' AND data->>'jobId' = $1`,
-          [jobId],
-        )
-      )[0].n,
-    );
-
-  /** Creates the endpoints (every second each), lets them run until `until` holds, archives the job. */
-  async function runLoad(
-    tag: string,
-    until: (jobId: string) => Promise<boolean>,
-    timeoutMs: number,
-  ): Promise<Load> {
-    const jobId = await tenant.createJob(`scale-${tag}`);
-    const pathOf = new Map<string, string>();
-    const endpointIds: string[] = [];
-    for (let batch = 0; batch < ENDPOINTS; batch += 10) {
-      const created = await Promise.all(
-        Array.from({ length: Math.min(10, ENDPOINTS - batch) }, async (_, i) => {
-          const path = `/scale/${tag}/${batch + i}`;
-          const endpointId = await tenant.createEndpoint(jobId, {
-            url: system.target.url(path),
-            intervalMs: 1_000,
-          });
-          return { endpointId, path };
-        }),
-      );
-      for (const { endpointId, path } of created) {
-        endpointIds.push(endpointId);
-        pathOf.set(endpointId, path);
-      }
-    }
-    await waitFor(`the ${tag} load to be done`, () => until(jobId), timeoutMs, 250);
-    const archivedAt = Date.now();
-    await tenant.delete(`/v1/jobs/${jobId}`);
-    await settle(jobId, endpointIds);
-    return { jobId, endpointIds, pathOf, archivedAt };
-  }
-
-  /** Waits until nothing of the job is queued, in flight or unfinished, and stays so for 2 s. */
-  async function settle(jobId: string, endpointIds: string[]): Promise<void> {
-    let quietSince = 0;
-    let lastStarted = -1;
-    await waitFor(
-      'every handed-out run to finish',
-      async () => {
-        const [{ started, finished }] = await query<{ started: string; finished: string }>(
-          `SELECT count(DISTINCT stream_id) FILTER (WHERE type = 'RunStarted') AS started,
-                  count(DISTINCT stream_id) FILTER (WHERE type = 'RunFinished') AS finished
-             FROM events WHERE type IN ('RunStarted', 'RunFinished') AND data->>'jobId' = $1`,
-          [jobId],
-        );
-        const [{ open }] = await query<{ open: string }>(
-          `SELECT count(*) AS open FROM scheduler_runs
-            WHERE endpoint_id = ANY($1) AND state IN ('queued', 'dispatched', 'started')`,
-          [endpointIds],
-        );
-        const idle = started === finished && Number(open) === 0 && (await system.queuedWorkItems()) === 0;
-        if (!idle || Number(started) !== lastStarted) {
-          lastStarted = Number(started);
-          quietSince = Date.now();
-          return false;
-        }
-        return Date.now() - quietSince >= 2_000;
-      },
-      40_000,
-      250,
-    );
-  }
-
-  /** The invariants of the event log (and the target) for one load, as lists of offenders. */
-  async function audit(load: Load) {
-    const { jobId, endpointIds, pathOf, archivedAt } = load;
-    const runEvents = await query(
-      `SELECT stream_id, stream_version, type, data FROM events
-        WHERE type IN ('RunStarted', 'RunFinished') AND data->>'jobId' = $1`,
-      [jobId],
-    );
-    const scheduleEvents = await query(
-      `SELECT stream_id, stream_version, type, data FROM events
-        WHERE stream_id = ANY($1) ORDER BY stream_id, stream_version`,
-      [endpointIds.map((id) => `schedule-${id}`)],
-    );
-
-    const finishes = new Map<string, number>();
-    const starts = new Map<string, number>();
-    const startedPerEndpoint = new Map<string, number>();
-    const finishedPerEndpoint = new Map<string, number>();
-    const answeredPerEndpoint = new Map<string, number>();
-    const startTimes = new Map<string, number[]>();
-    const unsuccessful: Record<string, unknown>[] = [];
-    const unanswered: Record<string, unknown>[] = [];
-    for (const row of runEvents) {
-      const runId = String(row.data.runId);
-      const endpointId = String(row.data.endpointId);
-      const bump = (map: Map<string, number>, key: string) => map.set(key, (map.get(key) ?? 0) + 1);
-      if (row.type === 'RunStarted') {
-        bump(starts, runId);
-        bump(startedPerEndpoint, endpointId);
-        startTimes.set(endpointId, [
-          ...(startTimes.get(endpointId) ?? []),
-          Date.parse(String(row.data.startedAt)),
-        ]);
-      } else {
-        bump(finishes, runId);
-        bump(finishedPerEndpoint, endpointId);
-        if (row.data.httpStatus === null) unanswered.push(row.data);
-        else bump(answeredPerEndpoint, endpointId);
-        if (row.data.status !== 'success' && row.data.httpStatus !== null) unsuccessful.push(row.data);
-      }
-    }
-
-    const plans: Plan[] = [];
-    const skipped = new Set<string>();
-    const missed: string[] = [];
-    for (const row of scheduleEvents) {
-      const endpointId = row.stream_id.slice('schedule-'.length);
-      if (row.type === 'NextRunPlanned') {
-        plans.push({
-          endpointId,
-          version: row.stream_version,
-          runId: String(row.data.runId),
-          runAt: Date.parse(String(row.data.runAt)),
-          plannedAt: Date.parse(String(row.data.plannedAt)),
-        });
-      } else if (row.type === 'RunSkipped' && typeof row.data.runId === 'string') {
-        skipped.add(row.data.runId);
-      } else if (row.type === 'RunMissed') {
-        missed.push(String(row.data.runId));
-      }
-    }
-
-    // How long each plan that was neither started nor skipped stayed the endpoint's plan past
-    // its time: until the next plan replaced it, or until the archive.
-    const overdue = plans
-      .filter((plan) => !starts.has(plan.runId) && !skipped.has(plan.runId))
-      .map((plan) => {
-        const next = plans.find(
-          (later) => later.endpointId === plan.endpointId && later.version > plan.version,
-        );
-        return { ...plan, overdueMs: (next?.plannedAt ?? archivedAt) - plan.runAt };
-      });
-    const lost = overdue.filter((plan) => plan.overdueMs > OVERDUE_LIMIT_MS);
-
-    const hitsPerEndpoint = new Map<string, number>();
-    const endpointOfPath = new Map([...pathOf].map(([id, path]) => [path, id]));
-    for (const hit of system.target.hits) {
-      const endpointId = endpointOfPath.get(hit.path);
-      if (endpointId) hitsPerEndpoint.set(endpointId, (hitsPerEndpoint.get(endpointId) ?? 0) + 1);
-    }
-
-    return {
-      distinctFinishedRuns: finishes.size,
-      finishedMoreThanOnce: [...finishes].filter(([, n]) => n > 1).map(([runId]) => runId),
-      startedNotFinishedOnce: [...starts.keys()].filter((runId) => finishes.get(runId) !== 1),
-      plannedStartedNotFinishedOnce: plans
-        .filter((plan) => starts.has(plan.runId))
-        .filter((plan) => finishes.get(plan.runId) !== 1)
-        .map((plan) => plan.runId),
-      finishedNeverStarted: [...finishes.keys()].filter((runId) => !starts.has(runId)),
-      // The target sees no run id, so per endpoint: every run that got an answer reached the
-      // target exactly once, and no run reached it twice.
-      targetMismatches: endpointIds
-        .map((id) => ({
-          endpointId: id,
-          hits: hitsPerEndpoint.get(id) ?? 0,
-          answered: answeredPerEndpoint.get(id) ?? 0,
-          started: startedPerEndpoint.get(id) ?? 0,
-          finished: finishedPerEndpoint.get(id) ?? 0,
-        }))
-        .filter((row) => row.hits !== row.answered || row.hits > row.started || row.started !== row.finished),
-      lost: lost.map((plan) => ({ ...plan, runAt: new Date(plan.runAt).toISOString() })),
-      maxOverdueMs: Math.max(0, ...overdue.map((plan) => plan.overdueMs)),
-      missed,
-      // The target always answers 200: an answered run that did not succeed is wrong.
-      unsuccessful,
-      // Runs that got no answer (a connection error): loop.e2e.spec.ts covers that case.
-      unanswered,
-      plans: plans.length,
-      skipped: skipped.size,
-      startTimes,
-    };
-  }
-
-  function expectSound(report: Awaited<ReturnType<typeof audit>>, minRuns: number): void {
-    const { startTimes: _, ...summary } = report;
-    try {
-      expect(report.distinctFinishedRuns).toBeGreaterThanOrEqual(minRuns);
-      expect(report.finishedMoreThanOnce).toEqual([]);
-      expect(report.startedNotFinishedOnce).toEqual([]);
-      expect(report.plannedStartedNotFinishedOnce).toEqual([]);
-      expect(report.finishedNeverStarted).toEqual([]);
-      expect(report.unsuccessful).toEqual([]);
-      expect(report.targetMismatches).toEqual([]);
-      expect(report.lost).toEqual([]);
-      expect(report.missed).toEqual([]);
-    } catch (error) {
-      if (error instanceof Error)
-        error.message += `\n--- audit ---\n${JSON.stringify(summary).slice(0, 4_000)}`;
-      throw error;
-    }
-  }
-
   it(`hands out ${MIN_RUNS}+ runs of ${ENDPOINTS} endpoints: each finished once, called once, none lost`, () =>
     system.withLogs(async () => {
-      const load = await runLoad('steady', async (jobId) => (await finishedRuns(jobId)) >= MIN_RUNS, 90_000);
-      const report = await audit(load);
-      expectSound(report, MIN_RUNS);
+      const load = await runs.runLoad(
+        'steady',
+        ENDPOINTS,
+        async (jobId) => (await runs.finishedRuns(jobId)) >= MIN_RUNS,
+        90_000,
+      );
+      RunAudit.expectSound(await runs.audit(load), MIN_RUNS);
     }));
 
   it(`keeps every endpoint running when a scheduler is SIGKILLed mid-way (${MIN_RUNS_WITH_KILL}+ runs), with the same invariants`, () =>
@@ -283,17 +57,19 @@ describe('At scale: 3 schedulers and 2 dispatchers', () => {
       let leasesAtKill = 0;
       // The dead replica's leases lapse by then; every endpoint must have run after it.
       const resumedBy = () => killedAt + LEASE_MS + 2_000;
-      const load = await runLoad(
+      const load = await runs.runLoad(
         'kill',
+        ENDPOINTS,
         async (jobId) => {
-          const finished = await finishedRuns(jobId);
+          const finished = await runs.finishedRuns(jobId);
           // Killed while it holds leases on due plans (its owner id is `host:pid:tag`).
           if (killedAt === 0 && finished >= 100) {
-            const [{ leases }] = await query<{ leases: string }>(
+            const { rows } = await system.db.pool.query<{ leases: string }>(
               `SELECT count(*) AS leases FROM scheduler_endpoints
                 WHERE lease_owner LIKE $1 AND lease_until > clock_timestamp()`,
               [`%:${victim.child.pid}:%`],
             );
+            const leases = rows[0].leases;
             if (Number(leases) > 0) {
               await victim.kill();
               killedAt = Date.now();
@@ -307,8 +83,8 @@ describe('At scale: 3 schedulers and 2 dispatchers', () => {
       expect(victim.alive).toBe(false);
       expect(leasesAtKill).toBeGreaterThan(0);
       expect(survivors.every((scheduler) => scheduler.alive)).toBe(true);
-      const report = await audit(load);
-      expectSound(report, MIN_RUNS_WITH_KILL);
+      const report = await runs.audit(load);
+      RunAudit.expectSound(report, MIN_RUNS_WITH_KILL);
       const stalled = load.endpointIds.filter(
         (id) => !(report.startTimes.get(id) ?? []).some((startedAt) => startedAt > resumedBy()),
       );

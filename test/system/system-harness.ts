@@ -353,6 +353,8 @@ export interface SystemOptions {
   readyTimeoutMs?: number;
   /** Route the apps' Postgres connections through a TcpProxy (`postgresProxy.pause()` cuts them). */
   postgresProxy?: boolean;
+  /** Route the apps' NATS connections through a TcpProxy (`natsProxy.pause()` cuts them). */
+  natsProxy?: boolean;
 }
 
 /**
@@ -373,6 +375,8 @@ export class CronicornSystem {
     readonly target: LoopbackTarget,
     /** Present when started with `postgresProxy: true`. */
     readonly postgresProxy: TcpProxy | null,
+    /** Present when started with `natsProxy: true`. */
+    readonly natsProxy: TcpProxy | null,
     private readonly options: SystemOptions,
   ) {}
 
@@ -380,8 +384,11 @@ export class CronicornSystem {
     const db = await createTestDatabase({ max: 5 });
     const nats = await createTestNats();
     const target = await LoopbackTarget.start();
-    const proxy = options.postgresProxy ? await TcpProxy.start(Number(new URL(db.url).port || 5432)) : null;
-    const system = new CronicornSystem(db, nats, target, proxy, options);
+    const proxyTo = (url: string, defaultPort: number) =>
+      TcpProxy.start(Number(new URL(url).port || defaultPort));
+    const postgresProxy = options.postgresProxy ? await proxyTo(db.url, 5432) : null;
+    const natsProxy = options.natsProxy ? await proxyTo(nats.url, 4222) : null;
+    const system = new CronicornSystem(db, nats, target, postgresProxy, natsProxy, options);
     try {
       const counts = options.instances ?? Object.fromEntries(APP_NAMES.map((app) => [app, 1]));
       const wanted = APP_NAMES.flatMap((app) => Array.from({ length: counts[app] ?? 0 }, () => app));
@@ -422,7 +429,7 @@ export class CronicornSystem {
     for (const name of OWNED_VARIABLES) delete env[name];
     Object.assign(env, {
       DATABASE_URL: this.postgresProxy ? this.postgresProxy.wrapUrl(this.db.url) : this.db.url,
-      NATS_URL: this.nats.url,
+      NATS_URL: this.natsProxy ? this.natsProxy.wrapUrl(this.nats.url) : this.nats.url,
       CRONICORN_NATS_NAMESPACE: this.nats.names.namespace,
       ADMIN_API_KEY: this.adminKey,
       SECRETS_KEY: this.secretsKey,
@@ -474,6 +481,7 @@ export class CronicornSystem {
     await bounded(Promise.all(this.processes.map((p) => p.stop())));
     await bounded(this.target.close());
     await bounded(this.postgresProxy?.close() ?? Promise.resolve());
+    await bounded(this.natsProxy?.close() ?? Promise.resolve());
     if (process.env.CRONICORN_E2E_KEEP_DATA === 'true') {
       // Debugging aid: leave the database and streams for a look after the run.
       process.stderr.write(`kept ${this.db.url} and namespace ${this.nats.names.namespace}\n`);
