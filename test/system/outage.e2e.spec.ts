@@ -1,5 +1,5 @@
 import { RunAudit } from './run-audit';
-import { CronicornSystem, TenantClient, waitFor } from './system-harness';
+import { CronicornSystem, eventually, TenantClient, waitFor } from './system-harness';
 import type { TcpProxy } from '@cronicorn/testing';
 
 // Postgres and NATS go away for a second, several times each, while endpoints run: every app
@@ -82,5 +82,40 @@ describe('Postgres and NATS blips while endpoints run (every app through TCP pro
         (id) => !(report.startTimes.get(id) ?? []).some((startedAt) => startedAt > outagesOverAt),
       );
       expect(stalled).toEqual([]);
+    }));
+
+  it('catches the read models up with every run after the projector is SIGKILLed mid-load and started again', () =>
+    system.withLogs(async () => {
+      const [projector] = system.of('projector');
+      let killedAt = 0;
+      const load = await runs.runLoad(
+        'projector-kill',
+        ENDPOINTS,
+        async (jobId) => {
+          if (killedAt === 0 && (await runs.finishedRuns(jobId)) >= ENDPOINTS * 2) {
+            await projector.kill();
+            killedAt = Date.now();
+            await waitFor('3 s without a projector', () => Date.now() - killedAt >= 3_000, 4_000);
+            await system.spawn('projector');
+          }
+          return killedAt > 0 && Date.now() - killedAt >= 8_000;
+        },
+        120_000,
+      );
+      expect(projector.alive).toBe(false);
+      RunAudit.expectSound(await runs.audit(load), ENDPOINTS * 5);
+
+      const { rows } = await system.db.pool.query<{ endpoint_id: string; runs: number }>(
+        `SELECT data->>'endpointId' AS endpoint_id, count(DISTINCT stream_id)::int AS runs
+           FROM events WHERE type = 'RunFinished' AND data->>'jobId' = $1 GROUP BY 1`,
+        [load.jobId],
+      );
+      expect(rows).toHaveLength(ENDPOINTS);
+      for (const { endpoint_id: endpointId, runs: logged } of rows) {
+        await eventually(async () => {
+          const view = await tenant.get<{ runsCount: number }>(`/v1/endpoints/${endpointId}`);
+          expect(view.runsCount).toBe(logged);
+        }, 30_000);
+      }
     }));
 });
