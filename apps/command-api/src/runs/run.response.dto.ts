@@ -79,6 +79,15 @@ export class RunResponseDto implements RunView {
 
   @ApiProperty({ nullable: true, type: Number, description: 'From a Retry-After header', example: null })
   retryAfterMs!: number | null;
+
+  @ApiProperty({
+    nullable: true,
+    type: [String],
+    description:
+      'Placeholders of the body template this run could not fill (sent as null or empty text); null without a template or when every one was filled',
+    example: null,
+  })
+  templateUnresolved!: string[] | null;
 }
 
 export class RunPageDto {

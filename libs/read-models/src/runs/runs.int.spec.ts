@@ -49,6 +49,7 @@ describe('Runs read model', () => {
         error: null,
         response: null,
         retryAfterMs: null,
+        templateUnresolved: null,
       });
 
       await history.given(tenant.tenantId, streamIds.run(runId), finished);
@@ -61,6 +62,25 @@ describe('Runs read model', () => {
         response: { snippet: '{"ok":true}', bytes: 11, truncated: false, contentType: 'application/json' },
       });
       expect(await getRun(db.pool, history.tenant().tenantId, runId)).toBeNull();
+    });
+
+    it("should show the body template's placeholders the run could not fill", async () => {
+      const tenant = history.tenant();
+      const [jobId, endpointId, runId] = [newId('job'), newId('endpoint'), newId('run')];
+      const [started, finished] = runEvents(runId, endpointId, jobId, {
+        status: 'success',
+        startedAtMin: 10,
+      });
+      const unresolved = ['trigger.payload.nope', 'previousRun.response.json.cursor'];
+      await history.given(tenant.tenantId, streamIds.run(runId), started, {
+        ...finished,
+        data: { ...finished.data, templateUnresolved: unresolved },
+      });
+
+      expect(await getRun(db.pool, tenant.tenantId, runId)).toMatchObject({
+        status: 'success',
+        templateUnresolved: unresolved,
+      });
     });
 
     it('should move attempt and start on a redelivery to another dispatcher', async () => {

@@ -42,15 +42,16 @@ export const runsProjection: Projection = {
         text: `INSERT INTO rm_runs (run_id, tenant_id, endpoint_id, job_id, status, trigger, retry_of,
                               scheduled_for, started_at, finished_at, late_ms, duration_ms, http_status,
                               attempts, attempt, error, response_snippet, response_bytes, response_truncated,
-                              response_content_type, retry_after_ms)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 1, $15, $16, $17, $18, $19, $20)
+                              response_content_type, retry_after_ms, template_unresolved)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 1, $15, $16, $17, $18, $19, $20, $21)
          ON CONFLICT (run_id) DO UPDATE
            SET status = EXCLUDED.status, scheduled_for = EXCLUDED.scheduled_for, started_at = EXCLUDED.started_at,
                finished_at = EXCLUDED.finished_at, late_ms = EXCLUDED.late_ms, duration_ms = EXCLUDED.duration_ms,
                http_status = EXCLUDED.http_status, attempts = EXCLUDED.attempts, error = EXCLUDED.error,
                response_snippet = EXCLUDED.response_snippet, response_bytes = EXCLUDED.response_bytes,
                response_truncated = EXCLUDED.response_truncated,
-               response_content_type = EXCLUDED.response_content_type, retry_after_ms = EXCLUDED.retry_after_ms`,
+               response_content_type = EXCLUDED.response_content_type, retry_after_ms = EXCLUDED.retry_after_ms,
+               template_unresolved = EXCLUDED.template_unresolved`,
         values: [
           d.runId,
           envelope.tenantId,
@@ -72,6 +73,7 @@ export const runsProjection: Projection = {
           d.response?.truncated ?? null,
           d.response?.contentType ?? null,
           d.retryAfterMs,
+          d.templateUnresolved ?? null,
         ],
       });
     }

@@ -29,6 +29,8 @@ export interface RunView {
   error: string | null;
   response: RunResponse | null;
   retryAfterMs: number | null;
+  /** Placeholders of the body template this run could not fill (rendered as null or empty text). */
+  templateUnresolved: string[] | null;
 }
 
 export interface ListRunsFilter extends PageRequest {
@@ -57,6 +59,7 @@ interface RunRow {
   response_truncated: boolean | null;
   response_content_type: string | null;
   retry_after_ms: number | null;
+  template_unresolved: string[] | null;
 }
 
 function toView(row: RunRow): RunView {
@@ -87,6 +90,7 @@ function toView(row: RunRow): RunView {
           }
         : null,
     retryAfterMs: row.retry_after_ms,
+    templateUnresolved: row.template_unresolved,
   };
 }
 
