@@ -4,6 +4,7 @@ import { streamIds } from '@cronicorn/events';
 import { silentLogger } from '@cronicorn/messaging';
 import { withTransaction } from '@cronicorn/platform';
 import { SchedulerWorld, waitFor } from '../../test/harness';
+import { lockResult } from '../schedule/schedule.repository';
 import { ScheduleWriter } from '../schedule/schedule.writer';
 import { ScheduleFolder } from './schedule-folder';
 
@@ -214,18 +215,21 @@ describe('ScheduleFolder (a finish while a fire holds the endpoint)', () => {
         await resume.query('SELECT 1 FROM scheduler_endpoints WHERE endpoint_id = $1 FOR UPDATE', [
           endpointId,
         ]);
-        const fold = withTransaction(world.db.pool, (client) => folder.handleBatch(events, client));
+        let foldPid = 0;
+        const fold = withTransaction(world.db.pool, async (client) => {
+          foldPid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0].pid;
+          await folder.handleBatch(events, client);
+        });
         await waitFor(async () => {
           const { rows } = await world.db.pool.query(
-            `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+            `SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND wait_event_type = 'Lock'`,
+            [foldPid],
           );
           return rows.length > 0;
-        }, 'the fold waiting for the endpoint row');
-        // What a resume's fold does next: the result row, under the endpoint row.
+        }, 'the fold waiting for a lock');
+        // What a resume's fold does next: its result row, under the endpoint row it holds.
         await resume.query("SET LOCAL lock_timeout = '5s'");
-        await resume.query('SELECT 1 FROM scheduler_endpoint_results WHERE endpoint_id = $1 FOR UPDATE', [
-          endpointId,
-        ]);
+        await lockResult(resume, endpointId);
         await resume.query('COMMIT');
         await fold;
       } finally {

@@ -129,9 +129,9 @@ export class ScheduleFolder {
           continue;
         }
         if (writtenWithoutLock.has(endpointId)) {
-          // Another transaction changed the result since this batch wrote it: redone one event
-          // per transaction by the consumer, each finish takes the locks in order.
-          throw new Error(`the result of endpoint ${endpointId} changed while its batch was folded`);
+          // Cannot happen while `needingTheLock` and this loop agree (the batch holds the result
+          // row it wrote); should they not, this finish must not take the endpoint's lock now.
+          throw new Error(`endpoint ${endpointId}: a finish needs the lock after one folded without it`);
         }
       }
       // Folded under the lock, the row may change: read it again when needed.

@@ -210,6 +210,21 @@ describe('Endpoints read model', () => {
       });
     });
 
+    it('should not call a schedule ended before its endAt or by runs it did not make', async () => {
+      const { tenant, jobId } = await givenEndpoint();
+      const endpointId = await tenant.endpoint(jobId, { endAt: at(600), maxRuns: 1 });
+      expect(await getEndpoint(db.pool, tenant.tenantId, endpointId, { now })).toMatchObject({
+        nextRun: null,
+        noRunReason: null,
+      });
+
+      await tenant.run(endpointId, jobId, { status: 'success', startedAtMin: 2, trigger: 'manual' });
+      expect(await getEndpoint(db.pool, tenant.tenantId, endpointId, { now })).toMatchObject({
+        runsCount: 1,
+        noRunReason: null,
+      });
+    });
+
     it.each([
       ['ended:once', { schedule: { kind: 'once' as const, runAt: at(5) } }],
       ['ended:max_runs', { maxRuns: 1 }],

@@ -131,11 +131,22 @@ interface EndpointRow {
   updated_at: Date;
   job_status: EndpointStatusView | null;
   job_paused_until: Date | null;
+  /** Null when not counted (see SCHEDULED_RUNS). */
+  scheduled_runs: number | null;
 }
+
+// The runs the schedule made, as the governor counts them for `maxRuns` and a one-time run
+// (manual, trigger and retry runs aside), counted only when no run is planned and it matters.
+const SCHEDULED_RUNS = `
+  CASE WHEN (e.next_run_id IS NULL OR e.next_run_at IS NULL)
+            AND ((e.config->>'maxRuns') IS NOT NULL OR e.config->'schedule'->>'kind' = 'once')
+       THEN (SELECT count(*)::int FROM rm_runs r WHERE r.endpoint_id = e.endpoint_id AND r.trigger = 'schedule')
+  END`;
 
 const SELECT = `
   SELECT e.*, ${statusAt('e', '$2::timestamptz')} AS own_status,
-         ${statusAt('j', '$2::timestamptz')} AS job_status, j.paused_until AS job_paused_until
+         ${statusAt('j', '$2::timestamptz')} AS job_status, j.paused_until AS job_paused_until,
+         ${SCHEDULED_RUNS} AS scheduled_runs
     FROM rm_endpoints e LEFT JOIN rm_jobs j ON j.job_id = e.job_id`;
 
 function toView(row: EndpointRow, now: Date): EndpointView {
@@ -178,7 +189,7 @@ function toView(row: EndpointRow, now: Date): EndpointView {
     jobPaused,
     effectiveStatus,
     nextRun,
-    noRunReason: nextRun ? null : noRunReason(row),
+    noRunReason: nextRun ? null : noRunReason(row, now),
     lastRun:
       row.last_run_id !== null && row.last_run_status !== null && row.last_run_started_at !== null
         ? {
@@ -212,22 +223,25 @@ function toView(row: EndpointRow, now: Date): EndpointView {
 }
 
 /**
- * Why an endpoint without a planned run has none, as far as its row tells: archived or paused
- * without an end (its own or its job's), else a schedule that ended (a one-time run done, the
- * runs counted up to `maxRuns`, an `endAt`: the governor also ends a schedule whose next slot
- * would fall after it). Null when nothing explains it, e.g. before the first plan is projected.
+ * Why an endpoint without a planned run has none, as far as the read model tells, in the
+ * governor's order (DESIGN §5 rule 1): archived (the endpoint or its job), a schedule that
+ * ended (its `endAt` passed, its scheduled runs reached `maxRuns`, its one-time run made), or
+ * paused without an end (the endpoint, by a user or by `pauseAfterFailures`, or its job).
+ * Null when nothing here explains it: before the first plan is projected, or a schedule whose
+ * next slot would fall after an `endAt` still ahead.
  */
-function noRunReason(row: EndpointRow): NoRunReason | null {
+function noRunReason(row: EndpointRow, now: Date): NoRunReason | null {
   if (row.own_status === 'archived') return 'archived';
   if (row.job_status === 'archived') return 'job_archived';
+  const { schedule, maxRuns, endAt } = row.config;
+  if (endAt && Date.parse(endAt) < now.getTime()) return 'ended:end_at';
+  const scheduled = row.scheduled_runs ?? 0;
+  if (typeof maxRuns === 'number' && scheduled >= maxRuns) return 'ended:max_runs';
+  if (schedule.kind === 'once' && scheduled > 0) return 'ended:once';
   if (row.own_status === 'paused' && row.paused_until === null) {
     return row.paused_by === 'failures' ? 'pause_after_failures' : 'paused';
   }
   if (row.job_status === 'paused' && row.job_paused_until === null) return 'job_paused';
-  const { schedule, maxRuns, endAt } = row.config;
-  if (schedule.kind === 'once' && row.runs_count > 0) return 'ended:once';
-  if (maxRuns !== null && maxRuns !== undefined && row.runs_count >= maxRuns) return 'ended:max_runs';
-  if (endAt !== null && endAt !== undefined) return 'ended:end_at';
   return null;
 }
 
