@@ -114,9 +114,10 @@ export class ScheduleFolder {
       ...new Set(finished.map((f) => f.endpointId).filter((id) => !locking.has(id))),
     ]);
     // Likewise an endpoint with a finish that will need the lock after one folded without it:
-    // the first would hold the result row while the second waits for the endpoint's.
+    // the first would hold the result row while the second waits for the endpoint's. Once a
+    // finish is written without the lock the batch holds the result row, so the next write of
+    // that endpoint cannot find it changed and fall back to the lock either.
     for (const id of needingTheLock(finished, rows)) locking.add(id);
-    const writtenWithoutLock = new Set<string>();
     for (const envelope of envelopes) {
       if (unchanged.has(envelope.id)) continue;
       const { endpointId } = envelope.data as { endpointId?: string };
@@ -125,13 +126,7 @@ export class ScheduleFolder {
         const folded = row && (await foldedWithoutLock(client, row, envelope.data as RunFinished['data']));
         if (folded) {
           rows.set(endpointId, folded);
-          writtenWithoutLock.add(endpointId);
           continue;
-        }
-        if (writtenWithoutLock.has(endpointId)) {
-          // Cannot happen while `needingTheLock` and this loop agree (the batch holds the result
-          // row it wrote); should they not, this finish must not take the endpoint's lock now.
-          throw new Error(`endpoint ${endpointId}: a finish needs the lock after one folded without it`);
         }
       }
       // Folded under the lock, the row may change: read it again when needed.

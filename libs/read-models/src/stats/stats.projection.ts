@@ -55,7 +55,9 @@ export const statsProjection: Projection = {
       const delta = deltaOf(envelope);
       if (!delta) continue;
       const key = `${delta.tenantId} ${delta.endpointId} ${hourStart(delta.at)}`;
-      hours.set(key, addDelta(hours.get(key), delta));
+      const totals = hours.get(key) ?? emptyHour(delta);
+      hours.set(key, totals);
+      addDelta(totals, delta);
     }
     if (hours.size > 0) await addToHours(client, [...hours.values()]);
     for (const envelope of envelopes) {
@@ -158,20 +160,17 @@ const noSamples = (): Samples => ({
   buckets: new Array<number>(BUCKET_COUNT).fill(0),
 });
 
-function addSample(samples: Samples, ms: number | undefined): Samples {
-  if (ms === undefined) return samples;
+function addSample(samples: Samples, ms: number | undefined): void {
+  if (ms === undefined) return;
+  samples.count += 1;
+  samples.sumMs += ms;
+  samples.minMs = samples.minMs === null ? ms : Math.min(samples.minMs, ms);
+  samples.maxMs = samples.maxMs === null ? ms : Math.max(samples.maxMs, ms);
   samples.buckets[bucketIndex(ms)] += 1;
-  return {
-    count: samples.count + 1,
-    sumMs: samples.sumMs + ms,
-    minMs: samples.minMs === null ? ms : Math.min(samples.minMs, ms),
-    maxMs: samples.maxMs === null ? ms : Math.max(samples.maxMs, ms),
-    buckets: samples.buckets,
-  };
 }
 
-function addDelta(totals: HourTotals | undefined, delta: HourDelta): HourTotals {
-  const t = totals ?? {
+function emptyHour(delta: HourDelta): HourTotals {
+  return {
     tenantId: delta.tenantId,
     endpointId: delta.endpointId,
     hourStart: hourStart(delta.at),
@@ -188,21 +187,21 @@ function addDelta(totals: HourTotals | undefined, delta: HourDelta): HourTotals 
     tokensIn: 0,
     tokensOut: 0,
   };
-  return {
-    ...t,
-    jobId: t.jobId ?? delta.jobId,
-    success: t.success + (delta.success ?? 0),
-    failed: t.failed + (delta.failed ?? 0),
-    timeout: t.timeout + (delta.timeout ?? 0),
-    missed: t.missed + (delta.missed ?? 0),
-    skipped: t.skipped + (delta.skipped ?? 0),
-    latency: addSample(t.latency, delta.latencyMs),
-    lateness: addSample(t.lateness, delta.latenessMs),
-    analyses: t.analyses + (delta.analyses ?? 0),
-    analysesFailed: t.analysesFailed + (delta.analysesFailed ?? 0),
-    tokensIn: t.tokensIn + (delta.tokensIn ?? 0),
-    tokensOut: t.tokensOut + (delta.tokensOut ?? 0),
-  };
+}
+
+function addDelta(totals: HourTotals, delta: HourDelta): void {
+  totals.jobId ??= delta.jobId;
+  totals.success += delta.success ?? 0;
+  totals.failed += delta.failed ?? 0;
+  totals.timeout += delta.timeout ?? 0;
+  totals.missed += delta.missed ?? 0;
+  totals.skipped += delta.skipped ?? 0;
+  addSample(totals.latency, delta.latencyMs);
+  addSample(totals.lateness, delta.latenessMs);
+  totals.analyses += delta.analyses ?? 0;
+  totals.analysesFailed += delta.analysesFailed ?? 0;
+  totals.tokensIn += delta.tokensIn ?? 0;
+  totals.tokensOut += delta.tokensOut ?? 0;
 }
 
 // Element-wise sum of two histograms (a shorter one counts as zeros past its end).
