@@ -396,6 +396,49 @@ describe('AI planner over its daily token budget', () => {
   });
 });
 
+describe('AI planner whose LLM answers with usage but nothing usable', () => {
+  let fake: FakeOpenAI;
+  let world: PlannerWorld;
+
+  beforeAll(async () => {
+    fake = await FakeOpenAI.start();
+    world = await PlannerWorld.create({
+      env: {
+        OPENAI_API_KEY: 'sk-test',
+        OPENAI_BASE_URL: fake.baseURL,
+        AI_MODEL: 'test-model',
+        AI_DAILY_TOKEN_BUDGET: '500',
+      },
+    });
+  });
+  afterAll(async () => {
+    await world?.close();
+    await fake?.close();
+  });
+
+  it('should still charge the tokens it reported against the budget', async () => {
+    const jobId = await world.createJob();
+    const first = await world.createEndpoint(jobId);
+    const second = await world.createEndpoint(jobId);
+    fake.script(first, {
+      raw: {
+        id: 'x',
+        object: 'chat.completion',
+        choices: [],
+        usage: { prompt_tokens: 600, completion_tokens: 0, total_tokens: 600 },
+      },
+    });
+    await world.finishRun(first, jobId, 'success');
+    expect(failedData(await world.analysis(first))).toMatchObject({ reason: 'malformed' });
+
+    await world.finishRun(second, jobId, 'success');
+    const data = completedData(await world.analysis(second));
+    expect(data).toMatchObject({ planner: 'heuristic' });
+    expect(data.summary).toMatch(/budget exhausted \(600 of 500 tokens/);
+    expect(fake.requestsFor(second)).toHaveLength(0);
+  });
+});
+
 describe('AI planner without an API key', () => {
   let world: PlannerWorld;
 

@@ -120,12 +120,15 @@ export class Analyzer {
 
     const analysisId = randomUUID();
     let event: PlannerEvent;
+    // What the LLM billed, charged to the budget even when its answer was of no use.
+    let spent = { tokensIn: 0, tokensOut: 0 };
     try {
       const decision: PlannerDecision =
         planner === deps.llm ? await deps.llm.plan(context, session) : await planner.plan(context);
       const rest = decision.toolCalls.filter((call) => !session.has(call));
       await session.apply(rest);
       event = completed(target, analysisId, source, decision, session, note, deps.clock.now());
+      spent = { tokensIn: decision.tokensIn, tokensOut: decision.tokensOut };
     } catch (error) {
       if (!(error instanceof PlannerFailure)) throw error;
       deps.metrics?.onSkipped?.(error.reason);
@@ -134,6 +137,7 @@ export class Analyzer {
         'LLM analysis cycle skipped',
       );
       event = interrupted(target, analysisId, model ?? 'unknown', error, session, deps.clock.now());
+      spent = { tokensIn: error.spent.tokensIn, tokensOut: error.spent.tokensOut };
     }
 
     const position = await withTransaction(deps.pool, async (client) => {
@@ -144,8 +148,9 @@ export class Analyzer {
         client,
         occurredAt: recordedAt,
       });
-      const { tokensIn, tokensOut } = tokensOf(event);
-      if (source === 'ai') await deps.budget.record(client, target.tenantId, recordedAt, tokensIn, tokensOut);
+      if (source === 'ai') {
+        await deps.budget.record(client, target.tenantId, recordedAt, spent.tokensIn, spent.tokensOut);
+      }
       await onRecord(client, recordedAt);
       return result.lastPosition;
     });
@@ -242,13 +247,6 @@ function interrupted(
     },
   };
   return failed;
-}
-
-/** Tokens an analysis used; a failed one failed on its first request, before any usage was reported. */
-function tokensOf(event: PlannerEvent): { tokensIn: number; tokensOut: number } {
-  return event.type === 'AIAnalysisCompleted'
-    ? { tokensIn: event.data.tokensIn, tokensOut: event.data.tokensOut }
-    : { tokensIn: 0, tokensOut: 0 };
 }
 
 function resultOf(event: PlannerEvent, planner: 'ai' | 'heuristic', position: string): AnalyzeResult {

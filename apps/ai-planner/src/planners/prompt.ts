@@ -45,6 +45,19 @@ export function systemPrompt(aiMaxPauseMs: number): string {
 const cut = (text: string | null, max: number) =>
   text === null ? null : text.length > max ? `${text.slice(0, max)}…` : text;
 
+/** The URL without its user info: a password written into it must not reach the LLM's provider. */
+function withoutCredentials(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.username === '' && parsed.password === '') return url;
+    parsed.username = '';
+    parsed.password = '';
+    return parsed.toString();
+  } catch {
+    return url;
+  }
+}
+
 /** The user message: the context as compact JSON, with runs and snippets bounded. */
 export function userPrompt(context: PlannerContext, limits: PromptLimits = DEFAULT_PROMPT_LIMITS): string {
   const snapshot = {
@@ -53,7 +66,7 @@ export function userPrompt(context: PlannerContext, limits: PromptLimits = DEFAU
       id: context.endpointId,
       name: context.name,
       description: context.description,
-      request: context.request,
+      request: { method: context.request.method, url: withoutCredentials(context.request.url) },
       schedule: context.schedule,
       bounds: context.bounds,
       nextRunAt: context.nextRunAt,

@@ -1,6 +1,7 @@
 import * as http from 'node:http';
 import { AddressInfo } from 'node:net';
 import * as net from 'node:net';
+import * as zlib from 'node:zlib';
 import { SecretBox } from '@cronicorn/platform';
 import { AttemptReport, HttpExecutor, HttpRequestSpec } from './http-executor';
 import { TargetGuard, TargetPolicy } from './target-guard';
@@ -293,6 +294,18 @@ describe('HttpExecutor', () => {
       expect(target.requests).toHaveLength(1);
     });
 
+    it('should time out a body that trickles a byte at a time and never ends', async () => {
+      const target = await startServer((_req, res) => {
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        const drip = setInterval(() => (res.destroyed ? clearInterval(drip) : res.write('.')), 20);
+      });
+
+      const outcome = await executor().execute(request(target.url, { timeoutMs: 300 }));
+
+      expect(outcome).toMatchObject({ status: 'timeout', attempts: 1, error: 'timed out after 300 ms' });
+      expect(outcome.durationMs).toBeLessThan(3_000);
+    });
+
     it('should time out a body that never ends, and retry timeouts', async () => {
       const target = await startServer((_req, res) => {
         res.writeHead(200, { 'content-type': 'text/plain' });
@@ -337,6 +350,26 @@ describe('HttpExecutor', () => {
       await closedEarly;
       expect(written).toBeLessThan(total);
       expect(heapGrowth).toBeLessThan(30 * 1024 * 1024);
+    });
+
+    it('should apply the byte limit to a gzip bomb as it is inflated, not after', async () => {
+      const bomb = zlib.gzipSync(Buffer.alloc(256 * 1024 * 1024)); // 256 MB of zeros in ~250 KB
+      const target = await startServer((_req, res) => {
+        res.writeHead(200, { 'content-type': 'text/plain', 'content-encoding': 'gzip' });
+        res.end(bomb);
+      });
+      // Inflated Buffers live outside the JS heap, hence `external` too.
+      const used = () => process.memoryUsage().heapUsed + process.memoryUsage().external;
+      global.gc?.();
+      const before = used();
+
+      const outcome = await executor().execute(request(target.url));
+
+      expect(used() - before).toBeLessThan(30 * 1024 * 1024);
+      expect(outcome).toMatchObject({ status: 'success', httpStatus: 200 });
+      expect(outcome.response?.truncated).toBe(true);
+      expect(outcome.response?.bytes).toBeLessThan(1024 * 1024);
+      expect(outcome.response?.snippet).toBe('\0'.repeat(4096));
     });
 
     it('should count the bytes read when there is no Content-Length, cutting UTF-8 safely', async () => {

@@ -270,14 +270,24 @@ function headerValue(value: unknown): string | undefined {
   return typeof value === 'string' ? value : Array.isArray(value) ? String(value[0]) : undefined;
 }
 
-/** `Retry-After` as delay-seconds or an HTTP date, in ms from `nowMs`; null when absent or invalid. */
+/**
+ * The longest `Retry-After` recorded (7 days, the furthest a hint reaches). The governor plans
+ * the next run at finish + Retry-After: a target's `Retry-After: 99999999999999` would otherwise
+ * put that plan past the last instant a Date can hold.
+ */
+const MAX_RETRY_AFTER_MS = 7 * 24 * 60 * 60 * 1000;
+
+/**
+ * `Retry-After` as delay-seconds or an HTTP date, in ms from `nowMs` (at most 7 days); null when
+ * absent or invalid.
+ */
 export function parseRetryAfter(value: string | undefined, nowMs: number): number | null {
   if (!value) return null;
   const trimmed = value.trim();
-  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
+  if (/^\d+$/.test(trimmed)) return Math.min(Number(trimmed) * 1000, MAX_RETRY_AFTER_MS);
   // An HTTP date names its month; without this `Date.parse('-5')` would read a year.
   const at = /[a-z]{3}/i.test(trimmed) ? Date.parse(trimmed) : NaN;
-  return Number.isNaN(at) ? null : Math.max(0, at - nowMs);
+  return Number.isNaN(at) ? null : Math.min(Math.max(0, at - nowMs), MAX_RETRY_AFTER_MS);
 }
 
 /**

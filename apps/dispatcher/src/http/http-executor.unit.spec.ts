@@ -13,6 +13,15 @@ describe('parseRetryAfter', () => {
     expect(parseRetryAfter('Tue, 31 Dec 2024 23:00:00 GMT', now)).toBe(0);
   });
 
+  it('should cap a Retry-After at 7 days, so that the plan after it stays a valid instant', () => {
+    const week = 7 * 24 * 3600 * 1000;
+    // 10^14 s is past the last instant a Date can hold: uncapped, the governor's plan would be Invalid Date
+    expect(parseRetryAfter('99999999999999', now)).toBe(week);
+    expect(parseRetryAfter('Sat, 13 Sep 275760 00:00:00 GMT', now)).toBe(week);
+    expect(parseRetryAfter(String(7 * 24 * 3600), now)).toBe(week);
+    expect(parseRetryAfter(String(7 * 24 * 3600 - 1), now)).toBe(week - 1000);
+  });
+
   it('should ignore absent or invalid values', () => {
     expect(parseRetryAfter(undefined, now)).toBeNull();
     expect(parseRetryAfter('', now)).toBeNull();

@@ -84,16 +84,22 @@ const RULES: readonly Rule[] = [
   rule('100::/64', 'a discard address'),
   rule('2001::/23', 'a reserved address'),
   rule('2001:db8::/32', 'a documentation address'),
+  rule('3fff::/20', 'a documentation address'),
   rule('fc00::/7', 'a private (unique local) address'),
   rule('fe80::/10', 'a link-local address'),
   rule('fec0::/10', 'a site-local address'),
   rule('ff00::/8', 'a multicast address'),
+  // IANA hands out global unicast from 2000::/3 only: the rest is reserved, whatever it routes to.
+  rule('::/3', 'a reserved address'),
+  rule('4000::/2', 'a reserved address'),
+  rule('8000::/1', 'a reserved address'),
 ];
 
 /**
  * Why `address` is not a public unicast address (for example `'a loopback address'`), or null
- * when it is public. IPv6 forms that embed an IPv4 address (mapped `::ffff:a.b.c.d`, compatible
- * `::a.b.c.d`, NAT64 `64:ff9b::/96`, 6to4 `2002::/16`) are judged by the embedded address.
+ * when it is public. IPv6 forms that embed an IPv4 address (mapped `::ffff:a.b.c.d`, translated
+ * `::ffff:0:a.b.c.d`, compatible `::a.b.c.d`, NAT64 `64:ff9b::/96`, 6to4 `2002::/16`) are judged
+ * by the embedded address.
  */
 export function classifyAddress(address: string): string | null {
   const parsed = parseIp(address);
@@ -112,8 +118,14 @@ function embeddedIpv4(ip: ParsedIp): ParsedIp | null {
   if (ip.family === 4) return null;
   const low32 = ip.value & 0xffffffffn;
   const high96 = ip.value >> 32n;
-  // ::ffff:0:0/96 (mapped), 64:ff9b::/96 (NAT64), ::/96 except ::/127 (deprecated compatible)
-  if (high96 === 0xffffn || high96 === 0x64ff9b0000000000000000n || (high96 === 0n && low32 > 1n)) {
+  // ::ffff:0:0/96 (mapped), ::ffff:0:0:0/96 (SIIT translated), 64:ff9b::/96 (NAT64),
+  // ::/96 except ::/127 (deprecated compatible)
+  if (
+    high96 === 0xffffn ||
+    high96 === 0xffff0000n ||
+    high96 === 0x64ff9b0000000000000000n ||
+    (high96 === 0n && low32 > 1n)
+  ) {
     return { family: 4, value: low32 };
   }
   if (ip.value >> 112n === 0x2002n) return { family: 4, value: (ip.value >> 80n) & 0xffffffffn };

@@ -41,6 +41,15 @@ describe('classifyAddress', () => {
     ['2002:a00:1::1', 'a private address'],
     ['2002:7f00:1::', 'a loopback address'],
     ['[::1]', 'a loopback address'],
+    // SIIT's IPv4-translated form (::ffff:0:a.b.c.d) is translated to IPv4 like NAT64
+    ['::ffff:0:127.0.0.1', 'a loopback address'],
+    ['::ffff:0:a9fe:a9fe', 'a cloud metadata address'],
+    // outside 2000::/3 nothing is global unicast
+    ['::1:0:0:1', 'a reserved address'],
+    ['1::', 'a reserved address'],
+    ['5f00::1', 'a reserved address'],
+    ['e000::1', 'a reserved address'],
+    ['3fff::1', 'a documentation address'],
     ['localhost', 'not an IP address'],
   ])('should classify %s as %s', (address, expected) => {
     expect(classifyAddress(address)).toBe(expected);
@@ -57,6 +66,8 @@ describe('classifyAddress', () => {
     '::ffff:8.8.8.8',
     '2002:808:808::1',
     '64:ff9b::8.8.8.8',
+    '::ffff:0:8.8.8.8',
+    '2001:4860:4860::8888',
   ])('should treat %s as public', (address) => {
     expect(classifyAddress(address)).toBeNull();
   });
@@ -124,6 +135,10 @@ describe('TargetGuard', () => {
         { address: '10.1.2.3', family: 4 },
       ],
       'mapped.test': [{ address: '::ffff:169.254.169.254', family: 6 }],
+      'translated.test': [
+        { address: '2606:4700:4700::1111', family: 6 },
+        { address: '::ffff:0:7f00:1', family: 6 },
+      ],
     };
     const guard = new TargetGuard({ allowPrivateTargets: false }, (hostname, _options, callback) =>
       callback(null, answers[hostname] ?? []),
@@ -147,6 +162,12 @@ describe('TargetGuard', () => {
 
     it('should refuse a host resolving to an IPv4-mapped metadata address', async () => {
       expect((await lookup('mapped.test', false)).err).toBeInstanceOf(TargetRefusedError);
+    });
+
+    it('should refuse a host with an IPv4-translated loopback among public answers', async () => {
+      const { err } = await lookup('translated.test', true);
+
+      expect(err?.message).toBe('target refused: translated.test: ::ffff:0:7f00:1 is a loopback address');
     });
 
     it('should report a host without addresses as not found', async () => {

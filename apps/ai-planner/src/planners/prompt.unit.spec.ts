@@ -1,0 +1,53 @@
+import { PlannerContext } from '@cronicorn/domain';
+import { userPrompt } from './prompt';
+
+const MIN = 60_000;
+
+function context(url: string): PlannerContext {
+  return {
+    endpointId: 'e1',
+    jobId: 'j1',
+    name: 'status',
+    description: null,
+    request: { method: 'GET', url },
+    schedule: { kind: 'interval', intervalMs: MIN },
+    bounds: {
+      minIntervalMs: null,
+      maxIntervalMs: null,
+      startAt: null,
+      endAt: null,
+      pauseAfterFailures: null,
+    },
+    activeHints: [],
+    siblings: [],
+    recentRuns: [],
+    health: {
+      failureStreak: 0,
+      successRate1h: 1,
+      successRate24h: 1,
+      latency1h: { runs: 60, p50Ms: 100, p95Ms: 120 },
+      latency24h: { runs: 1440, p50Ms: 100, p95Ms: 120 },
+    },
+    nextRunAt: null,
+    now: '2025-01-01T00:00:00.000Z',
+  };
+}
+
+const promptedUrl = (url: string) => JSON.parse(userPrompt(context(url))).endpoint.request.url;
+
+describe('userPrompt', () => {
+  it('should keep credentials written into the URL away from the model', () => {
+    const prompt = userPrompt(context('https://ops:s3cr%40t@target.example/status?x=1'));
+
+    expect(prompt).not.toContain('s3cr');
+    expect(prompt).not.toContain('ops:');
+    expect(promptedUrl('https://ops:s3cr%40t@target.example/status?x=1')).toBe(
+      'https://target.example/status?x=1',
+    );
+    expect(promptedUrl('https://token@target.example/')).toBe('https://target.example/');
+  });
+
+  it('should send a URL without credentials as it is', () => {
+    expect(promptedUrl('https://target.example/status?x=1')).toBe('https://target.example/status?x=1');
+  });
+});
