@@ -8,15 +8,15 @@ const MIN_TAIL = 4;
 /**
  * Removes secret header values from text that is about to be stored and published. Targets
  * echo request headers back (httpbin's `/headers`, debugging endpoints), so the response
- * snippet may carry them; the snippet is pretty-printed JSON, hence the JSON-escaped form too.
- * A snippet cut in the middle of a secret would still leak its start: such a tail goes too.
+ * snippet may carry them, in whatever escaping the echo used (see `echoForms`). A snippet cut
+ * in the middle of a secret would still leak its start: such a tail goes too.
  */
 export function redactText(text: string, secrets: readonly string[]): string {
   let out = text;
   // Longest first, so a secret that contains another is not left half-redacted.
   for (const secret of [...secrets].sort((a, b) => b.length - a.length)) {
     if (secret === '') continue;
-    for (const form of new Set([secret, JSON.stringify(secret).slice(1, -1)])) {
+    for (const form of echoForms(secret)) {
       out = out.split(form).join(REDACTED);
     }
     for (let length = secret.length - 1; length >= MIN_TAIL; length--) {
@@ -27,6 +27,18 @@ export function redactText(text: string, secrets: readonly string[]): string {
     }
   }
   return out;
+}
+
+/** The spellings a target's echo may give `secret`: as is, JSON-escaped (also `\/`), URL- or HTML-encoded. */
+function echoForms(secret: string): Set<string> {
+  const json = JSON.stringify(secret).slice(1, -1);
+  const html = secret
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;')
+    .replace(/'/g, '&#39;');
+  return new Set([secret, json, json.replace(/\//g, '\\/'), encodeURIComponent(secret), html]);
 }
 
 /** The call's result with every secret value removed from the error and the response snippet. */

@@ -13,6 +13,16 @@ describe('Secret redaction', () => {
     expect(redactText(echoed, [secret])).toContain('[redacted]');
   });
 
+  it.each([
+    ['a slash-escaping JSON echo', '{"auth":"Bearer a\\/b+c&d"}'],
+    ['a URL-encoded echo', 'next=/login?token=Bearer%20a%2Fb%2Bc%26d'],
+    ['an HTML echo', '<td>Bearer a/b+c&amp;d</td>'],
+  ])('should remove the secret from %s', (_, echoed) => {
+    const redacted = redactText(echoed, ['Bearer a/b+c&d']);
+    expect(redacted).toContain('[redacted]');
+    expect(redacted).not.toMatch(/a.{1,3}b.{1,3}c/);
+  });
+
   it('should remove the start of a secret cut off at the end of a snippet', () => {
     expect(redactText('token: Bearer abcd', ['Bearer abcdefgh'])).toBe('token: [redacted]');
   });
