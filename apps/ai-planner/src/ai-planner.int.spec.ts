@@ -429,7 +429,11 @@ describe('AI planner whose LLM answers with usage but nothing usable', () => {
       },
     });
     await world.finishRun(first, jobId, 'success');
-    expect(failedData(await world.analysis(first))).toMatchObject({ reason: 'malformed' });
+    expect(failedData(await world.analysis(first))).toMatchObject({
+      reason: 'malformed',
+      tokensIn: 600,
+      tokensOut: 0,
+    });
 
     await world.finishRun(second, jobId, 'success');
     const data = completedData(await world.analysis(second));

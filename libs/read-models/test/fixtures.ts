@@ -269,7 +269,12 @@ export function analysisCompleted(
   };
 }
 
-export function analysisFailed(endpointId: string, minutes: number): AIAnalysisFailed {
+/** Without `tokens`, as written before failed analyses carried what the LLM billed. */
+export function analysisFailed(
+  endpointId: string,
+  minutes: number,
+  tokens?: { in: number; out: number },
+): AIAnalysisFailed {
   return {
     type: 'AIAnalysisFailed',
     data: {
@@ -278,6 +283,7 @@ export function analysisFailed(endpointId: string, minutes: number): AIAnalysisF
       model: 'gpt-test',
       reason: 'timeout',
       error: 'LLM did not answer in 30 s',
+      ...(tokens ? { tokensIn: tokens.in, tokensOut: tokens.out } : {}),
       failedAt: at(minutes),
     },
   };

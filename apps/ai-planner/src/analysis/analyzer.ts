@@ -243,6 +243,8 @@ function interrupted(
       model,
       reason: failure.reason,
       error: failure.message,
+      tokensIn: failure.spent.tokensIn,
+      tokensOut: failure.spent.tokensOut,
       failedAt: at.toISOString(),
     },
   };

@@ -36,6 +36,9 @@ export type AIAnalysisFailed = Event<
     model: string;
     reason: 'timeout' | 'error' | 'malformed';
     error: string;
+    /** What the LLM billed before its answer proved useless (absent in events written before: 0). */
+    tokensIn?: number;
+    tokensOut?: number;
     failedAt: string;
   }
 >;

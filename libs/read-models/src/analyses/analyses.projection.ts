@@ -31,10 +31,21 @@ export const analysesProjection: Projection = {
     } else if (isEvent(envelope, 'AIAnalysisFailed')) {
       const d = envelope.data;
       await client.query(
-        `INSERT INTO rm_analyses (analysis_id, tenant_id, endpoint_id, status, planner, model, failure_reason, error, at)
-         VALUES ($1, $2, $3, 'failed', 'ai', $4, $5, $6, $7)
+        `INSERT INTO rm_analyses (analysis_id, tenant_id, endpoint_id, status, planner, model, failure_reason, error,
+                                  tokens_in, tokens_out, at)
+         VALUES ($1, $2, $3, 'failed', 'ai', $4, $5, $6, $7, $8, $9)
          ON CONFLICT (analysis_id) DO NOTHING`,
-        [d.analysisId, envelope.tenantId, d.endpointId, d.model, d.reason, d.error, d.failedAt],
+        [
+          d.analysisId,
+          envelope.tenantId,
+          d.endpointId,
+          d.model,
+          d.reason,
+          d.error,
+          d.tokensIn ?? 0,
+          d.tokensOut ?? 0,
+          d.failedAt,
+        ],
       );
     }
   },

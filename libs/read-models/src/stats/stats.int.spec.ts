@@ -95,7 +95,11 @@ describe('Run statistics read model', () => {
         },
       },
     );
-    await tenant.plannerEvent(e1, analysisCompleted(e1, 15, { in: 100, out: 20 }), analysisFailed(e1, 16));
+    await tenant.plannerEvent(
+      e1,
+      analysisCompleted(e1, 15, { in: 100, out: 20 }),
+      analysisFailed(e1, 16, { in: 30, out: 2 }),
+    );
   });
   afterAll(() => db.drop());
 
@@ -124,7 +128,7 @@ describe('Run statistics read model', () => {
         ...runs.filter((r) => r.trigger === 'schedule').map((r) => r.lateMs as number),
         ...Array(10).fill(0),
       ]);
-      expect(stats.ai).toEqual({ analyses: 2, failed: 1, tokensIn: 150, tokensOut: 25 });
+      expect(stats.ai).toEqual({ analyses: 2, failed: 1, tokensIn: 180, tokensOut: 27 });
     });
 
     it('should only include the whole UTC hours the window overlaps', async () => {
@@ -157,7 +161,7 @@ describe('Run statistics read model', () => {
 
       const a = await jobStats(db.pool, tenant.tenantId, jobA, new Date(at(0)), new Date(at(120)));
       expect(a.runs.total).toBe(100);
-      expect(a.ai.tokensIn).toBe(100);
+      expect(a.ai.tokensIn).toBe(130);
     });
   });
 

@@ -119,7 +119,15 @@ function deltaOf(envelope: EventEnvelope): HourDelta | null {
   }
   if (isEvent(envelope, 'AIAnalysisFailed')) {
     const d = envelope.data;
-    return { tenantId, endpointId: d.endpointId, jobId: null, at: d.failedAt, analysesFailed: 1 };
+    return {
+      tenantId,
+      endpointId: d.endpointId,
+      jobId: null,
+      at: d.failedAt,
+      analysesFailed: 1,
+      tokensIn: d.tokensIn ?? 0,
+      tokensOut: d.tokensOut ?? 0,
+    };
   }
   return null;
 }
