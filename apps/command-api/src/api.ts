@@ -2,7 +2,7 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { bootstrapApp, BootstrapOptions } from '@cronicorn/platform';
 import { API_KEY_HEADER, API_KEY_STRATEGY } from './auth/api-key.strategy';
-import { bodyParserErrors } from './common/errors.filter';
+import { bodyParserErrors, jsonBodiesOnly, lenientJsonBody } from './common/errors.filter';
 import { commandApiModule, CommandApiOptions } from './app.module';
 
 /** Largest request body (413 beyond it). */
@@ -10,8 +10,10 @@ export const API_BODY_LIMIT = '256kb';
 
 /** Express-level setup bootstrapApp cannot know: body errors, Swagger at /docs and /docs-json. */
 export function configureApi(app: NestExpressApplication): void {
-  // Registered right after bootstrapApp's body parsers, so it sees their errors first.
+  app.useBodyParser('json', { limit: API_BODY_LIMIT, type: lenientJsonBody });
+  // Registered right after the body parsers, so it sees their errors first.
   app.use(bodyParserErrors);
+  app.use(jsonBodiesOnly);
   const document = new DocumentBuilder()
     .setTitle('Cronicorn')
     .setDescription(

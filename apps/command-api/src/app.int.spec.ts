@@ -95,6 +95,24 @@ describe('command-api app', () => {
       expect(res.headers.get('x-read-model-lagging')).toBeNull();
     });
 
+    it('should not wait on routes that read the event streams or no data at all', async () => {
+      const { apiKey } = await api.createTenant();
+      const job = await request(api.url, 'POST', '/v1/jobs', { apiKey, body: { name: 'j' } });
+      const endpoint = await request(api.url, 'POST', `/v1/jobs/${job.body.id as string}/endpoints`, {
+        apiKey,
+        body: { name: 'e', url: 'https://example.com/x', intervalMs: 60_000 },
+      });
+      const position = endpoint.body.position as string;
+      for (const path of [
+        `/v1/endpoints/${endpoint.body.id as string}/state?asOf=${new Date(Date.now() + 60_000).toISOString()}`,
+        '/v1/cron/describe?expr=0%209%20*%20*%20*',
+      ]) {
+        const res = await request(api.url, 'GET', path, { apiKey, headers: { 'x-min-position': position } });
+        expect({ path, status: res.status }).toEqual({ path, status: 200 });
+        expect(res.headers.get('x-read-model-lagging')).toBeNull();
+      }
+    });
+
     it('should answer 400 to a position that is not digits', async () => {
       const { apiKey } = await api.createTenant();
       const res = await request(api.url, 'GET', '/v1/api-keys', {

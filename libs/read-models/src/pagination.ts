@@ -40,6 +40,13 @@ export function encodeCursor(key: CursorKey): string {
   return Buffer.from(JSON.stringify([key.at, key.id])).toString('base64url');
 }
 
+// What `encodeCursor` writes: `toISOString()` of a timestamp Postgres can hold (years 1-9999).
+const CURSOR_AT = /^(?!0000)\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+/**
+ * The key of a cursor from `encodeCursor`. Anything else is an InvalidCursorError, before it
+ * reaches SQL: Postgres refuses timestamps that `Date.parse` takes (`"0"`) and NUL in text.
+ */
 export function decodeCursor(cursor: string | null | undefined): CursorKey | null {
   if (cursor === undefined || cursor === null || cursor === '') return null;
   try {
@@ -49,7 +56,9 @@ export function decodeCursor(cursor: string | null | undefined): CursorKey | nul
       value.length === 2 &&
       typeof value[0] === 'string' &&
       typeof value[1] === 'string' &&
-      !Number.isNaN(Date.parse(value[0]))
+      CURSOR_AT.test(value[0]) &&
+      new Date(value[0]).toISOString() === value[0] &&
+      !value[1].includes('\u0000')
     ) {
       return { at: value[0], id: value[1] };
     }

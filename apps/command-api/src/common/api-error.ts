@@ -27,6 +27,7 @@ export const ErrorCodes = {
   validation: 'VALIDATION_FAILED',
   badJson: 'BAD_JSON',
   payloadTooLarge: 'PAYLOAD_TOO_LARGE',
+  unsupportedMediaType: 'UNSUPPORTED_MEDIA_TYPE',
   unauthorized: 'AUTH.UNAUTHORIZED',
   rateLimited: 'RATE_LIMITED',
   unavailable: 'SERVICE_UNAVAILABLE',

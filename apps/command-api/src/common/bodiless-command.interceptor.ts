@@ -30,8 +30,11 @@ export class BodilessCommandInterceptor implements NestInterceptor {
 
 const COMMANDS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
-function takesBody(context: ExecutionContext): boolean {
+/** Whether the route's handler has a parameter of this kind (`@Body()`, `@Query()`, …). */
+export function declaresParam(context: ExecutionContext, type: RouteParamtypes): boolean {
   const args: Record<string, unknown> =
     Reflect.getMetadata(ROUTE_ARGS_METADATA, context.getClass(), context.getHandler().name) ?? {};
-  return Object.keys(args).some((key) => key.startsWith(`${RouteParamtypes.BODY}:`));
+  return Object.keys(args).some((key) => key.startsWith(`${type}:`));
 }
+
+const takesBody = (context: ExecutionContext) => declaresParam(context, RouteParamtypes.BODY);

@@ -7,6 +7,7 @@ import { DatabaseReadyGuard } from './database-ready.guard';
 import { ErrorsFilter } from './errors.filter';
 import { IdempotencyInterceptor } from './idempotency/idempotency.interceptor';
 import { MinPositionInterceptor, READ_MODEL_CATCH_UP, ReadModelCatchUp } from './min-position.interceptor';
+import { QuerylessRouteInterceptor } from './queryless-route.interceptor';
 import { CommandAnswerInterceptor } from './responses';
 import { TransactionContext } from './transaction-context';
 import { createValidationPipe } from './validation';
@@ -19,6 +20,7 @@ const httpPipeline = [
   { provide: APP_PIPE, useFactory: createValidationPipe },
   { provide: APP_GUARD, useClass: DatabaseReadyGuard },
   { provide: APP_INTERCEPTOR, useClass: BodilessCommandInterceptor },
+  { provide: APP_INTERCEPTOR, useClass: QuerylessRouteInterceptor },
   { provide: APP_INTERCEPTOR, useClass: IdempotencyInterceptor },
   { provide: APP_INTERCEPTOR, useClass: CommandAnswerInterceptor },
   { provide: APP_INTERCEPTOR, useClass: MinPositionInterceptor },

@@ -7,10 +7,11 @@ import { isDependencyUnavailable } from './unavailable';
 
 const DOMAIN_STATUS = { invalid: 400, not_found: 404, conflict: 409 } as const;
 
-/** body-parser's errors carry `type` and a 4xx `status`. */
+/** body-parser's errors carry `type` and a 4xx `status`; a parse failure also the raw `body`. */
 interface BodyParserError extends Error {
   type: string;
   status: number;
+  body?: unknown;
 }
 
 /** A body-parser failure, re-thrown so Nest does not flatten it into a plain 400. */
@@ -34,6 +35,35 @@ export function bodyParserErrors(error: unknown, _req: Request, _res: Response, 
   next(isBodyParserError(error) ? new RequestBodyError(error) : error);
 }
 
+/**
+ * Bodies the API reads as JSON besides `application/json`: `text/plain` (what `fetch` sends
+ * for a string body) and none at all. Left unread, a plain-text pause would run without its
+ * `until`.
+ */
+export function lenientJsonBody(req: Request): boolean {
+  return req.headers['content-type'] === undefined || req.is('text/plain') === 'text/plain';
+}
+
+/**
+ * Express middleware to mount after the body parsers: any other body (a form, XML) is a 415,
+ * rather than read by rules meant for JSON or ignored.
+ */
+export function jsonBodiesOnly(req: Request, _res: Response, next: NextFunction): void {
+  const hasBody =
+    req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
+  if (hasBody && !req.is('application/json') && !lenientJsonBody(req)) {
+    next(
+      new ApiError(
+        415,
+        ErrorCodes.unsupportedMediaType,
+        'Send the body as JSON, with Content-Type: application/json',
+      ),
+    );
+  } else {
+    next();
+  }
+}
+
 interface Rendered {
   status: number;
   body: ErrorBody;
@@ -42,7 +72,9 @@ interface Rendered {
 
 function bodyError(error: BodyParserError): Rendered {
   if (error.type === 'entity.parse.failed') {
-    return { status: 400, body: { error: ErrorCodes.badJson, message: 'The body is not valid JSON' } };
+    // The parser is strict: `null`, `42` or `"x"` are JSON, refused for not being an object.
+    const message = isJson(error.body) ? 'The body must be a JSON object' : 'The body is not valid JSON';
+    return { status: 400, body: { error: ErrorCodes.badJson, message } };
   }
   if (error.status === 413) {
     return {
@@ -52,6 +84,16 @@ function bodyError(error: BodyParserError): Rendered {
   }
   const status = error.status >= 400 && error.status < 500 ? error.status : 400;
   return { status, body: { error: 'BAD_REQUEST_BODY', message: error.message } };
+}
+
+function isJson(text: unknown): boolean {
+  if (typeof text !== 'string') return false;
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function httpCode(status: number): string {

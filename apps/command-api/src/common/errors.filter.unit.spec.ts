@@ -56,6 +56,24 @@ describe('ErrorsFilter', () => {
     });
   });
 
+  it('should tell valid JSON that is not an object or array apart from broken JSON', () => {
+    const strict = (body: string) =>
+      new RequestBodyError(
+        Object.assign(new SyntaxError('Unexpected token'), {
+          type: 'entity.parse.failed',
+          status: 400,
+          body,
+        }),
+      );
+    for (const body of ['null', '"x"', '42', ' true']) {
+      expect(render(strict(body))).toEqual({
+        status: 400,
+        body: { error: 'BAD_JSON', message: 'The body must be a JSON object' },
+      });
+    }
+    expect(render(strict('{"name":')).body.message).toBe('The body is not valid JSON');
+  });
+
   it('should keep Nest HTTP exceptions in the error shape', () => {
     expect(render(new NotFoundException('Cannot GET /x'))).toEqual({
       status: 404,

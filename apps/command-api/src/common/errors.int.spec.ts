@@ -28,6 +28,12 @@ describe('Error answers', () => {
       expect(res.body).toEqual({ error: 'BAD_JSON', message: expect.any(String) });
     });
 
+    it('should answer 400 BAD_JSON saying an object is expected to JSON null', async () => {
+      const res = await request(api.url, 'POST', '/v1/api-keys', { apiKey, rawBody: 'null' });
+      expect(res.status).toBe(400);
+      expect(res.body).toEqual({ error: 'BAD_JSON', message: 'The body must be a JSON object' });
+    });
+
     it('should answer 400 naming an unknown field', async () => {
       const res = await request(api.url, 'POST', '/v1/api-keys', {
         apiKey,
@@ -70,6 +76,180 @@ describe('Error answers', () => {
       });
       expect(res.status).toBe(413);
       expect(res.body).toMatchObject({ error: 'PAYLOAD_TOO_LARGE' });
+    });
+
+    describe('When an event position is beyond a bigint', () => {
+      const TOO_BIG = '9223372036854775808';
+
+      it('should answer 400 naming after on /v1/events and /v1/events/stream', async () => {
+        for (const path of [`/v1/events?after=${TOO_BIG}`, `/v1/events/stream?after=${TOO_BIG}`]) {
+          const res = await request(api.url, 'GET', path, { apiKey });
+          expect({ path, status: res.status }).toEqual({ path, status: 400 });
+          expect(res.body).toMatchObject({ fields: { after: expect.any(String) } });
+        }
+      });
+
+      it('should answer 400 naming Last-Event-ID', async () => {
+        const res = await request(api.url, 'GET', '/v1/events/stream', {
+          apiKey,
+          headers: { 'last-event-id': TOO_BIG },
+        });
+        expect(res.status).toBe(400);
+        expect(res.body).toMatchObject({ fields: { 'last-event-id': expect.any(String) } });
+      });
+
+      it('should answer 400 naming x-min-position on reads and on a trigger', async () => {
+        for (const [method, path] of [
+          ['GET', '/v1/jobs'],
+          ['GET', '/v1/events'],
+          ['POST', '/v1/triggers/deploy'],
+        ]) {
+          const res = await request(api.url, method, path, {
+            apiKey,
+            headers: { 'x-min-position': TOO_BIG },
+            body: method === 'POST' ? {} : undefined,
+          });
+          expect({ path, status: res.status }).toEqual({ path, status: 400 });
+          expect(res.body).toMatchObject({ fields: { 'x-min-position': expect.any(String) } });
+        }
+      });
+
+      it('should read /v1/events from the start with after=0, as the stream does', async () => {
+        const res = await request<{ events: { type: string }[] }>(api.url, 'GET', '/v1/events?after=0', {
+          apiKey,
+        });
+        expect(res.status).toBe(200);
+        expect(res.body.events[0]).toMatchObject({ type: 'TenantCreated' });
+      });
+    });
+
+    it('should answer 400 naming cursor to a forged cursor that Postgres cannot read', async () => {
+      const forged = [
+        ['0', 'x'],
+        ['+275760-09-13T00:00:00.000Z', 'x'],
+        ['2025-03-01T09:00:00.000Z', 'a\u0000b'],
+      ].map((key) => Buffer.from(JSON.stringify(key)).toString('base64url'));
+      for (const cursor of forged) {
+        for (const path of ['/v1/jobs', '/v1/endpoints']) {
+          const res = await request(api.url, 'GET', `${path}?cursor=${cursor}`, { apiKey });
+          expect({ path, cursor, status: res.status }).toEqual({ path, cursor, status: 400 });
+          expect(res.body).toMatchObject({ fields: { cursor: expect.any(String) } });
+        }
+      }
+    });
+
+    it('should answer 400 naming the field to a NUL character that Postgres cannot store', async () => {
+      const job = await request<{ id: string }>(api.url, 'POST', '/v1/jobs', {
+        apiKey,
+        body: { name: 'nul' },
+      });
+      const endpoint = await request<{ id: string }>(api.url, 'POST', `/v1/jobs/${job.body.id}/endpoints`, {
+        apiKey,
+        body: { name: 'e', url: 'https://example.com/x', intervalMs: 60_000 },
+      });
+      expect(endpoint.status).toBe(201);
+      const cases: [string, string, string, unknown][] = [
+        ['POST', '/v1/api-keys', 'name', { name: 'a\u0000b' }],
+        [
+          'POST',
+          '/v1/subscriptions',
+          'url',
+          { url: 'https://example.com/\u0000', eventTypes: ['RunFinished'] },
+        ],
+        [
+          'POST',
+          `/v1/jobs/${job.body.id}/endpoints`,
+          'url',
+          { name: 'e', url: 'https://x.com/\u0000', intervalMs: 60_000 },
+        ],
+        ['PATCH', `/v1/endpoints/${endpoint.body.id}`, 'url', { url: 'https://x.com/\u0000' }],
+        ['GET', '/v1/events?streamId=%00', 'streamId', undefined],
+      ];
+      for (const [method, path, field, body] of cases) {
+        const res = await request(api.url, method, path, { apiKey, body });
+        expect({ path, status: res.status }).toEqual({ path, status: 400 });
+        expect(res.body).toMatchObject({ fields: { [field]: expect.any(String) } });
+      }
+      const tenant = await request(api.url, 'POST', '/v1/tenants', {
+        apiKey: api.adminKey,
+        body: { name: 'a\u0000b' },
+      });
+      expect(tenant.status).toBe(400);
+      expect(tenant.body).toMatchObject({ fields: { name: expect.any(String) } });
+    });
+
+    it('should answer 400 naming a query parameter sent to a route that takes none', async () => {
+      const read = await request(api.url, 'GET', '/v1/api-keys?limit=1', { apiKey });
+      expect(read.status).toBe(400);
+      expect(read.body).toMatchObject({ fields: { limit: 'is not an accepted field' } });
+
+      const write = await request(api.url, 'POST', '/v1/jobs?dryRun=true', { apiKey, body: { name: 'dry' } });
+      expect(write.status).toBe(400);
+      expect(write.body).toMatchObject({ fields: { dryRun: 'is not an accepted field' } });
+      const jobs = await api.db.pool.query(
+        `SELECT 1 FROM events WHERE type = 'JobCreated' AND data->>'name' = 'dry'`,
+      );
+      expect(jobs.rowCount).toBe(0);
+    });
+
+    it('should read a text/plain or untyped body as JSON (what fetch sends for a string)', async () => {
+      const until = '2030-01-01T00:00:00.000Z';
+      const created = await request<{ id: string }>(api.url, 'POST', '/v1/jobs', {
+        apiKey,
+        rawBody: JSON.stringify({ name: 'plain' }),
+        headers: { 'content-type': 'text/plain;charset=UTF-8' },
+      });
+      expect(created.status).toBe(201);
+      const paused = await request(api.url, 'POST', `/v1/jobs/${created.body.id}/pause`, {
+        apiKey,
+        rawBody: JSON.stringify({ until }),
+        headers: { 'content-type': 'text/plain' },
+      });
+      expect(paused.status).toBe(202);
+      const { rows } = await api.db.pool.query(
+        `SELECT data->>'until' AS until FROM events WHERE type = 'JobPaused' AND stream_id = $1`,
+        [`job-${created.body.id}`],
+      );
+      expect(rows).toEqual([{ until }]);
+      const broken = await request(api.url, 'POST', '/v1/jobs', {
+        apiKey,
+        rawBody: 'name=plain',
+        headers: { 'content-type': 'text/plain' },
+      });
+      expect(broken.status).toBe(400);
+      expect(broken.body).toMatchObject({ error: 'BAD_JSON' });
+    });
+
+    it('should answer 415 to a body of another type, writing nothing', async () => {
+      const job = await request<{ id: string }>(api.url, 'POST', '/v1/jobs', {
+        apiKey,
+        body: { name: 'ct' },
+      });
+      const until = '2030-01-01T00:00:00Z';
+      const cases: [string, string, string][] = [
+        [`/v1/jobs/${job.body.id}/pause`, `<until>${until}</until>`, 'application/xml'],
+        ['/v1/jobs', 'name=form', 'application/x-www-form-urlencoded'],
+        [`/v1/jobs/${job.body.id}/resume`, 'hello', 'application/octet-stream'],
+      ];
+      for (const [path, rawBody, type] of cases) {
+        const res = await request(api.url, 'POST', path, {
+          apiKey,
+          rawBody,
+          headers: { 'content-type': type },
+        });
+        expect({ path, type, status: res.status }).toEqual({ path, type, status: 415 });
+        expect(res.body).toMatchObject({
+          error: 'UNSUPPORTED_MEDIA_TYPE',
+          message: expect.stringContaining('application/json'),
+        });
+      }
+      const written = await api.db.pool.query(
+        `SELECT 1 FROM events
+          WHERE (type IN ('JobPaused', 'JobResumed') AND stream_id = $1)
+             OR (type = 'JobCreated' AND data->>'name' = 'form')`,
+        [`job-${job.body.id}`],
+      );
+      expect(written.rowCount).toBe(0);
     });
 
     it('should answer 404 in the error shape for an unknown route', async () => {

@@ -13,6 +13,7 @@ import type { Request, Response } from 'express';
 import { from, Observable, switchMap } from 'rxjs';
 import { badInput } from './api-error';
 import { API_OPTIONS, ApiOptions } from './api-options';
+import { isEventPosition, NOT_A_POSITION } from './event-position';
 import { waitForLogPosition } from './log-catch-up';
 
 export const MIN_POSITION_HEADER = 'x-min-position';
@@ -25,14 +26,13 @@ export const LAGGING_HEADER = 'x-read-model-lagging';
 export type ReadModelCatchUp = (position: string, timeoutMs: number) => Promise<boolean>;
 export const READ_MODEL_CATCH_UP = Symbol('READ_MODEL_CATCH_UP');
 
-const POSITION = /^\d{1,19}$/;
-
 /**
  * Where a GET route reads from, which decides what `x-min-position` waits for:
  * - `read-models` (default): the projector's tables; waits for the projector.
  * - `event-log`: the event store's commit-safe log (`readAll`); waits until the event is
  *   below the log's horizon.
- * - `inline`: tables written in the command's own transaction (`api_keys`); nothing to wait for.
+ * - `inline`: tables written in the command's own transaction (`api_keys`), a stream read
+ *   directly, or no data at all; nothing to wait for.
  */
 export type ReadSource = 'read-models' | 'event-log' | 'inline';
 export const READ_SOURCE = 'cronicorn:read-source';
@@ -57,8 +57,7 @@ export class MinPositionInterceptor implements NestInterceptor {
     const header = req.headers[MIN_POSITION_HEADER];
     const position = Array.isArray(header) ? header[0] : header;
     if (req.method !== 'GET' || position === undefined) return next.handle();
-    if (!POSITION.test(position))
-      throw badInput({ [MIN_POSITION_HEADER]: 'must be an event position (digits)' });
+    if (!isEventPosition(position)) throw badInput({ [MIN_POSITION_HEADER]: NOT_A_POSITION });
     const source =
       this.reflector.getAllAndOverride<ReadSource | undefined>(READ_SOURCE, [
         context.getHandler(),

@@ -5,6 +5,7 @@ import {
   ApiPayloadTooLargeResponse,
   ApiServiceUnavailableResponse,
   ApiUnprocessableEntityResponse,
+  ApiUnsupportedMediaTypeResponse,
 } from '@nestjs/swagger';
 import { ErrorResponseDto } from './error-response.dto';
 import { MIN_POSITION_HEADER } from './min-position.interceptor';
@@ -27,6 +28,10 @@ export const IdempotencyKeyHeader = () =>
       description: 'Conflict, or the same key is still in progress',
     }),
     ApiPayloadTooLargeResponse({ type: ErrorResponseDto }),
+    ApiUnsupportedMediaTypeResponse({
+      type: ErrorResponseDto,
+      description: 'A body that is not application/json',
+    }),
     ApiServiceUnavailableResponse({ type: ErrorResponseDto, description: 'Postgres or NATS unavailable' }),
   );
 

@@ -4,6 +4,7 @@ import { describeCron, nextCronTimes, validateCron, validateTimezone } from '@cr
 import { TenantAuth } from '../../auth/auth.decorators';
 import { badInput } from '../../common/api-error';
 import { ErrorResponseDto } from '../../common/error-response.dto';
+import { ReadsFrom } from '../../common/min-position.interceptor';
 import { DescribeCronQueryDto } from './describe-cron.request.dto';
 import { DescribeCronResponseDto } from './describe-cron.response.dto';
 
@@ -18,6 +19,7 @@ export class DescribeCronHttpController {
    * check expressions. An unknown time zone is a bad request (400 naming `timezone`).
    */
   @Get('describe')
+  @ReadsFrom('inline')
   @ApiOperation({ summary: 'Check a cron expression: description and next fire times' })
   @ApiOkResponse({ type: DescribeCronResponseDto })
   @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'Unknown time zone, or count out of range' })

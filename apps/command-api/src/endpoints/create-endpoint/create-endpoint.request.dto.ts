@@ -20,6 +20,7 @@ export class CreateEndpointRequestDto extends EndpointSettingsDto {
   @IsString()
   @MaxLength(ENDPOINT_LIMITS.maxUrlLength)
   @IsUrl(URL_OPTIONS, { message: 'url must be an absolute http or https URL' })
+  @IsCleanText()
   readonly url!: string;
 
   @ApiPropertyOptional({

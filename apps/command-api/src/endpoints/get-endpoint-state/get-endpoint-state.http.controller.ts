@@ -13,6 +13,7 @@ import { Auth, TenantAuth } from '../../auth/auth.decorators';
 import type { TenantAuthContext } from '../../auth/auth-context';
 import { CommandExecutor } from '../../common/command-executor';
 import { ErrorResponseDto } from '../../common/error-response.dto';
+import { ReadsFrom } from '../../common/min-position.interceptor';
 import { EndpointIdPipe } from '../../resources/resource-id.pipe';
 import { configView } from '../endpoint-config.view';
 import { EndpointStateQueryDto } from './get-endpoint-state.request.dto';
@@ -25,6 +26,8 @@ export class GetEndpointStateHttpController {
   constructor(private readonly executor: CommandExecutor) {}
 
   @Get(':id/state')
+  // The endpoint's own stream, read directly: a committed write is already there.
+  @ReadsFrom('inline')
   @ApiOperation({
     summary: 'The endpoint as it was at an instant',
     description:

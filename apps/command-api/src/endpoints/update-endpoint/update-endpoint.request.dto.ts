@@ -24,5 +24,6 @@ export class UpdateEndpointRequestDto extends EndpointSettingsDto {
   @IsString()
   @MaxLength(ENDPOINT_LIMITS.maxUrlLength)
   @IsUrl(URL_OPTIONS, { message: 'url must be an absolute http or https URL' })
+  @IsCleanText()
   readonly url?: string;
 }

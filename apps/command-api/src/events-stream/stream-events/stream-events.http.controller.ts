@@ -14,12 +14,12 @@ import { Auth, TenantAuth } from '../../auth/auth.decorators';
 import type { TenantAuthContext } from '../../auth/auth-context';
 import { badInput } from '../../common/api-error';
 import { ErrorResponseDto } from '../../common/error-response.dto';
+import { isEventPosition, NOT_A_POSITION } from '../../common/event-position';
 import { ReadsFrom } from '../../common/min-position.interceptor';
 import { EventsStreamService } from '../events-stream.service';
 import { StreamEventsQueryDto } from './stream-events.request.dto';
 
 const LAST_EVENT_ID = 'last-event-id';
-const POSITION = /^\d{1,19}$/;
 
 @ApiTags('events')
 @Controller('v1/events')
@@ -71,8 +71,8 @@ export class StreamEventsHttpController {
     lastEventId: string | undefined,
   ): Promise<LogCheckpoint> {
     const header = lastEventId?.trim();
-    if (header !== undefined && header !== '' && !POSITION.test(header))
-      throw badInput({ [LAST_EVENT_ID]: 'must be an event position (digits)' });
+    if (header !== undefined && header !== '' && !isEventPosition(header))
+      throw badInput({ [LAST_EVENT_ID]: NOT_A_POSITION });
     const position = header || after;
     if (position === undefined) return this.store.headCheckpoint();
     if (/^0+$/.test(position)) return LOG_START;

@@ -1,5 +1,6 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
-import { IsOptional, Matches } from 'class-validator';
+import { IsOptional } from 'class-validator';
+import { IsEventPosition } from '../../common/event-position';
 
 export class StreamEventsQueryDto {
   @ApiPropertyOptional({
@@ -10,6 +11,6 @@ export class StreamEventsQueryDto {
     example: '1042',
   })
   @IsOptional()
-  @Matches(/^\d{1,19}$/, { message: 'must be an event position (digits)' })
+  @IsEventPosition()
   after?: string;
 }

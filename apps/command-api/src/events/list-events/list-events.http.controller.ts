@@ -32,7 +32,11 @@ export class ListEventsHttpController {
     @Query() query: ListEventsQueryDto,
     @Auth() auth: TenantAuthContext,
   ): Promise<ListEventsResponseDto> {
-    const from = query.after === undefined ? LOG_START : await this.store.checkpointOfPosition(query.after);
+    // `0` is before every event (as on the stream route), not the position of one.
+    const from =
+      query.after === undefined || /^0+$/.test(query.after)
+        ? LOG_START
+        : await this.store.checkpointOfPosition(query.after);
     if (!from) throw badInput({ after: 'is not the position of an event' });
     const options = {
       tenantId: auth.tenantId,

@@ -1,6 +1,7 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
+import { IsEventPosition } from '../../common/event-position';
 
 export const MAX_EVENTS_PAGE = 500;
 export const DEFAULT_EVENTS_PAGE = 100;
@@ -13,6 +14,7 @@ export class ListEventsQueryDto {
   @IsOptional()
   @IsString()
   @MaxLength(200)
+  @Matches(/^[A-Za-z0-9._:-]+$/, { message: 'must be a stream id such as job-<uuid>' })
   streamId?: string;
 
   @ApiPropertyOptional({
@@ -26,11 +28,11 @@ export class ListEventsQueryDto {
 
   @ApiPropertyOptional({
     description:
-      'A position from a previous page (`nextAfter` or an event\u2019s `position`): continue after it',
+      'A position from a previous page (`nextAfter` or an event\u2019s `position`): continue after it. `0`: from the start',
     example: '1042',
   })
   @IsOptional()
-  @Matches(/^\d{1,19}$/, { message: 'must be an event position (digits)' })
+  @IsEventPosition()
   after?: string;
 
   @ApiPropertyOptional({ minimum: 1, maximum: MAX_EVENTS_PAGE, default: DEFAULT_EVENTS_PAGE })

@@ -12,6 +12,7 @@ import {
 } from 'class-validator';
 import { ALL_EVENT_TYPES_WILDCARD, SUBSCRIPTION_LIMITS } from '@cronicorn/domain';
 import { ALL_EVENT_TYPES } from '@cronicorn/events';
+import { IsCleanText } from '../../resources/request-validation';
 
 const EVENT_TYPE_NAMES = [ALL_EVENT_TYPES_WILDCARD, ...ALL_EVENT_TYPES];
 
@@ -24,6 +25,7 @@ export class CreateSubscriptionRequestDto {
   @IsString()
   @MaxLength(SUBSCRIPTION_LIMITS.maxUrlLength)
   @Matches(/^https?:\/\//i, { message: 'must be an http or https URL' })
+  @IsCleanText()
   url!: string;
 
   @ApiProperty({

@@ -14,6 +14,7 @@ import type { TenantAuthContext } from '../../auth/auth-context';
 import { badInput } from '../../common/api-error';
 import { CorrelationId } from '../../common/correlation-id.decorator';
 import { ErrorResponseDto } from '../../common/error-response.dto';
+import { isEventPosition, NOT_A_POSITION } from '../../common/event-position';
 import { LAGGING_HEADER, MIN_POSITION_HEADER } from '../../common/min-position.interceptor';
 import { accepted, CommandAnswer } from '../../common/responses';
 import { IdempotencyKeyHeader } from '../../common/swagger';
@@ -67,8 +68,8 @@ export class FireTriggerHttpController {
         name: 'must be a trigger name: lower-case letters, digits, ".", "_" or "-" (at most 64)',
       });
     }
-    if (minPosition !== undefined && !/^\d{1,19}$/.test(minPosition)) {
-      throw badInput({ [MIN_POSITION_HEADER]: 'must be an event position (digits)' });
+    if (minPosition !== undefined && !isEventPosition(minPosition)) {
+      throw badInput({ [MIN_POSITION_HEADER]: NOT_A_POSITION });
     }
     const result = await this.commandBus.execute(
       new FireTriggerCommand({ auth, correlationId }, name, body.payload ?? null, minPosition ?? null),
