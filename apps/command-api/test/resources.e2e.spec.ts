@@ -501,6 +501,8 @@ describe('Resources (jobs, endpoints, runs)', () => {
       const res = await call(method, resolve(path), { apiKey: tenantB.apiKey, body });
       expect(res.status).toBe(404);
       expect(res.body).toMatchObject({ error: expect.stringMatching(/NOT_FOUND/) });
+      // Named as the API names resources (`Job <id>`), not by the event store's stream id.
+      expect(res.body.message).not.toMatch(/(job|endpoint)-[0-9a-f]{8}/);
       expect([await eventCount(tenantA.tenantId), await eventCount(tenantB.tenantId)]).toEqual(before);
     });
 

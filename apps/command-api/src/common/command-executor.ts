@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { conflict, Decider, notFound } from '@cronicorn/domain';
 import { ConcurrencyError, EventStore, AppendResult } from '@cronicorn/event-store';
-import { Event, EventEnvelope, EventMetadata } from '@cronicorn/events';
+import { Event, EventEnvelope, EventMetadata, parseStreamId } from '@cronicorn/events';
 import { EVENT_STORE } from '@cronicorn/platform';
 import type { PoolClient } from 'pg';
 import type { AuthContext } from '../auth/auth-context';
@@ -125,7 +125,7 @@ export class CommandExecutor {
     options: LoadOptions = {},
   ): Promise<{ state: S; version: number }> {
     const loaded = await this.read(streamId, decider, auth.isAdmin ? null : auth.tenantId, options);
-    if (loaded.foreign || loaded.version === 0) throw notFound(notFoundCode, `${streamId} not found`);
+    if (loaded.foreign || loaded.version === 0) throw notFound(notFoundCode, `${noun(streamId)} not found`);
     return { state: loaded.state, version: loaded.version };
   }
 
@@ -144,4 +144,10 @@ export class CommandExecutor {
     const state = envelopes.reduce((s, e) => decider.evolve(s, e as unknown as E), decider.initialState());
     return { state, version, foreign: false };
   }
+}
+
+/** `job-<id>` as the API names it elsewhere: `Job <id>`. */
+function noun(streamId: string): string {
+  const { category, id } = parseStreamId(streamId);
+  return `${category[0].toUpperCase()}${category.slice(1)} ${id}`;
 }
