@@ -121,6 +121,7 @@ describe('GET /v1/events', () => {
   it.each([
     ['limit', '?limit=501'],
     ['limit', '?limit=0'],
+    ['limit', '?limit=%2010'],
     ['after', '?after=abc'],
     ['after', '?after=999999999'],
   ])('should answer 400 naming %s for %s', async (field, query) => {

@@ -1,8 +1,7 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
 import { IsInt, IsString, Max, MaxLength, Min } from 'class-validator';
 import { REQUEST_LIMITS } from './limits';
-import { ValidateIfPresent } from './request-validation';
+import { ValidateIfPresent, QueryInt } from './request-validation';
 
 /** `?limit=&cursor=` of every list. */
 export class PageQueryDto {
@@ -14,7 +13,7 @@ export class PageQueryDto {
     example: 20,
   })
   @ValidateIfPresent()
-  @Type(() => Number)
+  @QueryInt()
   @IsInt()
   @Min(1)
   @Max(REQUEST_LIMITS.maxPageSize)

@@ -29,6 +29,19 @@ export const ValidateUnlessAbsent = () => ValidateIf((_object: object, value: un
 export const ValidateIfPresent = () => ValidateIf((_object: object, value: unknown) => value !== undefined);
 
 /**
+ * A query parameter read as a whole number: decimal digits only. `Number()` would also take
+ * `0x10`, `1e2` or ` 7`; anything else stays a string for `@IsInt()` to refuse.
+ */
+export const QueryInt = () =>
+  Transform(
+    ({ value }: { value: unknown }) =>
+      typeof value === 'string' && /^\d{1,15}$/.test(value) ? Number(value) : value,
+    {
+      toClassOnly: true,
+    },
+  );
+
+/**
  * Keeps the raw JSON value of a free-form field (request body, header maps): class-transformer
  * would otherwise rebuild nested objects and could drop keys such as `__proto__`.
  */

@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
 import { IsInt, IsNotEmpty, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
+import { QueryInt } from '../../resources/request-validation';
 
 export const MAX_CRON_PREVIEW = 50;
 
@@ -27,7 +27,7 @@ export class DescribeCronQueryDto {
     default: 5,
   })
   @IsOptional()
-  @Type(() => Number)
+  @QueryInt()
   @IsInt()
   @Min(1)
   @Max(MAX_CRON_PREVIEW)
