@@ -42,7 +42,7 @@ export const MinPositionHeader = () =>
       name: MIN_POSITION_HEADER,
       required: false,
       description:
-        'Wait (up to 5 s) until the read models include this event position; x-read-model-lagging: true if not',
+        'Wait (up to API_MIN_POSITION_TIMEOUT_MS, 5 s by default) until the read models include this event position; x-read-model-lagging: true if not',
     }),
     ApiServiceUnavailableResponse({ type: ErrorResponseDto, description: 'Postgres or NATS unavailable' }),
   );
