@@ -15,7 +15,7 @@ import {
   Min,
   ValidateNested,
 } from 'class-validator';
-import { ENDPOINT_LIMITS, HTTP_METHODS } from '@cronicorn/domain';
+import { ENDPOINT_LIMITS, HTTP_METHODS, TRIGGER_NAME_PATTERN } from '@cronicorn/domain';
 import type { CatchUpPolicy, HttpMethod, OverlapPolicy } from '@cronicorn/events';
 import { REQUEST_LIMITS } from '../resources/limits';
 import {
@@ -29,8 +29,6 @@ import {
 } from '../resources/request-validation';
 import { SchedulePresetDto } from './schedule-preset.request.dto';
 
-/** Trigger names as the REST contract accepts them: lower case, digits, `.`, `_`, `-`. */
-export const TRIGGER_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
 const headerLimits = { maxEntries: REQUEST_LIMITS.maxHeaders, maxBytes: REQUEST_LIMITS.maxHeaderBytes };
 const URL_OPTIONS = { protocols: ['http', 'https'], require_protocol: true, require_tld: false };
@@ -299,7 +297,7 @@ export class EndpointSettingsDto {
   @ArrayMaxSize(ENDPOINT_LIMITS.maxTriggers)
   @ArrayUnique()
   @IsString({ each: true })
-  @Matches(TRIGGER_NAME, {
+  @Matches(TRIGGER_NAME_PATTERN, {
     each: true,
     message: 'triggers must be names of lower-case letters, digits, ".", "_" or "-" (at most 64)',
   })

@@ -19,7 +19,8 @@ export const ENDPOINT_LIMITS = {
 } as const;
 
 export const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD'] as const;
-export const TRIGGER_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+/** Lower case only: `Deploy` and `deploy` would otherwise be two triggers that look like one. */
+export const TRIGGER_NAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 const HEADER_NAME_PATTERN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const CIPHERTEXT_PATTERN = /^enc:v\d+:/;
 
@@ -278,7 +279,8 @@ function triggersError(triggers: string[]): string | null {
   if (!Array.isArray(triggers)) return 'must be a list of trigger names';
   if (triggers.length > ENDPOINT_LIMITS.maxTriggers) return `at most ${ENDPOINT_LIMITS.maxTriggers} triggers`;
   const bad = triggers.find((name) => typeof name !== 'string' || !TRIGGER_NAME_PATTERN.test(name));
-  if (bad !== undefined) return `"${String(bad)}" is not a valid trigger name (letters, digits, . _ -)`;
+  if (bad !== undefined)
+    return `"${String(bad)}" is not a valid trigger name (lower-case letters, digits, . _ -)`;
   return new Set(triggers).size === triggers.length ? null : 'must not repeat a name';
 }
 

@@ -80,6 +80,7 @@ describe('Endpoint configuration', () => {
       ['an unknown overlap policy', { overlap: 'all' as EndpointConfig['overlap'] }, 'overlap'],
       ['zero failures before pausing', { pauseAfterFailures: 0 }, 'pauseAfterFailures'],
       ['a trigger name with spaces', { triggers: ['on deploy'] }, 'triggers'],
+      ['a trigger name in upper case', { triggers: ['Deploy'] }, 'triggers'],
       ['a repeated trigger', { triggers: ['deploy', 'deploy'] }, 'triggers'],
     ])('should name the field for %s', (_title, change, field) => {
       const errors = validateEndpointConfig({ ...valid, ...change }, now, { scheduleIsNew: true });

@@ -47,7 +47,9 @@ export function revokeApiKey({ data, metadata }: RevokeApiKey, state: TenantStat
 export function fireTrigger({ data, metadata }: FireTrigger, state: TenantState): TriggerFired[] {
   existing(state, data.tenantId);
   assertValid('TRIGGER.INVALID', {
-    name: TRIGGER_NAME_PATTERN.test(data.name) ? null : 'must be letters, digits, . _ - (at most 64)',
+    name: TRIGGER_NAME_PATTERN.test(data.name)
+      ? null
+      : 'must be lower-case letters, digits, . _ - (at most 64)',
   });
   const { triggerId, name, payload, endpointIds, runs, skipped } = data;
   return [

@@ -38,7 +38,8 @@ export class ProposeHintRequestDto {
   readonly at?: string;
 
   @ApiPropertyOptional({
-    description: 'kind pause: no runs until this instant (future, within 7 days).',
+    description:
+      'kind pause: no runs until this instant (future; one beyond 7 days is shortened to 7 days, `requested` keeping what was asked).',
     format: 'date-time',
     example: '2030-01-01T12:00:00Z',
   })

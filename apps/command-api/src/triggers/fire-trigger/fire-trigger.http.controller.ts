@@ -9,6 +9,7 @@ import {
   ApiParam,
   ApiTags,
 } from '@nestjs/swagger';
+import { TRIGGER_NAME_PATTERN } from '@cronicorn/domain';
 import { Auth, TenantAuth } from '../../auth/auth.decorators';
 import type { TenantAuthContext } from '../../auth/auth-context';
 import { badInput } from '../../common/api-error';
@@ -18,7 +19,6 @@ import { isEventPosition, NOT_A_POSITION } from '../../common/event-position';
 import { LAGGING_HEADER, MIN_POSITION_HEADER } from '../../common/min-position.interceptor';
 import { accepted, CommandAnswer } from '../../common/responses';
 import { IdempotencyKeyHeader } from '../../common/swagger';
-import { TRIGGER_NAME } from '../../endpoints/endpoint-settings.request.dto';
 import { FireTriggerCommand } from './fire-trigger.command';
 import { FireTriggerRequestDto } from './fire-trigger.request.dto';
 import { FireTriggerAnswerDto } from './fire-trigger.response.dto';
@@ -63,7 +63,7 @@ export class FireTriggerHttpController {
     @Body() body: FireTriggerRequestDto,
     @Headers(MIN_POSITION_HEADER) minPosition?: string,
   ) {
-    if (!TRIGGER_NAME.test(name)) {
+    if (!TRIGGER_NAME_PATTERN.test(name)) {
       throw badInput({
         name: 'must be a trigger name: lower-case letters, digits, ".", "_" or "-" (at most 64)',
       });
