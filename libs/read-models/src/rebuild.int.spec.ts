@@ -1,6 +1,9 @@
+import { randomUUID } from 'node:crypto';
+import { Event, EventEnvelope, streamIds } from '@cronicorn/events';
+import { LOG_START } from '@cronicorn/event-store';
 import { createTestDatabase, TestDatabase } from '@cronicorn/testing';
 import type { PoolClient } from 'pg';
-import { appendRichHistory, History, snapshotReadModels } from '../test/fixtures';
+import { appendRichHistory, at, History, snapshotReadModels } from '../test/fixtures';
 import { readModelProgress } from './progress';
 import {
   PROJECTOR_CONTROL_CHANNEL,
@@ -56,6 +59,61 @@ describe('Read-model rebuild', () => {
         `SELECT position::text AS position FROM consumer_checkpoints WHERE consumer = 'projector'`,
       );
       expect(rows).toEqual([{ position: summary.checkpoint.position }]);
+    });
+
+    it("should apply a stream's events that the log holds in another order than their versions", async () => {
+      // A writer that took its transaction id early (the scheduler locks rows, then appends under
+      // them) can append version 2 after version 1 committed: the log, in commit order by
+      // transaction id, then holds version 2 first.
+      const tenant = history.tenant();
+      const endpointId = await tenant.endpoint(await tenant.job());
+      const streamId = streamIds.schedule(endpointId);
+      const missed: Event = {
+        type: 'RunMissed',
+        data: {
+          endpointId,
+          runId: randomUUID(),
+          scheduledFor: at(70),
+          lateMs: 5_000,
+          budgetMs: 1_000,
+          detectedAt: at(71),
+        },
+      };
+      const skipped: Event = {
+        type: 'RunSkipped',
+        data: {
+          endpointId,
+          runId: null,
+          scheduledFor: at(72),
+          policy: 'overlap',
+          reason: 'busy',
+          count: 1,
+          skippedAt: at(72),
+        },
+      };
+      const early = await db.pool.connect();
+      let second: EventEnvelope[];
+      try {
+        await early.query('BEGIN');
+        await early.query('SELECT pg_current_xact_id()');
+        const [first] = await history.append(tenant.tenantId, streamId, missed);
+        ({ envelopes: second } = await history.store.append(streamId, [skipped], {
+          expectedVersion: 1,
+          client: early,
+          metadata: { tenantId: tenant.tenantId, actor: 'test' },
+        }));
+        await early.query('COMMIT');
+        // The live projector reads the missing version from the store first.
+        await history.project([first, ...second]);
+      } finally {
+        early.release();
+      }
+      const page = await history.store.readAll(LOG_START);
+      expect(page.events.filter((e) => e.streamId === streamId).map((e) => e.streamVersion)).toEqual([2, 1]);
+      const live = await snapshotReadModels(db.pool);
+
+      await rebuildReadModels({ pool: db.pool, store: history.store, batchSize: 50 });
+      expect(await snapshotReadModels(db.pool)).toEqual(live);
     });
 
     it('should start from empty tables, dropping whatever the read models held', async () => {

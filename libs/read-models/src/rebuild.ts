@@ -30,7 +30,7 @@ export interface RebuildSummary {
 
 export interface RebuildOptions {
   pool: Pool;
-  store: Pick<EventStore, 'readAll'>;
+  store: Pick<EventStore, 'readAll' | 'readStream'>;
   /** Events per read and per transaction. Default 500. */
   batchSize?: number;
   /** The live projector's consumer name. Default `projector`. */
@@ -93,7 +93,9 @@ export async function rebuildReadModels(options: RebuildOptions): Promise<Rebuil
         if (broken) throw new Error(`lost the projector lock connection: ${broken.message}`);
         const page = await store.readAll(checkpoint, { limit: batchSize });
         if (page.events.length > 0) {
-          applied += await withTransaction(pool, (client) => applyBatch(client, consumer, page.events));
+          applied += await withTransaction(pool, (client) =>
+            applyBatch(client, store, consumer, page.events),
+          );
           done += page.events.length;
         }
         checkpoint = page.checkpoint;
@@ -128,15 +130,36 @@ export async function rebuildReadModels(options: RebuildOptions): Promise<Rebuil
   }
 }
 
+/**
+ * Applies a page of the log, each stream in version order. The log is in commit order by
+ * transaction id, and a writer that took its id early (the scheduler locks rows, then appends
+ * under them) can commit a stream's next version ahead of the one before it: like the live
+ * consumer's gap check, the versions in between are read from the store and applied first, and
+ * skipped when the log reaches them.
+ */
 async function applyBatch(
   client: PoolClient,
+  store: Pick<EventStore, 'readStream'>,
   consumer: string,
   events: readonly EventEnvelope[],
 ): Promise<number> {
-  const applied = (await projectEventsToReadModels(events, client)).length;
-  const versions = new Map<string, number>();
-  for (const envelope of events)
-    versions.set(envelope.streamId, Math.max(versions.get(envelope.streamId) ?? 0, envelope.streamVersion));
+  const { rows } = await client.query<{ stream_id: string; version: number }>(
+    'SELECT stream_id, version FROM consumer_stream_versions WHERE consumer = $1 AND stream_id = ANY($2::text[])',
+    [consumer, [...new Set(events.map((envelope) => envelope.streamId))]],
+  );
+  const versions = new Map(rows.map((row) => [row.stream_id, row.version]));
+  const inOrder: EventEnvelope[] = [];
+  for (const envelope of events) {
+    const last = versions.get(envelope.streamId) ?? 0;
+    if (envelope.streamVersion <= last) continue;
+    if (envelope.streamVersion > last + 1) {
+      const missed = await store.readStream(envelope.streamId, { fromVersion: last + 1 });
+      inOrder.push(...missed.filter((e) => e.streamVersion < envelope.streamVersion));
+    }
+    inOrder.push(envelope);
+    versions.set(envelope.streamId, envelope.streamVersion);
+  }
+  const applied = (await projectEventsToReadModels(inOrder, client)).length;
   await client.query(
     `INSERT INTO consumer_stream_versions (consumer, stream_id, version)
      SELECT $1, s.stream_id, s.version FROM unnest($2::text[], $3::int[]) AS s(stream_id, version)
