@@ -12,6 +12,12 @@ import { invalid } from '../core/errors';
 // Berlin) runs once at the first instant after the gap (03:30); on a fall-back day a daily
 // time inside the repeated hour runs once, at its first occurrence. Sub-hourly expressions
 // follow elapsed time and so fire in both copies of the repeated hour.
+//
+// cron-parser knows about a clock change only while it steps through it: started just after
+// one (inside the landing hour, or the second copy of the repeated hour), it steps over the
+// moved 02:30 run or finds the repeated time a second time. So a search that starts shortly
+// after a change of the zone's offset starts `DST_LOOKBACK_MS` earlier and drops the times
+// up to its reference.
 
 //////////////////////////////////////// Validation
 
@@ -19,6 +25,10 @@ const ALIAS = /^@(yearly|annually|monthly|weekly|daily|hourly|minutely|secondly|
 const HASH_FIELD = /\bH\b/i;
 // Any fixed instant does: parsing must not read the clock.
 const PARSE_REFERENCE = new Date(Date.UTC(2000, 0, 1));
+/** The last instant a `Date` holds (+275760-09-13). */
+export const MAX_INSTANT = 8.64e15;
+/** Longer than any clock change (2 h at most) plus the hour it lands in. */
+const DST_LOOKBACK_MS = 3 * 60 * 60_000;
 
 /** Why `timezone` is not an IANA zone this runtime knows, or null. */
 export function validateTimezone(timezone: string): string | null {
@@ -60,9 +70,8 @@ export const isValidCron = (expression: string): boolean => validateCron(express
  */
 export function nextCronTimes(expression: string, timezone: string, after: Date, count: number): Date[] {
   assertPlannable(expression, timezone);
-  if (count <= 0) return [];
-  const iterator = CronExpressionParser.parse(expression.trim(), { currentDate: after, tz: timezone });
-  return iterator.take(count).map((date) => date.toDate());
+  const next = fireTimesAfter(expression, timezone, after);
+  return Array.from({ length: Math.max(0, count) }, next);
 }
 
 /**
@@ -77,14 +86,57 @@ export function cronTimesBetween(
   limit: number,
 ): Date[] {
   assertPlannable(expression, timezone);
-  const iterator = CronExpressionParser.parse(expression.trim(), { currentDate: after, tz: timezone });
+  const next = fireTimesAfter(expression, timezone, after);
   const times: Date[] = [];
   while (times.length < limit) {
-    const time = iterator.next().toDate();
+    const time = next();
     if (time.getTime() > until.getTime()) break;
     times.push(time);
   }
   return times;
+}
+
+/** The fire times strictly after `after`, one per call, stepping through a clock change just before it. */
+function fireTimesAfter(expression: string, timezone: string, after: Date): () => Date {
+  if (!(Math.abs(after.getTime()) <= MAX_INSTANT - DST_LOOKBACK_MS)) throw noFireTime(expression, after);
+  const parse = (currentDate: Date) =>
+    CronExpressionParser.parse(expression.trim(), { currentDate, tz: timezone });
+  const lookback = new Date(after.getTime() - DST_LOOKBACK_MS);
+  const fromAfter = parse(after);
+  // An expression for every hour follows elapsed time: no run moves, none repeats.
+  const everyHour = fromAfter.fields.hour.values.length === 24;
+  const iterator =
+    everyHour || utcOffset(timezone, lookback) === utcOffset(timezone, after) ? fromAfter : parse(lookback);
+  const next = () => {
+    try {
+      return iterator.next().toDate();
+    } catch {
+      // cron-parser's own limits: the end of the date range, or its loop limit.
+      throw noFireTime(expression, after);
+    }
+  };
+  return () => {
+    let time = next();
+    while (time.getTime() <= after.getTime()) time = next();
+    return time;
+  };
+}
+
+const noFireTime = (expression: string, after: Date) =>
+  invalid('SCHEDULE.NO_FIRE_TIME', `no fire time of "${expression}" after ${String(after.getTime())} ms`, {
+    cron: 'no fire time within the range of a date',
+  });
+
+const offsetFormats = new Map<string, Intl.DateTimeFormat>();
+
+/** The zone's offset from UTC at `at`, as Intl names it ("GMT+02:00"). */
+function utcOffset(timezone: string, at: Date): string {
+  let format = offsetFormats.get(timezone);
+  if (!format) {
+    format = new Intl.DateTimeFormat('en-US', { timeZone: timezone, timeZoneName: 'longOffset' });
+    offsetFormats.set(timezone, format);
+  }
+  return format.formatToParts(at).find((part) => part.type === 'timeZoneName')?.value ?? '';
 }
 
 function assertPlannable(expression: string, timezone: string): void {

@@ -118,6 +118,22 @@ describe('Cron', () => {
         '2025-03-10T06:30:00.000Z',
       ]);
     });
+
+    it.each([
+      ['Europe/Berlin', '2025-03-30T01:00:00.000Z', '2025-03-30T01:30:00.000Z', '2025-03-31T00:30:00.000Z'],
+      ['Europe/Berlin', '2025-03-30T01:29:59.999Z', '2025-03-30T01:30:00.000Z', '2025-03-31T00:30:00.000Z'],
+      [
+        'America/New_York',
+        '2025-03-09T07:10:00.000Z',
+        '2025-03-09T07:30:00.000Z',
+        '2025-03-10T06:30:00.000Z',
+      ],
+    ])(
+      'should still find the moved 02:30 run in %s from inside the landing hour (after %s)',
+      (zone, after, ...expected) => {
+        expect(times('30 2 * * *', zone, after, 2)).toEqual(expected);
+      },
+    );
   });
 
   describe('When the clocks fall back', () => {
@@ -132,6 +148,24 @@ describe('Cron', () => {
       expect(times('30 2 * * *', 'Europe/Berlin', '2025-10-25T12:00:00.000Z', 2)).toEqual([
         '2025-10-26T00:30:00.000Z',
         '2025-10-27T01:30:00.000Z',
+      ]);
+    });
+
+    it.each([
+      ['30 2 * * *', 'Europe/Berlin', '2025-10-26T01:00:00.000Z', '2025-10-27T01:30:00.000Z'],
+      ['30 2 * * *', 'Europe/Berlin', '2025-10-26T01:15:00.000Z', '2025-10-27T01:30:00.000Z'],
+      ['30 1 * * *', 'America/New_York', '2025-11-02T06:10:00.000Z', '2025-11-03T06:30:00.000Z'],
+    ])(
+      'should not run %s in %s again from inside the repeated hour (after %s)',
+      (expression, zone, after, expected) => {
+        expect(times(expression, zone, after, 1)).toEqual([expected]);
+      },
+    );
+
+    it('should fire a sub-hourly job in the rest of the repeated hour from inside it', () => {
+      expect(times('*/30 * * * *', 'America/New_York', '2025-11-02T06:10:00.000Z', 2)).toEqual([
+        '2025-11-02T06:30:00.000Z',
+        '2025-11-02T07:00:00.000Z',
       ]);
     });
 

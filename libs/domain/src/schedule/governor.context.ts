@@ -1,4 +1,6 @@
+import { DomainError } from '../core/errors';
 import { Cadence } from './cadence';
+import { MAX_INSTANT } from './cron';
 import {
   GovernedEndpoint,
   GovernorHint,
@@ -47,6 +49,19 @@ export function instant(value: string | null | undefined): number | null {
 
 export const iso = (ms: number): string => new Date(ms).toISOString();
 
+/**
+ * `ms` when a date can hold it. A sum past that (a huge interval, `minIntervalMs` or
+ * Retry-After) or NaN throws a `DomainError`: the plan is then `invalid_schedule`.
+ */
+export function inRange(ms: number, what: string): number {
+  if (Math.abs(ms) <= MAX_INSTANT) return ms;
+  throw new DomainError(
+    'SCHEDULE.OUT_OF_RANGE',
+    `${what} leads past the last instant a date can hold`,
+    'invalid',
+  );
+}
+
 const latest = (a: number | null, b: number | null): number | null =>
   a === null ? b : b === null ? a : Math.max(a, b);
 
@@ -91,7 +106,7 @@ export function noRun(reason: PlanReason, inputs: Record<string, unknown>): RunP
 export function runAtFor(ctx: Context, slot: number): { runAt: number; offset: number } {
   const offset = jitterOffsetMs(ctx.endpoint.endpointId, new Date(slot), ctx.endpoint.jitterMs);
   const endAt = instant(ctx.endpoint.endAt) ?? Infinity;
-  return { runAt: Math.max(Math.min(slot + offset, endAt), ctx.at), offset };
+  return { runAt: Math.max(Math.min(slot + offset, endAt, MAX_INSTANT), ctx.at), offset };
 }
 
 export function withJitter(ctx: Context, draft: Draft): RunPlan {

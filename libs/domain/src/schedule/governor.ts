@@ -7,6 +7,7 @@ import {
   Draft,
   context,
   hintInForce,
+  inRange,
   instant,
   iso,
   noRun,
@@ -124,18 +125,17 @@ function timed(reason: PlanReason, until: string | null): Pause {
 //////////////////////////////////////// 3–8. The plan as of `ctx.at`
 
 function planAt(ctx: Context): RunPlan {
-  let draft: Draft;
   try {
-    draft = draftPlan(ctx, new Set());
+    const draft = draftPlan(ctx, new Set());
+    const endAt = instant(ctx.endpoint.endAt);
+    if (endAt !== null && draft.slot > endAt) {
+      return noRun('ended:end_at', { ...draft.inputs, slot: iso(draft.slot), endAt: ctx.endpoint.endAt });
+    }
+    return catchUp(ctx, draft) ?? withJitter(ctx, draft);
   } catch (error) {
     if (!(error instanceof DomainError)) throw error;
     return noRun('invalid_schedule', { schedule: ctx.endpoint.schedule, error: error.message });
   }
-  const endAt = instant(ctx.endpoint.endAt);
-  if (endAt !== null && draft.slot > endAt) {
-    return noRun('ended:end_at', { ...draft.inputs, slot: iso(draft.slot), endAt: ctx.endpoint.endAt });
-  }
-  return catchUp(ctx, draft) ?? withJitter(ctx, draft);
 }
 
 /**
@@ -208,7 +208,7 @@ function cronSlotFrom(ctx: Context, cadence: Extract<Cadence, { kind: 'cron' }>,
 
 /** Last run + interval; the first run at `startAt` or creation (overdue plans run at once). */
 function intervalSlot(ctx: Context, intervalMs: number): number {
-  if (ctx.handledThrough !== null) return ctx.handledThrough + intervalMs;
+  if (ctx.handledThrough !== null) return inRange(ctx.handledThrough + intervalMs, 'intervalMs');
   return instant(ctx.endpoint.startAt) ?? instant(ctx.endpoint.createdAt) ?? ctx.at;
 }
 
@@ -226,7 +226,7 @@ function intervalHint(ctx: Context, base: Draft, expired: boolean): Draft {
   if (!hint || expiresAt === null || !(hint.value > 0)) return base;
   if (base.cadence.kind === 'once' || ctx.handledThrough === null) return base;
   const intervalMs = Math.min(hint.value, hintCapMs(ctx, base));
-  const hintSlot = ctx.handledThrough + intervalMs;
+  const hintSlot = inRange(ctx.handledThrough + intervalMs, 'the interval hint');
   const hintInputs = {
     hintId: hint.hintId,
     hintIntervalMs: intervalMs,
@@ -275,7 +275,7 @@ function backoff(ctx: Context, draft: Draft): Draft {
   const slot =
     draft.cadence.kind === 'cron'
       ? cronBackoff(draft.cadence, ctx.lastRunAt, factor, capMs)
-      : ctx.lastRunAt + Math.min(draft.cadence.intervalMs * factor, capMs);
+      : inRange(ctx.lastRunAt + Math.min(draft.cadence.intervalMs * factor, capMs), 'the backoff');
   if (slot === null || slot <= draft.slot) return draft;
   const inputs = {
     ...draft.inputs,
@@ -356,7 +356,7 @@ function retryAfter(ctx: Context): Floor | null {
   if (!last || !throttled || finishedAt === null || last.retryAfterMs === null) return null;
   return {
     reason: 'retry_after',
-    at: finishedAt + last.retryAfterMs,
+    at: inRange(finishedAt + last.retryAfterMs, 'Retry-After'),
     inputs: { httpStatus: last.httpStatus, retryAfterMs: last.retryAfterMs, finishedAt: last.finishedAt },
   };
 }
@@ -366,7 +366,7 @@ function minInterval(ctx: Context): Floor | null {
   if (minIntervalMs === null || minIntervalMs <= 0 || ctx.lastRunAt === null) return null;
   return {
     reason: 'min_interval',
-    at: ctx.lastRunAt + minIntervalMs,
+    at: inRange(ctx.lastRunAt + minIntervalMs, 'minIntervalMs'),
     inputs: { minIntervalMs, lastRunAt: iso(ctx.lastRunAt) },
   };
 }

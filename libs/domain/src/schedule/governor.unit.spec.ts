@@ -238,6 +238,28 @@ describe('Governor', () => {
       expect(summary(after)).toEqual({ runAt: '2025-03-31T00:30:00.000Z', reason: 'cron' });
     });
 
+    it('should still run the 03:30 CEST run of a 02:30 Berlin job when it comes due', () => {
+      const ep = endpoint({
+        schedule: cron('30 2 * * *', 'Europe/Berlin'),
+        createdAt: '2025-01-01T00:00:00.000Z',
+      });
+      const stored = { ...ranAt('2025-03-29T01:30:00.000Z'), ...pending('2025-03-30T01:30:00.000Z') };
+      const due = plan('2025-03-30T01:30:00.200Z', ep, stored);
+      expect(summary(due)).toEqual({ runAt: '2025-03-30T01:30:00.200Z', reason: 'cron' });
+      expect(due.slot?.toISOString()).toBe('2025-03-30T01:30:00.000Z');
+      const replanned = plan('2025-03-30T01:10:00.000Z', ep, ranAt('2025-03-29T01:30:00.000Z'));
+      expect(replanned.runAt?.toISOString()).toBe('2025-03-30T01:30:00.000Z');
+    });
+
+    it('should not run a 02:30 Berlin job again when re-planned inside the repeated hour', () => {
+      const ep = endpoint({
+        schedule: cron('30 2 * * *', 'Europe/Berlin'),
+        createdAt: '2025-01-01T00:00:00.000Z',
+      });
+      const result = plan('2025-10-26T01:15:00.000Z', ep, ranAt('2025-10-26T00:30:00.000Z'));
+      expect(summary(result)).toEqual({ runAt: '2025-10-27T01:30:00.000Z', reason: 'cron' });
+    });
+
     it('should run a 01:30 New York job once on the fall-back day', () => {
       const ep = endpoint({ schedule: cron('30 1 * * *', 'America/New_York') });
       const first = plan('2025-11-01T12:00:00.000Z', ep, ranAt('2025-11-01T05:30:00.000Z'));
@@ -849,6 +871,46 @@ describe('Governor', () => {
       expect(result.pauseForFailures === true).toBe(signalled);
       expect(result.runAt === null).toBe(signalled);
       if (signalled) expect(result.reason).toBe('pause_after_failures');
+    });
+  });
+
+  describe('When a number leads past the last instant a date can hold (year 275760)', () => {
+    const now = '2025-06-02T12:00:01.000Z';
+    const lastRun = ranAt('2025-06-02T12:00:00.000Z');
+    const throttled = ranAt('2025-06-02T12:00:00.000Z', undefined, {
+      lastFinished: { status: 'failed', httpStatus: 429, retryAfterMs: 1e23, finishedAt: now },
+    });
+    it.each<[string, Partial<GovernedEndpoint>, RunHistory]>([
+      ['a huge interval', { schedule: interval(1e16) }, lastRun],
+      ['a huge interval with jitter', { schedule: interval(1e16), jitterMs: MINUTE }, lastRun],
+      ['a huge minIntervalMs', { minIntervalMs: 1e16 }, lastRun],
+      ['a huge minIntervalMs on a cron', { schedule: cron('0 * * * *'), minIntervalMs: 1e16 }, lastRun],
+      ['a huge Retry-After', {}, throttled],
+      [
+        'a cron past its last fire time',
+        { schedule: cron('0 0 * * *'), startAt: '+275760-09-12T12:00:00.000Z' },
+        history(),
+      ],
+    ])('should plan nothing, not throw, for %s', (_, ep, h) => {
+      expect(summary(plan(now, endpoint(ep), h))).toEqual({ runAt: null, reason: 'invalid_schedule' });
+    });
+
+    it('should plan nothing, not throw, for a catch-up at the end of the range', () => {
+      const ep = endpoint({ schedule: cron('0 0 1 * *'), catchUp: 'skip' });
+      const h = { ...ranAt('+275759-01-01T00:00:00.000Z'), ...pending('+275759-02-01T00:00:00.000Z') };
+      expect(summary(plan('+275760-09-10T00:00:00.000Z', ep, h))).toEqual({
+        runAt: null,
+        reason: 'invalid_schedule',
+      });
+    });
+
+    it('should keep a jittered run within the range', () => {
+      const ep = endpoint({
+        schedule: once('+275760-09-12T23:59:00.000Z'),
+        jitterMs: 1e10,
+        endpointId: 'ep-max',
+      });
+      expect(plan(now, ep).runAt?.toISOString()).toBe('+275760-09-13T00:00:00.000Z');
     });
   });
 
