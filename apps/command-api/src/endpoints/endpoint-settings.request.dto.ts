@@ -240,7 +240,8 @@ export class EndpointSettingsDto {
   readonly maxAttempts?: number;
 
   @ApiPropertyOptional({
-    description: 'Deterministic spread added to each planned run.',
+    description:
+      'Deterministic spread (0 to jitterMs) added to each planned run. With intervalMs the next run counts from the jittered start, so runs come every intervalMs + jitterMs / 2 on average.',
     minimum: 0,
     maximum: REQUEST_LIMITS.maxJitterMs,
     default: 0,
