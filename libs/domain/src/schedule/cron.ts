@@ -101,8 +101,11 @@ function fireTimesAfter(expression: string, timezone: string, after: Date): () =
   if (!(Math.abs(after.getTime()) <= MAX_INSTANT - DST_LOOKBACK_MS)) throw noFireTime(expression, after);
   const parse = (currentDate: Date) =>
     CronExpressionParser.parse(expression.trim(), { currentDate, tz: timezone });
-  const lookback = new Date(after.getTime() - DST_LOOKBACK_MS);
-  const fromAfter = parse(after);
+  // Fire times are whole seconds; from a fraction just before a clock change cron-parser
+  // skips a week of a weekly expression, so the search starts from the whole second.
+  const start = Math.floor(after.getTime() / 1000) * 1000;
+  const lookback = new Date(start - DST_LOOKBACK_MS);
+  const fromAfter = parse(new Date(start));
   // An expression for every hour follows elapsed time: no run moves, none repeats.
   const everyHour = fromAfter.fields.hour.values.length === 24;
   const iterator =

@@ -162,6 +162,16 @@ describe('Cron', () => {
       },
     );
 
+    it.each([
+      ['0 2 * * 6', 'Australia/Sydney', '2025-04-05T15:59:59.999Z', '2025-04-11T16:00:00.000Z'],
+      ['0 2 * * 6', 'Europe/Berlin', '2025-10-26T00:59:59.999Z', '2025-11-01T01:00:00.000Z'],
+    ])(
+      'should not skip a week of %s in %s from the last millisecond before the change (after %s)',
+      (expression, zone, after, expected) => {
+        expect(times(expression, zone, after, 1)).toEqual([expected]);
+      },
+    );
+
     it('should fire a sub-hourly job in the rest of the repeated hour from inside it', () => {
       expect(times('*/30 * * * *', 'America/New_York', '2025-11-02T06:10:00.000Z', 2)).toEqual([
         '2025-11-02T06:30:00.000Z',
