@@ -2,7 +2,8 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { bootstrapApp, BootstrapOptions } from '@cronicorn/platform';
 import { API_KEY_HEADER, API_KEY_STRATEGY } from './auth/api-key.strategy';
-import { bodyParserErrors, jsonBodiesOnly, lenientJsonBody } from './common/errors.filter';
+import { bodyParserErrors } from './common/errors.filter';
+import { jsonBodiesOnly, readsAsJson } from './common/json-body';
 import { commandApiModule, CommandApiOptions } from './app.module';
 
 /** Largest request body (413 beyond it). */
@@ -10,8 +11,7 @@ export const API_BODY_LIMIT = '256kb';
 
 /** Express-level setup bootstrapApp cannot know: body errors, Swagger at /docs and /docs-json. */
 export function configureApi(app: NestExpressApplication): void {
-  app.useBodyParser('json', { limit: API_BODY_LIMIT, type: lenientJsonBody });
-  // Registered right after the body parsers, so it sees their errors first.
+  // Registered right after bootstrapApp's body parser, so it sees its errors first.
   app.use(bodyParserErrors);
   app.use(jsonBodiesOnly);
   const document = new DocumentBuilder()
@@ -28,7 +28,11 @@ export function configureApi(app: NestExpressApplication): void {
   });
 }
 
-export const apiBootstrapOptions: BootstrapOptions = { configure: configureApi, bodyLimit: API_BODY_LIMIT };
+export const apiBootstrapOptions: BootstrapOptions = {
+  configure: configureApi,
+  bodyLimit: API_BODY_LIMIT,
+  jsonBodyType: readsAsJson,
+};
 
 /** Creates, configures and starts the API on `config.port` (0: a free port). */
 export function startCommandApi(options: CommandApiOptions = {}): Promise<NestExpressApplication> {

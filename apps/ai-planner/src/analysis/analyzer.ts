@@ -120,15 +120,12 @@ export class Analyzer {
 
     const analysisId = randomUUID();
     let event: PlannerEvent;
-    // What the LLM billed, charged to the budget even when its answer was of no use.
-    let spent = { tokensIn: 0, tokensOut: 0 };
     try {
       const decision: PlannerDecision =
         planner === deps.llm ? await deps.llm.plan(context, session) : await planner.plan(context);
       const rest = decision.toolCalls.filter((call) => !session.has(call));
       await session.apply(rest);
       event = completed(target, analysisId, source, decision, session, note, deps.clock.now());
-      spent = { tokensIn: decision.tokensIn, tokensOut: decision.tokensOut };
     } catch (error) {
       if (!(error instanceof PlannerFailure)) throw error;
       deps.metrics?.onSkipped?.(error.reason);
@@ -137,7 +134,6 @@ export class Analyzer {
         'LLM analysis cycle skipped',
       );
       event = interrupted(target, analysisId, model ?? 'unknown', error, session, deps.clock.now());
-      spent = { tokensIn: error.spent.tokensIn, tokensOut: error.spent.tokensOut };
     }
 
     const position = await withTransaction(deps.pool, async (client) => {
@@ -148,9 +144,9 @@ export class Analyzer {
         client,
         occurredAt: recordedAt,
       });
-      if (source === 'ai') {
-        await deps.budget.record(client, target.tenantId, recordedAt, spent.tokensIn, spent.tokensOut);
-      }
+      // What the LLM billed is charged even when its answer was of no use.
+      const { tokensIn = 0, tokensOut = 0 } = event.data;
+      if (source === 'ai') await deps.budget.record(client, target.tenantId, recordedAt, tokensIn, tokensOut);
       await onRecord(client, recordedAt);
       return result.lastPosition;
     });

@@ -1,15 +1,14 @@
 import { DynamicModule, Global, InjectionToken, Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, APP_PIPE } from '@nestjs/core';
 import { API_OPTIONS, ApiOptions } from './api-options';
-import { BodilessCommandInterceptor } from './bodiless-command.interceptor';
 import { CommandExecutor } from './command-executor';
 import { DatabaseReadyGuard } from './database-ready.guard';
 import { ErrorsFilter } from './errors.filter';
 import { IdempotencyInterceptor } from './idempotency/idempotency.interceptor';
 import { MinPositionInterceptor, READ_MODEL_CATCH_UP, ReadModelCatchUp } from './min-position.interceptor';
-import { QuerylessRouteInterceptor } from './queryless-route.interceptor';
 import { CommandAnswerInterceptor } from './responses';
 import { TransactionContext } from './transaction-context';
+import { UndeclaredInputInterceptor } from './undeclared-input.interceptor';
 import { createValidationPipe } from './validation';
 
 const services = [TransactionContext, CommandExecutor];
@@ -19,8 +18,7 @@ const httpPipeline = [
   { provide: APP_FILTER, useClass: ErrorsFilter },
   { provide: APP_PIPE, useFactory: createValidationPipe },
   { provide: APP_GUARD, useClass: DatabaseReadyGuard },
-  { provide: APP_INTERCEPTOR, useClass: BodilessCommandInterceptor },
-  { provide: APP_INTERCEPTOR, useClass: QuerylessRouteInterceptor },
+  { provide: APP_INTERCEPTOR, useClass: UndeclaredInputInterceptor },
   { provide: APP_INTERCEPTOR, useClass: IdempotencyInterceptor },
   { provide: APP_INTERCEPTOR, useClass: CommandAnswerInterceptor },
   { provide: APP_INTERCEPTOR, useClass: MinPositionInterceptor },

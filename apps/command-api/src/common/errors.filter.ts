@@ -35,35 +35,6 @@ export function bodyParserErrors(error: unknown, _req: Request, _res: Response, 
   next(isBodyParserError(error) ? new RequestBodyError(error) : error);
 }
 
-/**
- * Bodies the API reads as JSON besides `application/json`: `text/plain` (what `fetch` sends
- * for a string body) and none at all. Left unread, a plain-text pause would run without its
- * `until`.
- */
-export function lenientJsonBody(req: Request): boolean {
-  return req.headers['content-type'] === undefined || req.is('text/plain') === 'text/plain';
-}
-
-/**
- * Express middleware to mount after the body parsers: any other body (a form, XML) is a 415,
- * rather than read by rules meant for JSON or ignored.
- */
-export function jsonBodiesOnly(req: Request, _res: Response, next: NextFunction): void {
-  const hasBody =
-    req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
-  if (hasBody && !req.is('application/json') && !lenientJsonBody(req)) {
-    next(
-      new ApiError(
-        415,
-        ErrorCodes.unsupportedMediaType,
-        'Send the body as JSON, with Content-Type: application/json',
-      ),
-    );
-  } else {
-    next();
-  }
-}
-
 interface Rendered {
   status: number;
   body: ErrorBody;

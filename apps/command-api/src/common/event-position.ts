@@ -13,6 +13,9 @@ export function isEventPosition(value: unknown): value is string {
   return typeof value === 'string' && DIGITS.test(value) && BigInt(value) <= MAX_POSITION;
 }
 
+/** Position `0` is before every event: read from the start of the log, not after an event. */
+export const isLogStart = (position: string): boolean => /^0+$/.test(position);
+
 export const IsEventPosition =
   (validationOptions?: ValidationOptions) => (target: object, propertyName: string) =>
     registerDecorator({

@@ -32,10 +32,11 @@ export const ValidateIfPresent = () => ValidateIf((_object: object, value: unkno
  * A query parameter read as a whole number: decimal digits only. `Number()` would also take
  * `0x10`, `1e2` or ` 7`; anything else stays a string for `@IsInt()` to refuse.
  */
+const WHOLE_NUMBER = /^\d{1,15}$/;
 export const QueryInt = () =>
   Transform(
     ({ value }: { value: unknown }) =>
-      typeof value === 'string' && /^\d{1,15}$/.test(value) ? Number(value) : value,
+      typeof value === 'string' && WHOLE_NUMBER.test(value) ? Number(value) : value,
     {
       toClassOnly: true,
     },

@@ -1,4 +1,4 @@
-import { DomainError } from '../core/errors';
+import { invalid } from '../core/errors';
 import { Cadence } from './cadence';
 import { MAX_INSTANT } from './cron';
 import {
@@ -55,11 +55,7 @@ export const iso = (ms: number): string => new Date(ms).toISOString();
  */
 export function inRange(ms: number, what: string): number {
   if (Math.abs(ms) <= MAX_INSTANT) return ms;
-  throw new DomainError(
-    'SCHEDULE.OUT_OF_RANGE',
-    `${what} leads past the last instant a date can hold`,
-    'invalid',
-  );
+  throw invalid('SCHEDULE.OUT_OF_RANGE', `${what} leads past the last instant a date can hold`);
 }
 
 const latest = (a: number | null, b: number | null): number | null =>

@@ -1,6 +1,7 @@
 import { Logger as NestLogger, Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
+import type { Request } from 'express';
 import { Logger } from 'nestjs-pino';
 import type { AppName, CronicornConfig } from '../config';
 import { CONFIG } from './tokens';
@@ -8,8 +9,10 @@ import { CONFIG } from './tokens';
 export interface BootstrapOptions {
   /** Runs after logging and before `listen`: global pipes, Swagger, filters. */
   configure?: (app: NestExpressApplication, config: CronicornConfig) => void | Promise<void>;
-  /** Largest JSON / form body accepted (body-parser syntax); default `100kb`. */
+  /** Largest JSON body accepted (body-parser syntax); default `100kb`. */
   bodyLimit?: string;
+  /** Which requests' bodies are parsed as JSON (body-parser's `type`); default `application/json`. */
+  jsonBodyType?: (req: Request) => boolean;
 }
 
 /**
@@ -28,8 +31,7 @@ export async function bootstrapApp(
   });
   app.useLogger(app.get(Logger));
   const limit = options.bodyLimit ?? '100kb';
-  app.useBodyParser('json', { limit });
-  app.useBodyParser('urlencoded', { limit, extended: true });
+  app.useBodyParser('json', { limit, type: options.jsonBodyType ?? 'application/json' });
   app.enableShutdownHooks(['SIGTERM', 'SIGINT'], { useProcessExit: true });
   const config = app.get<CronicornConfig>(CONFIG);
   await options.configure?.(app, config);

@@ -14,7 +14,7 @@ import { Auth, TenantAuth } from '../../auth/auth.decorators';
 import type { TenantAuthContext } from '../../auth/auth-context';
 import { badInput } from '../../common/api-error';
 import { ErrorResponseDto } from '../../common/error-response.dto';
-import { isEventPosition, NOT_A_POSITION } from '../../common/event-position';
+import { isEventPosition, isLogStart, NOT_A_POSITION } from '../../common/event-position';
 import { ReadsFrom } from '../../common/min-position.interceptor';
 import { EventsStreamService } from '../events-stream.service';
 import { StreamEventsQueryDto } from './stream-events.request.dto';
@@ -75,7 +75,7 @@ export class StreamEventsHttpController {
       throw badInput({ [LAST_EVENT_ID]: NOT_A_POSITION });
     const position = header || after;
     if (position === undefined) return this.store.headCheckpoint();
-    if (/^0+$/.test(position)) return LOG_START;
+    if (isLogStart(position)) return LOG_START;
     const checkpoint = await this.store.checkpointOfPosition(position);
     if (!checkpoint)
       throw badInput({ [header ? LAST_EVENT_ID : 'after']: 'is not the position of an event' });

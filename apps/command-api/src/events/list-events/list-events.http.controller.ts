@@ -6,6 +6,7 @@ import { Auth, TenantAuth } from '../../auth/auth.decorators';
 import type { TenantAuthContext } from '../../auth/auth-context';
 import { badInput } from '../../common/api-error';
 import { ErrorResponseDto } from '../../common/error-response.dto';
+import { isLogStart } from '../../common/event-position';
 import { ReadsFrom } from '../../common/min-position.interceptor';
 import { MinPositionHeader } from '../../common/swagger';
 import { DEFAULT_EVENTS_PAGE, ListEventsQueryDto } from './list-events.request.dto';
@@ -32,9 +33,8 @@ export class ListEventsHttpController {
     @Query() query: ListEventsQueryDto,
     @Auth() auth: TenantAuthContext,
   ): Promise<ListEventsResponseDto> {
-    // `0` is before every event (as on the stream route), not the position of one.
     const from =
-      query.after === undefined || /^0+$/.test(query.after)
+      query.after === undefined || isLogStart(query.after)
         ? LOG_START
         : await this.store.checkpointOfPosition(query.after);
     if (!from) throw badInput({ after: 'is not the position of an event' });
