@@ -22,6 +22,27 @@ const failedData = (e: { type: string; data: unknown }) => {
   expect(e.type).toBe('AIAnalysisFailed');
   return e.data as AIAnalysisFailed['data'];
 };
+
+/** A world whose LLM is a fake OpenAI-compatible server, with a daily token budget of `budget`. */
+function withBudgetedLlm(budget: string): { fake: FakeOpenAI; world: PlannerWorld } {
+  const suite = {} as { fake: FakeOpenAI; world: PlannerWorld };
+  beforeAll(async () => {
+    suite.fake = await FakeOpenAI.start();
+    suite.world = await PlannerWorld.create({
+      env: {
+        OPENAI_API_KEY: 'sk-test',
+        OPENAI_BASE_URL: suite.fake.baseURL,
+        AI_MODEL: 'test-model',
+        AI_DAILY_TOKEN_BUDGET: budget,
+      },
+    });
+  });
+  afterAll(async () => {
+    await suite.world?.close();
+    await suite.fake?.close();
+  });
+  return suite;
+}
 const inMinutes = (minutes: number) => new Date(Date.now() + minutes * MINUTE).toISOString();
 
 describe('AI planner with an OpenAI-compatible server', () => {
@@ -352,26 +373,10 @@ describe('AI planner with an OpenAI-compatible server', () => {
 });
 
 describe('AI planner over its daily token budget', () => {
-  let fake: FakeOpenAI;
-  let world: PlannerWorld;
-
-  beforeAll(async () => {
-    fake = await FakeOpenAI.start();
-    world = await PlannerWorld.create({
-      env: {
-        OPENAI_API_KEY: 'sk-test',
-        OPENAI_BASE_URL: fake.baseURL,
-        AI_MODEL: 'test-model',
-        AI_DAILY_TOKEN_BUDGET: '500',
-      },
-    });
-  });
-  afterAll(async () => {
-    await world?.close();
-    await fake?.close();
-  });
+  const suite = withBudgetedLlm('500');
 
   it('should switch to the heuristic planner and say so on the endpoint', async () => {
+    const { fake, world } = suite;
     const jobId = await world.createJob();
     const first = await world.createEndpoint(jobId);
     const second = await world.createEndpoint(jobId);
@@ -397,26 +402,10 @@ describe('AI planner over its daily token budget', () => {
 });
 
 describe('AI planner whose LLM answers with usage but nothing usable', () => {
-  let fake: FakeOpenAI;
-  let world: PlannerWorld;
-
-  beforeAll(async () => {
-    fake = await FakeOpenAI.start();
-    world = await PlannerWorld.create({
-      env: {
-        OPENAI_API_KEY: 'sk-test',
-        OPENAI_BASE_URL: fake.baseURL,
-        AI_MODEL: 'test-model',
-        AI_DAILY_TOKEN_BUDGET: '500',
-      },
-    });
-  });
-  afterAll(async () => {
-    await world?.close();
-    await fake?.close();
-  });
+  const suite = withBudgetedLlm('500');
 
   it('should still charge the tokens it reported against the budget', async () => {
+    const { fake, world } = suite;
     const jobId = await world.createJob();
     const first = await world.createEndpoint(jobId);
     const second = await world.createEndpoint(jobId);

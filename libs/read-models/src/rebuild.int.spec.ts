@@ -1,9 +1,8 @@
-import { randomUUID } from 'node:crypto';
-import { Event, EventEnvelope, streamIds } from '@cronicorn/events';
+import { EventEnvelope, streamIds } from '@cronicorn/events';
 import { LOG_START } from '@cronicorn/event-store';
 import { createTestDatabase, TestDatabase } from '@cronicorn/testing';
 import type { PoolClient } from 'pg';
-import { appendRichHistory, at, History, snapshotReadModels } from '../test/fixtures';
+import { appendRichHistory, History, runMissed, runSkipped, snapshotReadModels } from '../test/fixtures';
 import { readModelProgress } from './progress';
 import {
   PROJECTOR_CONTROL_CHANNEL,
@@ -68,29 +67,8 @@ describe('Read-model rebuild', () => {
       const tenant = history.tenant();
       const endpointId = await tenant.endpoint(await tenant.job());
       const streamId = streamIds.schedule(endpointId);
-      const missed: Event = {
-        type: 'RunMissed',
-        data: {
-          endpointId,
-          runId: randomUUID(),
-          scheduledFor: at(70),
-          lateMs: 5_000,
-          budgetMs: 1_000,
-          detectedAt: at(71),
-        },
-      };
-      const skipped: Event = {
-        type: 'RunSkipped',
-        data: {
-          endpointId,
-          runId: null,
-          scheduledFor: at(72),
-          policy: 'overlap',
-          reason: 'busy',
-          count: 1,
-          skippedAt: at(72),
-        },
-      };
+      const missed = runMissed(endpointId, 70);
+      const skipped = runSkipped(endpointId, 72);
       const early = await db.pool.connect();
       let second: EventEnvelope[];
       try {

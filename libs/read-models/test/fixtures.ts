@@ -9,6 +9,8 @@ import {
   HintKind,
   NextRunPlanned,
   RunFinished,
+  RunMissed,
+  RunSkipped,
   RunStarted,
   RunStatus,
   RunTrigger,
@@ -269,6 +271,37 @@ export function analysisCompleted(
   };
 }
 
+/** A run due at `minutes` not started within its budget, found a minute later. */
+export function runMissed(endpointId: string, minutes: number): RunMissed {
+  return {
+    type: 'RunMissed',
+    data: {
+      endpointId,
+      runId: newId('run'),
+      scheduledFor: at(minutes),
+      lateMs: 5_000,
+      budgetMs: 1_000,
+      detectedAt: at(minutes + 1),
+    },
+  };
+}
+
+/** The slot at `minutes` skipped by the overlap policy. */
+export function runSkipped(endpointId: string, minutes: number): RunSkipped {
+  return {
+    type: 'RunSkipped',
+    data: {
+      endpointId,
+      runId: null,
+      scheduledFor: at(minutes),
+      policy: 'overlap',
+      reason: 'busy',
+      count: 1,
+      skippedAt: at(minutes),
+    },
+  };
+}
+
 /** Without `tokens`, as written before failed analyses carried what the LLM billed. */
 export function analysisFailed(
   endpointId: string,
@@ -393,29 +426,8 @@ export async function appendRichHistory(
         await add(
           tenantId,
           streamIds.schedule(endpointId),
-          {
-            type: 'RunMissed',
-            data: {
-              endpointId,
-              runId: newId('run'),
-              scheduledFor: at(70),
-              lateMs: 5_000,
-              budgetMs: 1_000,
-              detectedAt: at(71),
-            },
-          },
-          {
-            type: 'RunSkipped',
-            data: {
-              endpointId,
-              runId: null,
-              scheduledFor: at(72),
-              policy: 'overlap',
-              reason: 'busy',
-              count: 1,
-              skippedAt: at(72),
-            },
-          },
+          runMissed(endpointId, 70),
+          runSkipped(endpointId, 72),
         );
       }),
     );
