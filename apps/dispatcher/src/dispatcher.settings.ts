@@ -21,7 +21,7 @@ export interface DispatcherSettings {
    * to another replica (`DISPATCHER_ACK_WAIT_MS`, default 30 s).
    */
   ackWaitMs: number;
-  /** `working()` interval during a call: a third of `ackWaitMs`, so two beats may be lost. */
+  /** `working()` interval for held work items: a third of `ackWaitMs`, so two beats may be lost. */
   heartbeatMs: number;
   /**
    * Deliveries of one work item before it is dead-lettered (`DISPATCHER_MAX_DELIVER`,

@@ -83,14 +83,16 @@ describe('EventConsumer', () => {
       handle?: EventHandler;
       handleBatch?: EventBatchHandler;
       sweepFrom?: LogCheckpoint;
+      /** The durable's `ack_wait`. Default: provisioning's. */
+      ackWaitMs?: number;
     } = {},
   ) {
-    const { sweepFrom, name = consumerName(), handle, handleBatch, ...overrides } = options;
+    const { sweepFrom, ackWaitMs, name = consumerName(), handle, handleBatch, ...overrides } = options;
     const handled: Array<{ envelope: EventEnvelope; via: Via }> = [];
     await provisionConsumer(
       nats.jsm,
       nats.names.eventsStream,
-      eventConsumerSpec(name, nats.names, categories, { maxDeliver: overrides.maxDeliver ?? 3 }),
+      eventConsumerSpec(name, nats.names, categories, { maxDeliver: overrides.maxDeliver ?? 3, ackWaitMs }),
     );
     // Up to date with the log so far (or `sweepFrom`), like a consumer that was running.
     const head = sweepFrom ?? (await latestCheckpoint(db.pool));
@@ -388,6 +390,48 @@ describe('EventConsumer', () => {
         [name],
       );
       expect(rows).toEqual([{ error: expect.stringContaining(`${bad.streamId}@2`) }]);
+    });
+  });
+
+  describe('When a lane is busy for longer than the ack wait', () => {
+    it('should keep the deliveries it holds from being redelivered or dead-lettered', async () => {
+      const name = consumerName();
+      const calls = new Map<string, number>();
+      let blocking = false;
+      const { handled } = await startConsumer(['job'], {
+        name,
+        ackWaitMs: 1_000,
+        concurrency: 1,
+        handle: async (envelope, client) => {
+          calls.set(envelope.id, (calls.get(envelope.id) ?? 0) + 1);
+          if (!blocking) {
+            // The first event holds the only lane for three and a half ack waits.
+            blocking = true;
+            await delay(3_500);
+          }
+          await recording(name)(envelope, client);
+        },
+      });
+      const appended = await append(`job-${randomUUID()}`, 1);
+      await waitFor(() => blocking, 'the lane blocked by the first event');
+      // Events of other streams, delivered and queued in the lane behind the first.
+      const behind: EventEnvelope[] = [];
+      for (let i = 0; i < 5; i++) behind.push(...(await append(`job-${randomUUID()}`, 1)));
+      appended.push(...behind);
+      await published(behind);
+      await waitFor(() => handled.length === appended.length, 'every event handled');
+      await waitFor(() => settled(name), 'every message acked');
+
+      const info = await nats.jsm.consumers.info(nats.names.eventsStream, name);
+      // One delivery per event: the consumer sequence counts redeliveries too.
+      expect(info.delivered.consumer_seq).toBe(appended.length);
+      expect(info.num_redelivered).toBe(0);
+      const { rows } = await db.pool.query<{ error: string }>(
+        'SELECT error FROM dead_letters WHERE consumer = $1',
+        [name],
+      );
+      expect(rows).toEqual([]);
+      expect([...calls.values()]).toEqual(appended.map(() => 1));
     });
   });
 

@@ -36,7 +36,11 @@ import { ConsumerSpec, DEFAULT_MAX_DELIVER, eventsFilterSubject } from './provis
  *    events are handled again one per transaction, so only the failing event is retried or
  *    dead-lettered. A handler may take a transaction's events at once (`handleBatch`: a few
  *    set-based statements instead of some per event), and a lane may wait up to `lingerMs`
- *    for a fuller batch (ADR 0021).
+ *    for a fuller batch (ADR 0021). A delivery waiting in its lane is held unacked for as
+ *    long as the lane is busy, beyond the durable's `ack_wait` when a transaction is slow or
+ *    the backlog long: the worker keeps the ack timer of every message it holds running with
+ *    `working()` (every third of `ack_wait`), so that JetStream neither sends copies of it nor
+ *    has it dead-lettered for running out of deliveries while it waits.
  * 3. Gap-aware. An event ahead of the next expected version means NATS lost or has not yet
  *    delivered the ones before it: they are read from the store and handled first, in order,
  *    in the same transaction.
@@ -126,6 +130,7 @@ export interface EventConsumerSettings {
   /** Attempts per event before it is dead-lettered. Default: the consumer's provisioning. */
   maxDeliver?: number;
   retryDelayMs?: (deliveryCount: number) => number;
+  /** `working()` interval for held deliveries. Default a third of the durable's `ack_wait`. */
   heartbeatMs?: number;
   upcasters?: UpcasterRegistry;
   logger?: MessagingLogger;

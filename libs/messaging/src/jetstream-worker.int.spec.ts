@@ -164,24 +164,50 @@ describe('JetStreamWorker', () => {
         maxDeliver: 1,
         ackWaitMs: 1_000,
       });
+      await dispatch(workItem('vanished'));
+      // The first attempt is taken by a process that dies before it settles the message (a
+      // worker that lives keeps it with `working()`).
+      const consumer = await nats.js.consumers.get(nats.names.dispatchStream, 'dispatcher');
+      expect(await consumer.next({ expires: 5_000 })).not.toBeNull();
       let calls = 0;
-      let release!: () => void;
-      const hung = new Promise<void>((resolve) => (release = resolve));
-      // The first attempt hangs past ack_wait, as if its process had died.
       startWorker(async () => {
         calls += 1;
-        await hung;
       }, 2);
 
-      await dispatch(workItem('vanished'));
       await waitFor(async () => (await deadLetters()).length === 1, 'a dead letter');
-      release();
 
-      expect(calls).toBe(1);
+      expect(calls).toBe(0);
       expect((await deadLetters())[0]).toMatchObject({
         error: 'no outcome after 1 deliveries',
         delivery_count: 2,
       });
+    });
+  });
+
+  describe('When a handler outlasts ack_wait', () => {
+    it('should keep its message and the one waiting for its slot from redelivery, unasked', async () => {
+      await provisionConsumer(nats.jsm, nats.names.dispatchStream, {
+        durable: 'dispatcher',
+        filterSubject: nats.names.allDispatch,
+        maxDeliver: 1,
+        ackWaitMs: 1_000,
+      });
+      const deliveries: Array<[string, number]> = [];
+      startWorker(async (m, { deliveryCount }) => {
+        deliveries.push([m.json<DispatchWorkItem>().endpointId, deliveryCount]);
+        if (deliveries.length === 1) await delay(2_500);
+      });
+
+      await dispatch(workItem('slow'));
+      await waitFor(() => deliveries.length === 1, 'the slow message started');
+      await dispatch(workItem('waiting'));
+      await waitFor(async () => (await streamMessages()) === 0, 'the work queue to empty');
+
+      expect(deliveries).toEqual([
+        ['slow', 1],
+        ['waiting', 1],
+      ]);
+      expect(await deadLetters()).toEqual([]);
     });
   });
 

@@ -1,4 +1,5 @@
-import type { ConsumerMessages, JetStreamClient, JsMsg } from '@nats-io/jetstream';
+import type { ConsumerInfo, ConsumerMessages, JetStreamClient, JsMsg } from '@nats-io/jetstream';
+import { millis } from '@nats-io/nats-core';
 import { backoffMs, sleep } from './backoff';
 import { DeadLetterRecorder } from './dead-letters';
 import { DeferredMessageError, PoisonMessageError } from './errors';
@@ -41,7 +42,11 @@ export interface JetStreamWorkerOptions {
   maxDeliver?: number;
   /** Delay before redelivery after a failed attempt. Default 1 s doubling to 60 s. */
   retryDelayMs?: (deliveryCount: number) => number;
-  /** When set, calls `working()` at this interval while a handler runs. */
+  /**
+   * Interval of the `working()` calls that keep the server's ack timer of every message the
+   * worker holds (waiting for a slot or being handled) from running out. Default a third of
+   * the consumer's `ack_wait`; 0 turns them off.
+   */
   heartbeatMs?: number;
   /** Runs before a message is dead-lettered (e.g. to skip it in a per-stream cursor). */
   onGiveUp?: (msg: JsMsg, error: unknown) => Promise<void>;
@@ -55,6 +60,9 @@ export interface JetStreamWorkerOptions {
  * (with backoff) when the stream, the consumer or the connection went away. Handlers run
  * with bounded concurrency; `stop()` stops pulling, gives back buffered messages that were
  * not started, waits for running handlers to finish and settle their messages, then returns.
+ * A message the worker holds is kept from redelivery by `working()` until it is settled, so
+ * that a busy worker (a handler that queues it, like the event consumer's lanes) does not
+ * get copies of it, nor dead-letter one as out of deliveries.
  */
 export class JetStreamWorker {
   private readonly concurrency: number;
@@ -66,6 +74,9 @@ export class JetStreamWorker {
   private maxDeliver = Number.POSITIVE_INFINITY;
   private freeSlots: number;
   private slotWaiters: Array<() => void> = [];
+  /** Messages taken from `consume()` and not yet settled. */
+  private readonly held = new Set<JsMsg>();
+  private heartbeat: { ms: number; timer: ReturnType<typeof setInterval> } | null = null;
 
   constructor(private readonly options: JetStreamWorkerOptions) {
     this.concurrency = Math.max(1, options.concurrency ?? 1);
@@ -103,7 +114,9 @@ export class JetStreamWorker {
     while (!this.stopping) {
       try {
         const consumer = await this.options.js.consumers.get(this.options.stream, this.options.durable);
-        this.maxDeliver = this.options.maxDeliver ?? attemptsOf(await consumer.info(true));
+        const info = await consumer.info(true);
+        this.maxDeliver = this.options.maxDeliver ?? attemptsOf(info);
+        this.beatEvery(this.options.heartbeatMs ?? heartbeatOf(info));
         const messages = await consumer.consume({
           max_messages: this.options.maxMessages ?? this.concurrency * 2,
         });
@@ -115,13 +128,16 @@ export class JetStreamWorker {
             this.logger.info({ consumer: this.name }, 'consuming again');
             failures = 0;
           }
+          this.held.add(m);
           await this.acquireSlot();
           if (this.stopping) {
+            this.held.delete(m);
             this.releaseSlot();
             m.nak();
             continue;
           }
           const task = this.process(m).finally(() => {
+            this.held.delete(m);
             this.inFlight.delete(task);
             this.releaseSlot();
           });
@@ -145,6 +161,33 @@ export class JetStreamWorker {
       if (!this.stopping) await sleep(backoffMs(failures, 250, 15_000), this.stopController.signal);
     }
     await Promise.all(this.inFlight);
+    this.beatEvery(0);
+  }
+
+  /**
+   * One timer per worker beats for all held messages, rather than a timer per message: a
+   * worker may hold hundreds (the event consumer's lanes × batch size), most of them settled
+   * long before a beat is due, so per-message timers would be mostly set up and torn down for
+   * nothing. A message may wait up to one interval for its first beat, still well within
+   * `ack_wait` at the default of a third of it.
+   */
+  private beatEvery(ms: number): void {
+    const interval = Math.max(0, ms);
+    if ((this.heartbeat?.ms ?? 0) === interval) return;
+    if (this.heartbeat) clearInterval(this.heartbeat.timer);
+    this.heartbeat = null;
+    if (interval === 0) return;
+    const timer = setInterval(() => {
+      for (const m of this.held) {
+        try {
+          m.working();
+        } catch {
+          // The connection is gone: the server redelivers the message, the handler goes on.
+        }
+      }
+    }, interval);
+    timer.unref();
+    this.heartbeat = { ms: interval, timer };
   }
 
   /** Re-creates the pull when the server goes quiet or the consumer vanished (README "Heartbeats"). */
@@ -178,9 +221,6 @@ export class JetStreamWorker {
       // The spare delivery: the last attempt ended without an outcome (its process died).
       return this.giveUp(m, new Error(`no outcome after ${this.maxDeliver} deliveries`), deliveryCount);
     }
-    const heartbeat = this.options.heartbeatMs
-      ? setInterval(() => m.working(), this.options.heartbeatMs)
-      : null;
     try {
       await this.options.handler(m, { deliveryCount, working: () => m.working() });
       m.ack();
@@ -211,8 +251,6 @@ export class JetStreamWorker {
       );
       m.nak(delay);
       return 'nak';
-    } finally {
-      if (heartbeat) clearInterval(heartbeat);
     }
   }
 
@@ -263,4 +301,10 @@ export class JetStreamWorker {
     if (next) next();
     else this.freeSlots += 1;
   }
+}
+
+/** A third of the consumer's `ack_wait` (the server's default, 30 s, when unset): two beats may be lost. */
+function heartbeatOf(info: ConsumerInfo): number {
+  const ackWait = info.config.ack_wait ? millis(info.config.ack_wait) : 30_000;
+  return Math.max(1, Math.floor(ackWait / 3));
 }
