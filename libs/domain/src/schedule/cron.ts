@@ -7,17 +7,19 @@ import { invalid } from '../core/errors';
 // `@daily`-style aliases are accepted too. Hash fields (`H`) are refused: cron-parser fills
 // them from a seed, and a plan must follow from its inputs alone.
 //
-// Times are computed by cron-parser in the endpoint's IANA zone, which is what makes them
-// DST-correct: on a spring-forward day a wall-clock time that does not exist (02:30 in
-// Berlin) runs once at the first instant after the gap (03:30); on a fall-back day a daily
-// time inside the repeated hour runs once, at its first occurrence. Sub-hourly expressions
-// follow elapsed time and so fire in both copies of the repeated hour.
+// Times follow the endpoint's IANA zone, by the rules of Temporal's `compatible`
+// disambiguation: on a spring-forward day a wall-clock time that does not exist (02:30 in
+// Berlin) runs once, as the instant it denotes in the offset before the change (03:30); on a
+// fall-back day a time inside the repeated period runs once, at its first occurrence. An
+// expression for every hour follows elapsed time, as cron's wildcard jobs do: its times in a
+// gap do not run, those in a repeated period run in both copies.
 //
-// cron-parser knows about a clock change only while it steps through it: started just after
-// one (inside the landing hour, or the second copy of the repeated hour), it steps over the
-// moved 02:30 run or finds the repeated time a second time. So a search that starts shortly
-// after a change of the zone's offset starts `DST_LOOKBACK_MS` earlier and drops the times
-// up to its reference.
+// cron-parser does the field matching on the wall clock (in UTC, where no clock changes), and
+// this file maps wall-clock times to instants one span of constant offset at a time, finding
+// the changes with Intl. cron-parser's own zone handling sees a change only while it steps
+// through one and assumes an hour's shift at 02:00-03:00: it lost or repeated runs near a
+// change, and in zones whose clocks change at midnight (Havana), by 30 minutes (Lord Howe),
+// at 02:45 (Chatham) or by two hours (Troll) it planned wrong times or none.
 
 //////////////////////////////////////// Validation
 
@@ -27,8 +29,10 @@ const HASH_FIELD = /\bH\b/i;
 const PARSE_REFERENCE = new Date(Date.UTC(2000, 0, 1));
 /** The last instant a `Date` holds (+275760-09-13). */
 export const MAX_INSTANT = 8.64e15;
-/** Longer than any clock change (2 h at most) plus the hour it lands in. */
+/** Longer than any clock change (2 h at most) plus the time it takes to pass its effects. */
 const DST_LOOKBACK_MS = 3 * 60 * 60_000;
+/** How far apart the offset is sampled when looking for a change: no zone changes twice a day. */
+const OFFSET_SAMPLE_MS = 24 * 60 * 60_000;
 
 /** Why `timezone` is not an IANA zone this runtime knows, or null. */
 export function validateTimezone(timezone: string): string | null {
@@ -96,33 +100,105 @@ export function cronTimesBetween(
   return times;
 }
 
-/** The fire times strictly after `after`, one per call, stepping through a clock change just before it. */
+/** The fire times strictly after `after`, one per call. */
 function fireTimesAfter(expression: string, timezone: string, after: Date): () => Date {
   if (!(Math.abs(after.getTime()) <= MAX_INSTANT - DST_LOOKBACK_MS)) throw noFireTime(expression, after);
-  const parse = (currentDate: Date) =>
-    CronExpressionParser.parse(expression.trim(), { currentDate, tz: timezone });
-  // Fire times are whole seconds; from a fraction just before a clock change cron-parser
-  // skips a week of a weekly expression, so the search starts from the whole second.
-  const start = Math.floor(after.getTime() / 1000) * 1000;
-  const lookback = new Date(start - DST_LOOKBACK_MS);
-  const fromAfter = parse(new Date(start));
-  // An expression for every hour follows elapsed time: no run moves, none repeats.
-  const everyHour = fromAfter.fields.hour.values.length === 24;
-  const iterator =
-    everyHour || utcOffset(timezone, lookback) === utcOffset(timezone, after) ? fromAfter : parse(lookback);
-  const next = () => {
-    try {
-      return iterator.next().toDate();
-    } catch {
-      // cron-parser's own limits: the end of the date range, or its loop limit.
-      throw noFireTime(expression, after);
+  // After a recent change the search starts before it, so that the change is seen: its moved
+  // runs may still lie ahead, and the times it repeats must not run again.
+  const lookback = after.getTime() - DST_LOOKBACK_MS;
+  const changedLately = utcOffsetMs(timezone, lookback) !== utcOffsetMs(timezone, after.getTime());
+  const times = zonedFireTimes(expression.trim(), timezone, changedLately ? lookback : after.getTime());
+  return () => {
+    for (;;) {
+      const { value } = times.next();
+      if (value === undefined) throw noFireTime(expression, after);
+      if (value > after.getTime()) return new Date(value);
     }
   };
+}
+
+/**
+ * Fire times after `from`, in order: span by span of constant offset, the wall-clock times
+ * the expression matches; unless it names every hour, less the second copies of repeated
+ * times and merged with the times a spring-forward skipped, moved past the gap.
+ */
+function* zonedFireTimes(expression: string, timezone: string, from: number): Generator<number, undefined> {
+  const everyHour = wallClock(expression, 0).fields.hour.values.length === 24;
+  let spanStart = from;
+  let offset = utcOffsetMs(timezone, spanStart);
+  let wallAfter = spanStart + offset;
+  let skippedTimes: number[] = [];
+  let repeatedUntil = Number.NEGATIVE_INFINITY;
+  for (;;) {
+    const walls = wallTimesAfter(expression, wallAfter);
+    let checkedUpTo = spanStart;
+    let change: number | null = null;
+    for (let wall = walls(); wall !== null; wall = walls()) {
+      const time = wall - offset;
+      change = firstOffsetChange(timezone, offset, checkedUpTo, Math.min(time, MAX_INSTANT));
+      if (change !== null || time > MAX_INSTANT) break;
+      checkedUpTo = time;
+      while (skippedTimes.length > 0 && skippedTimes[0] <= time) {
+        const skippedTime = skippedTimes.shift() as number;
+        if (skippedTime < time) yield skippedTime;
+      }
+      if (wall >= repeatedUntil || everyHour) yield time;
+    }
+    yield* skippedTimes;
+    if (change === null) return undefined;
+    const newOffset = utcOffsetMs(timezone, change);
+    // Spring forward: the wall-clock times in [change + offset, change + newOffset) never show.
+    skippedTimes = [];
+    if (!everyHour) {
+      const skipped = wallTimesAfter(expression, change + offset - 1);
+      for (let wall = skipped(); wall !== null && wall < change + newOffset; wall = skipped())
+        skippedTimes.push(wall - offset);
+    }
+    // Fall back: those in [change + newOffset, change + offset) show a second time.
+    repeatedUntil = change + offset;
+    spanStart = change;
+    offset = newOffset;
+    wallAfter = change + newOffset - 1;
+  }
+}
+
+function wallClock(expression: string, at: number) {
+  return CronExpressionParser.parse(expression, { currentDate: new Date(at), tz: 'UTC' });
+}
+
+/** The wall-clock times (as UTC milliseconds) the expression matches after `wallAfter`, then null at the end of its range. */
+function wallTimesAfter(expression: string, wallAfter: number): () => number | null {
+  // From a whole second: from a fraction cron-parser may skip a week of a weekly expression.
+  const iterator = wallClock(expression, Math.floor(wallAfter / 1000) * 1000);
   return () => {
-    let time = next();
-    while (time.getTime() <= after.getTime()) time = next();
-    return time;
+    for (;;) {
+      let wall: number;
+      try {
+        wall = iterator.next().getTime();
+      } catch {
+        // cron-parser's own limits: the end of the date range, or its loop limit.
+        return null;
+      }
+      if (wall > wallAfter) return wall;
+    }
   };
+}
+
+/** The first instant in (`from`, `until`] at which the zone's offset is no longer `offset`, or null. */
+function firstOffsetChange(timezone: string, offset: number, from: number, until: number): number | null {
+  for (let low = from; low < until;) {
+    let high = Math.min(until, low + OFFSET_SAMPLE_MS);
+    if (utcOffsetMs(timezone, high) !== offset) {
+      while (high - low > 1) {
+        const middle = low + Math.floor((high - low) / 2);
+        if (utcOffsetMs(timezone, middle) === offset) low = middle;
+        else high = middle;
+      }
+      return high;
+    }
+    low = high;
+  }
+  return null;
 }
 
 const noFireTime = (expression: string, after: Date) =>
@@ -132,14 +208,18 @@ const noFireTime = (expression: string, after: Date) =>
 
 const offsetFormats = new Map<string, Intl.DateTimeFormat>();
 
-/** The zone's offset from UTC at `at`, as Intl names it ("GMT+02:00"). */
-function utcOffset(timezone: string, at: Date): string {
+/** The zone's offset from UTC at `at`, in milliseconds. */
+function utcOffsetMs(timezone: string, at: number): number {
   let format = offsetFormats.get(timezone);
   if (!format) {
     format = new Intl.DateTimeFormat('en-US', { timeZone: timezone, timeZoneName: 'longOffset' });
     offsetFormats.set(timezone, format);
   }
-  return format.formatToParts(at).find((part) => part.type === 'timeZoneName')?.value ?? '';
+  const name = format.formatToParts(at).find((part) => part.type === 'timeZoneName')?.value ?? 'GMT';
+  const match = /^GMT([+-])(\d\d):(\d\d)(?::(\d\d))?$/.exec(name);
+  if (!match) return 0;
+  const [, sign, hours, minutes, seconds = '0'] = match;
+  return (sign === '-' ? -1 : 1) * ((Number(hours) * 60 + Number(minutes)) * 60 + Number(seconds)) * 1000;
 }
 
 function assertPlannable(expression: string, timezone: string): void {

@@ -1,3 +1,4 @@
+import { CronExpressionParser } from 'cron-parser';
 import { DomainError } from '../core/errors';
 import {
   cronTimesBetween,
@@ -7,6 +8,64 @@ import {
   validateCron,
   validateTimezone,
 } from './cron';
+
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+
+const offsetFormats = new Map<string, Intl.DateTimeFormat>();
+const offsetFormat = (zone: string) => {
+  const format =
+    offsetFormats.get(zone) ??
+    new Intl.DateTimeFormat('en-US', { timeZone: zone, timeZoneName: 'longOffset' });
+  offsetFormats.set(zone, format);
+  return format;
+};
+
+function offsetOf(zone: string, at: number): number {
+  const name = offsetFormat(zone)
+    .formatToParts(at)
+    .find((part) => part.type === 'timeZoneName')?.value;
+  const [, sign, hours, minutes] = /^GMT(?:([+-])(\d\d):(\d\d))?$/.exec(name ?? '') ?? [];
+  return sign ? (sign === '-' ? -1 : 1) * (Number(hours) * HOUR + Number(minutes) * MINUTE) : 0;
+}
+
+/** The instants in [from, to) at which the zone's offset changes, to the minute. */
+function offsetChanges(zone: string, from: number, to: number): number[] {
+  const changes: number[] = [];
+  for (let at = from; at + HOUR <= to; at += HOUR) {
+    if (offsetOf(zone, at) === offsetOf(zone, at + HOUR)) continue;
+    let minute = at;
+    while (offsetOf(zone, minute) === offsetOf(zone, at)) minute += MINUTE;
+    changes.push(minute);
+  }
+  return changes;
+}
+
+/**
+ * The reference: every minute of (from, to], read on the zone's wall clock. A matching wall
+ * time runs when it shows first (again too, for an expression naming every hour); one a
+ * spring-forward skips runs at the instant it denotes in the offset before the change, unless
+ * the expression names every hour.
+ */
+function walkWallClock(expression: string, zone: string, from: number, to: number): number[] {
+  const cron = CronExpressionParser.parse(expression, { tz: 'UTC', currentDate: new Date(0) });
+  const everyHour = cron.fields.hour.values.length === 24;
+  const matches = (wall: number) => cron.includesDate(new Date(wall));
+  const times = new Set<number>();
+  let previous: { wall: number; offset: number } | null = null;
+  let latestWall = Number.NEGATIVE_INFINITY;
+  for (let at = from - 4 * HOUR; at <= to; at += MINUTE) {
+    const offset = offsetOf(zone, at);
+    const wall = at + offset;
+    if (previous && !everyHour)
+      for (let skipped = previous.wall + MINUTE; skipped < wall; skipped += MINUTE)
+        if (matches(skipped)) times.add(skipped - previous.offset);
+    if (matches(wall) && (wall > latestWall || everyHour)) times.add(at);
+    latestWall = Math.max(latestWall, wall);
+    previous = { wall, offset };
+  }
+  return [...times].filter((time) => time > from && time <= to).sort((a, b) => a - b);
+}
 
 const times = (expression: string, timezone: string, after: string, count: number) =>
   nextCronTimes(expression, timezone, new Date(after), count).map((date) => date.toISOString());
@@ -187,6 +246,134 @@ describe('Cron', () => {
         '2025-11-02T06:30:00.000Z',
         '2025-11-02T07:00:00.000Z',
       ]);
+    });
+  });
+
+  describe('When the zone changes its clocks at midnight, by 30 minutes, at 02:45 or by two hours', () => {
+    it.each([
+      // Havana springs forward at midnight: 00:30 does not exist on 8 March 2026.
+      [
+        '30 0 * * *',
+        'America/Havana',
+        '2026-03-07T12:00:00Z',
+        '2026-03-08T05:30:00.000Z',
+        '2026-03-09T04:30:00.000Z',
+      ],
+      // ... and falls back from 01:00 to midnight on 1 November: 00:30 runs once, the first time.
+      [
+        '30 0 * * *',
+        'America/Havana',
+        '2026-10-31T12:00:00Z',
+        '2026-11-01T04:30:00.000Z',
+        '2026-11-02T05:30:00.000Z',
+      ],
+      // Lord Howe moves 02:00 to 02:30 on 4 October 2026: 02:15 runs at 02:45.
+      [
+        '15 2 * * *',
+        'Australia/Lord_Howe',
+        '2026-10-03T00:00:00Z',
+        '2026-10-03T15:45:00.000Z',
+        '2026-10-04T15:15:00.000Z',
+      ],
+      [
+        '45 1 * * *',
+        'Australia/Lord_Howe',
+        '2026-04-04T00:00:00Z',
+        '2026-04-04T14:45:00.000Z',
+        '2026-04-05T15:15:00.000Z',
+      ],
+      // Chatham (+12:45) moves 02:45 to 03:45 on 27 September 2026: 03:00 runs at 04:00.
+      [
+        '0 3 * * *',
+        'Pacific/Chatham',
+        '2026-09-26T00:00:00Z',
+        '2026-09-26T14:15:00.000Z',
+        '2026-09-27T13:15:00.000Z',
+      ],
+      [
+        '0 3 * * *',
+        'Pacific/Chatham',
+        '2026-04-04T00:00:00Z',
+        '2026-04-04T13:15:00.000Z',
+        '2026-04-05T14:15:00.000Z',
+      ],
+      // Troll moves 01:00 to 03:00 on 29 March 2026: 02:30 runs at 04:30.
+      [
+        '30 2 * * *',
+        'Antarctica/Troll',
+        '2026-03-28T12:00:00Z',
+        '2026-03-29T02:30:00.000Z',
+        '2026-03-30T00:30:00.000Z',
+      ],
+      [
+        '30 1 * * *',
+        'Antarctica/Troll',
+        '2026-10-24T12:00:00Z',
+        '2026-10-24T23:30:00.000Z',
+        '2026-10-26T01:30:00.000Z',
+      ],
+      // An expression for every hour follows elapsed time: no 02:00 run moved to 02:30.
+      [
+        '0 * * * *',
+        'Australia/Lord_Howe',
+        '2026-10-03T14:10:00Z',
+        '2026-10-03T14:30:00.000Z',
+        '2026-10-03T16:00:00.000Z',
+      ],
+    ])('should plan %s in %s after %s by the same rules', (expression, zone, after, ...expected) => {
+      expect(times(expression, zone, after, 2)).toEqual(expected);
+    });
+
+    // Every clock change of 2026 in these zones, from before it, at it and from inside it,
+    // against a minute-by-minute walk of the zone's wall clock.
+    const zones = [
+      'Europe/Berlin',
+      'America/New_York',
+      'Australia/Sydney',
+      'America/Havana',
+      'Australia/Lord_Howe',
+      'Pacific/Chatham',
+      'Antarctica/Troll',
+      'Africa/Casablanca',
+    ];
+    const expressions = [
+      '30 2 * * *',
+      '0 0 * * *',
+      '45 1 * * 0',
+      '15,45 1-3 * * *',
+      '*/20 * * * *',
+      '0 * * * *',
+    ];
+    it.each(zones)('should agree with a walk of the wall clock around every change of 2026 in %s', (zone) => {
+      for (const change of offsetChanges(zone, Date.UTC(2026, 0, 1), Date.UTC(2027, 0, 1))) {
+        for (const expression of expressions) {
+          const window = { from: change - 5 * HOUR, to: change + 8 * HOUR };
+          const walked = walkWallClock(expression, zone, window.from, window.to);
+          for (const start of [
+            -5 * HOUR,
+            -HOUR,
+            -1,
+            0,
+            1,
+            10 * MINUTE,
+            59 * MINUTE,
+            90 * MINUTE,
+            150 * MINUTE,
+          ]) {
+            const after = change + start;
+            const planned = cronTimesBetween(expression, zone, new Date(after), new Date(window.to), 1_000);
+            expect({
+              expression,
+              after: new Date(after),
+              times: planned.map((time) => time.getTime()),
+            }).toEqual({
+              expression,
+              after: new Date(after),
+              times: walked.filter((time) => time > after),
+            });
+          }
+        }
+      }
     });
   });
 
