@@ -29,8 +29,11 @@ const HASH_FIELD = /\bH\b/i;
 const PARSE_REFERENCE = new Date(Date.UTC(2000, 0, 1));
 /** The last instant a `Date` holds (+275760-09-13). */
 export const MAX_INSTANT = 8.64e15;
-/** Longer than any clock change (2 h at most) plus the time it takes to pass its effects. */
-const DST_LOOKBACK_MS = 3 * 60 * 60_000;
+/**
+ * Longer than any clock change, and so than the time it takes to pass its effects: 2 h today,
+ * but Samoa (Pacific/Apia) and Tokelau skipped a whole day in 2011, Kwajalein in 1993.
+ */
+const DST_LOOKBACK_MS = 25 * 60 * 60_000;
 /** How far apart the offset is sampled when looking for a change: no zone changes twice a day. */
 const OFFSET_SAMPLE_MS = 24 * 60 * 60_000;
 
@@ -102,12 +105,17 @@ export function cronTimesBetween(
 
 /** The fire times strictly after `after`, one per call. */
 function fireTimesAfter(expression: string, timezone: string, after: Date): () => Date {
-  if (!(Math.abs(after.getTime()) <= MAX_INSTANT - DST_LOOKBACK_MS)) throw noFireTime(expression, after);
+  if (!(Math.abs(after.getTime()) <= MAX_INSTANT)) throw noFireTime(expression, after);
   // After a recent change the search starts before it, so that the change is seen: its moved
   // runs may still lie ahead, and the times it repeats must not run again.
-  const lookback = after.getTime() - DST_LOOKBACK_MS;
+  const lookback = Math.max(after.getTime() - DST_LOOKBACK_MS, -MAX_INSTANT);
   const changedLately = utcOffsetMs(timezone, lookback) !== utcOffsetMs(timezone, after.getTime());
-  const times = zonedFireTimes(expression.trim(), timezone, changedLately ? lookback : after.getTime());
+  const times = zonedFireTimes(
+    expression.trim(),
+    timezone,
+    changedLately ? lookback : after.getTime(),
+    after.getTime(),
+  );
   return () => {
     for (;;) {
       const { value } = times.next();
@@ -120,20 +128,30 @@ function fireTimesAfter(expression: string, timezone: string, after: Date): () =
 /**
  * Fire times after `from`, in order: span by span of constant offset, the wall-clock times
  * the expression matches; unless it names every hour, less the second copies of repeated
- * times and merged with the times a spring-forward skipped, moved past the gap.
+ * times and merged with the times a spring-forward skipped, moved past the gap. Wall-clock
+ * times of a span up to `after` are not listed (those of the spans before it only up to the
+ * change that ends them): from a lookback, a frequent expression would list hours of them.
  */
-function* zonedFireTimes(expression: string, timezone: string, from: number): Generator<number, undefined> {
+function* zonedFireTimes(
+  expression: string,
+  timezone: string,
+  from: number,
+  after: number,
+): Generator<number, undefined> {
   const everyHour = wallClock(expression, 0).fields.hour.values.length === 24;
   let spanStart = from;
   let offset = utcOffsetMs(timezone, spanStart);
-  let wallAfter = spanStart + offset;
+  // The span's wall-clock times are searched from `searchFrom`; none lies in (`passed`, `wall`).
+  let searchFrom = Math.max(from, after) + offset;
+  let passed = searchFrom;
   let skippedTimes: number[] = [];
   let repeatedUntil = Number.NEGATIVE_INFINITY;
   for (;;) {
-    const walls = wallTimesAfter(expression, wallAfter);
+    const walls = wallTimesAfter(expression, searchFrom);
     let checkedUpTo = spanStart;
     let change: number | null = null;
-    for (let wall = walls(); wall !== null; wall = walls()) {
+    let wall = walls();
+    for (; wall !== null; passed = wall, wall = walls()) {
       const time = wall - offset;
       change = firstOffsetChange(timezone, offset, checkedUpTo, Math.min(time, MAX_INSTANT));
       if (change !== null || time > MAX_INSTANT) break;
@@ -150,26 +168,45 @@ function* zonedFireTimes(expression: string, timezone: string, from: number): Ge
     // Spring forward: the wall-clock times in [change + offset, change + newOffset) never show.
     skippedTimes = [];
     if (!everyHour) {
-      const skipped = wallTimesAfter(expression, change + offset - 1);
-      for (let wall = skipped(); wall !== null && wall < change + newOffset; wall = skipped())
-        skippedTimes.push(wall - offset);
+      const skipped = wallTimesAfter(expression, change + offset - 1, change + newOffset - 1);
+      for (let skippedWall = skipped(); skippedWall !== null; skippedWall = skipped())
+        skippedTimes.push(skippedWall - offset);
     }
     // Fall back: those in [change + newOffset, change + offset) show a second time.
     repeatedUntil = change + offset;
+    const wallAfter = Math.max(change + newOffset - 1, after + newOffset);
+    // The next span goes on from `wall` rather than search again (years, for a rare expression)
+    // when the times that skips, those in (wallAfter, passed], are not wanted: there are none,
+    // or they are second copies of repeated times.
+    const unwanted = passed <= wallAfter || (!everyHour && passed < repeatedUntil);
+    searchFrom = wall !== null && unwanted ? Math.max(wallAfter, wall - 1) : wallAfter;
+    passed = wall !== null && unwanted ? Math.max(wallAfter, passed) : wallAfter;
     spanStart = change;
     offset = newOffset;
-    wallAfter = change + newOffset - 1;
   }
 }
 
-function wallClock(expression: string, at: number) {
-  return CronExpressionParser.parse(expression, { currentDate: new Date(at), tz: 'UTC' });
+function wallClock(expression: string, at: number, until?: number) {
+  return CronExpressionParser.parse(expression, {
+    currentDate: new Date(at),
+    endDate: until === undefined ? undefined : new Date(until),
+    tz: 'UTC',
+  });
 }
 
-/** The wall-clock times (as UTC milliseconds) the expression matches after `wallAfter`, then null at the end of its range. */
-function wallTimesAfter(expression: string, wallAfter: number): () => number | null {
-  // From a whole second: from a fraction cron-parser may skip a week of a weekly expression.
-  const iterator = wallClock(expression, Math.floor(wallAfter / 1000) * 1000);
+/**
+ * The wall-clock times (as UTC milliseconds) the expression matches after `wallAfter` (up to
+ * `until`), then null at the end of its range.
+ */
+function wallTimesAfter(expression: string, wallAfter: number, until?: number): () => number | null {
+  let iterator: ReturnType<typeof wallClock>;
+  try {
+    // From a whole second: from a fraction cron-parser may skip a week of a weekly expression.
+    iterator = wallClock(expression, Math.floor(wallAfter / 1000) * 1000, until);
+  } catch {
+    // A wall clock outside the range of a date (an instant near either end, in a far-off zone).
+    return () => null;
+  }
   return () => {
     for (;;) {
       let wall: number;

@@ -1,6 +1,7 @@
 import { CronExpressionParser } from 'cron-parser';
 import { DomainError } from '../core/errors';
 import {
+  MAX_INSTANT,
   cronTimesBetween,
   describeCron,
   isValidCron,
@@ -69,6 +70,33 @@ function walkWallClock(expression: string, zone: string, from: number, to: numbe
 
 const times = (expression: string, timezone: string, after: string, count: number) =>
   nextCronTimes(expression, timezone, new Date(after), count).map((date) => date.toISOString());
+
+/** Each time cron-parser is asked for its next time while `run` runs: where from, what it found. */
+function cronParserSteps(run: () => unknown): { from: number; found: number | null }[] {
+  const steps: { from: number; found: number | null }[] = [];
+  const parse = CronExpressionParser.parse.bind(CronExpressionParser);
+  const spy = jest.spyOn(CronExpressionParser, 'parse').mockImplementation((expression, options) => {
+    const cron = parse(expression, options);
+    const next = cron.next.bind(cron);
+    cron.next = () => {
+      const start = options?.currentDate;
+      const from =
+        typeof start === 'string' || typeof start === 'number' ? new Date(start).getTime() : start?.getTime();
+      const step = { from: from ?? 0, found: null as number | null };
+      steps.push(step);
+      const date = next();
+      step.found = date.getTime();
+      return date;
+    };
+    return cron;
+  });
+  try {
+    run();
+  } finally {
+    spy.mockRestore();
+  }
+  return steps;
+}
 
 describe('Cron', () => {
   describe('When an expression is validated', () => {
@@ -375,6 +403,58 @@ describe('Cron', () => {
         }
       }
     });
+  });
+
+  describe('When a change lies close before the reference, or the next time far ahead', () => {
+    // Samoa skipped Friday 30 December 2011 (UTC-10 to UTC+14 at 10:00Z): its 09:00 runs at
+    // the instant 09:00 denotes at UTC-10, 19:00Z, from a plan made at any time before then.
+    it.each(['2011-12-30T09:59:59.999Z', '2011-12-30T13:01:00.000Z', '2011-12-30T18:59:59.999Z'])(
+      'should run the 09:00 of a day a 24-hour spring-forward skipped (Apia, after %s)',
+      (after) => {
+        expect(times('0 9 * * 5', 'Pacific/Apia', after, 2)).toEqual([
+          '2011-12-30T19:00:00.000Z',
+          '2012-01-05T19:00:00.000Z',
+        ]);
+      },
+    );
+
+    it('should not walk the hours before the reference of an every-second expression just after a change', () => {
+      const after = new Date('2026-10-25T01:01:00.000Z');
+      let planned: Date[] = [];
+      const steps = cronParserSteps(
+        () => (planned = nextCronTimes('* * * * * *', 'Europe/Berlin', after, 2)),
+      );
+      expect(planned.map((date) => date.toISOString())).toEqual([
+        '2026-10-25T01:01:01.000Z',
+        '2026-10-25T01:01:02.000Z',
+      ]);
+      expect(steps.length).toBeLessThan(20);
+    });
+
+    it('should search once, not once per clock change, for a time decades ahead', () => {
+      const after = new Date('2017-01-01T00:00:00.000Z');
+      let planned: Date[] = [];
+      const steps = cronParserSteps(
+        () => (planned = nextCronTimes('0 0 * 2 1#5', 'Europe/Berlin', after, 1)),
+      );
+      // The fifth Monday of a February: 29 February 2044.
+      expect(planned.map((date) => date.toISOString())).toEqual(['2044-02-28T23:00:00.000Z']);
+      const farSearches = steps.filter(({ from, found }) => found !== null && found - from > 366 * 24 * HOUR);
+      // One to validate the expression, one to plan.
+      expect(farSearches.length).toBeLessThanOrEqual(2);
+    });
+
+    it.each([
+      ['0 9 * * *', 'Pacific/Kiritimati', MAX_INSTANT - 3 * HOUR - 1],
+      ['0 9 * * *', 'America/New_York', -MAX_INSTANT + 3 * HOUR],
+    ])(
+      'should throw a domain error when the wall clock of %j in %s leaves the range of a date',
+      (expression, zone, after) => {
+        expect(() => nextCronTimes(expression, zone, new Date(after), 1)).toThrow(
+          expect.objectContaining({ code: 'SCHEDULE.NO_FIRE_TIME' }),
+        );
+      },
+    );
   });
 
   describe('When an expression is described', () => {
