@@ -123,7 +123,8 @@ export class EndpointSettingsDto {
   readonly cron?: string;
 
   @ApiPropertyOptional({
-    description: 'IANA time zone of the cron expression; default UTC. Only with cron.',
+    description:
+      'IANA time zone of the cron expression; default UTC. Only with cron. On clock-change days a time the change skips runs once, at the instant it denotes in the offset before the change (02:30 in Berlin on the spring day runs at 03:30 CEST), and a repeated time runs once, at its first occurrence; an expression whose hour field is `*` follows elapsed time.',
     example: 'Europe/Berlin',
   })
   @ValidateIfPresent()
