@@ -511,7 +511,7 @@ function printSummary(result: BenchResult, file: string | null): void {
     } after the load stopped`,
     `  pause/resume ms   p50 ${result.commandFoldMs.p50} · p99 ${result.commandFoldMs.p99} · max ${result.commandFoldMs.max} (${result.commandFoldMs.count} folded${
       result.commandFoldMs.timeouts ? `, ${result.commandFoldMs.timeouts} > 60 s` : ''
-    }; API answer → scheduler row)`,
+    }; API answer → scheduler row; in the warm-up: ${result.commandFoldMs.warmup?.count ?? 0} · max ${result.commandFoldMs.warmup?.max ?? 0})`,
     `  CPU % (window)    machine ${result.cpuPercent.machine}% of ${result.machine.cpus} cores (steal ${result.cpuPercent.steal}%); ${Object.entries(
       result.cpuPercent.groups,
     )
@@ -822,7 +822,7 @@ async function main(): Promise<void> {
       timeouts: probe.timeouts,
       caughtUpAfterStopS: drained.caughtUpAfterStopS,
     },
-    commandFoldMs: commands.report(),
+    commandFoldMs: commands.report(window.fromMs, window.toMs),
     peakRssBytes,
     cpuPercent: { ...windowCpu, othersPercent, othersBeforePercent },
     postgres: postgresSampler.report(),

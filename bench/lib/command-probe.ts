@@ -13,8 +13,14 @@ const STEPS = [
  * answer until the scheduler's row shows the new status (what decides whether runs go on).
  * One cycle at a time; a step that waits longer than `giveUpMs` is a timeout.
  */
+/** A command's fold time, and when the API answered it. */
+interface FoldSample {
+  answeredAt: number;
+  ms: number;
+}
+
 export class CommandProbe {
-  readonly foldMs: number[] = [];
+  private readonly samples: FoldSample[] = [];
   timeouts = 0;
   private timer: NodeJS.Timeout | null = null;
   private running = false;
@@ -49,8 +55,18 @@ export class CommandProbe {
     if (this.timer) clearInterval(this.timer);
   }
 
-  report(): Percentiles & { timeouts: number } {
-    return { ...percentiles(this.foldMs), timeouts: this.timeouts };
+  /**
+   * The commands answered inside [fromMs, toMs), like every other figure of the window; those
+   * of the warm-up (the backlog of creating the endpoints) are summed up apart.
+   */
+  report(fromMs: number, toMs: number): Percentiles & { timeouts: number; warmup: Percentiles } {
+    const inside = this.samples.filter((s) => s.answeredAt >= fromMs && s.answeredAt < toMs);
+    const before = this.samples.filter((s) => s.answeredAt < fromMs);
+    return {
+      ...percentiles(inside.map((s) => s.ms)),
+      timeouts: this.timeouts,
+      warmup: percentiles(before.map((s) => s.ms)),
+    };
   }
 
   private async cycle(): Promise<void> {
@@ -64,7 +80,7 @@ export class CommandProbe {
           if (!this.stopped) this.timeouts += 1;
           return;
         }
-        this.foldMs.push(Date.now() - answeredAt);
+        this.samples.push({ answeredAt, ms: Date.now() - answeredAt });
       }
     } catch {
       // a failed request is not a fold time; the next cycle tries again

@@ -37,7 +37,7 @@ export interface BenchResult {
   eventLagMs: Record<string, Percentiles & { timeouts: number }>;
   projectionLagMs: Percentiles & { timeouts: number; caughtUpAfterStopS: number | null };
   /** A pause or resume of a probe endpoint, from the API's answer to the scheduler's row (every 5 s of the load). */
-  commandFoldMs: Percentiles & { timeouts: number };
+  commandFoldMs: Percentiles & { timeouts: number; warmup?: Percentiles };
   /** Peak RSS of each app (VmHWM), and nats-server; bytes. */
   peakRssBytes: Record<string, number>;
   /**
