@@ -45,11 +45,7 @@ describe('JetStreamWorker', () => {
   });
   beforeEach(async () => {
     nats = await createTestNats();
-    await provisionConsumer(nats.jsm, nats.names.dispatchStream, {
-      durable: 'dispatcher',
-      filterSubject: nats.names.allDispatch,
-      maxDeliver: 3,
-    });
+    await provisionDispatcher({ maxDeliver: 3 });
   });
   afterEach(async () => {
     await worker?.stop();
@@ -57,6 +53,14 @@ describe('JetStreamWorker', () => {
     await nats.cleanup();
   });
   afterAll(() => db.drop());
+
+  /** (Re)provisions the durable the workers consume, `dispatcher` on the dispatch stream. */
+  const provisionDispatcher = (spec: { maxDeliver?: number; ackWaitMs?: number }) =>
+    provisionConsumer(nats.jsm, nats.names.dispatchStream, {
+      durable: 'dispatcher',
+      filterSubject: nats.names.allDispatch,
+      ...spec,
+    });
 
   function startWorker(handler: MessageHandler, concurrency = 1): JetStreamWorker {
     worker = new JetStreamWorker({
@@ -158,12 +162,7 @@ describe('JetStreamWorker', () => {
 
   describe('When the last attempt ends without an outcome', () => {
     it('should dead-letter the message on the spare delivery without running the handler again', async () => {
-      await provisionConsumer(nats.jsm, nats.names.dispatchStream, {
-        durable: 'dispatcher',
-        filterSubject: nats.names.allDispatch,
-        maxDeliver: 1,
-        ackWaitMs: 1_000,
-      });
+      await provisionDispatcher({ maxDeliver: 1, ackWaitMs: 1_000 });
       await dispatch(workItem('vanished'));
       // The first attempt is taken by a process that dies before it settles the message (a
       // worker that lives keeps it with `working()`).
@@ -186,12 +185,7 @@ describe('JetStreamWorker', () => {
 
   describe('When a handler outlasts ack_wait', () => {
     it('should keep its message and the one waiting for its slot from redelivery, unasked', async () => {
-      await provisionConsumer(nats.jsm, nats.names.dispatchStream, {
-        durable: 'dispatcher',
-        filterSubject: nats.names.allDispatch,
-        maxDeliver: 1,
-        ackWaitMs: 1_000,
-      });
+      await provisionDispatcher({ maxDeliver: 1, ackWaitMs: 1_000 });
       const deliveries: Array<[string, number]> = [];
       startWorker(async (m, { deliveryCount }) => {
         deliveries.push([m.json<DispatchWorkItem>().endpointId, deliveryCount]);
@@ -236,11 +230,7 @@ describe('JetStreamWorker', () => {
     it('should resume consuming once NATS is reachable again', async () => {
       // A pull request that was waiting when the connection dropped may still take a message on
       // the server; that message comes back after ack_wait, kept short here.
-      await provisionConsumer(nats.jsm, nats.names.dispatchStream, {
-        durable: 'dispatcher',
-        filterSubject: nats.names.allDispatch,
-        ackWaitMs: 2_000,
-      });
+      await provisionDispatcher({ ackWaitMs: 2_000 });
       const proxy = await TcpProxy.start(Number(new URL(nats.url).port || 4222));
       const nc = await connectNats(proxy.wrapUrl(nats.url), 'worker-behind-proxy', { logger: silentLogger });
       try {
