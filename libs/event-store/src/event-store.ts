@@ -92,6 +92,11 @@ export interface ReadAllOptions {
    */
   occurredUpTo?: Date;
   /**
+   * With `occurredUpTo`: events dated after this instant do not stop the page. Their
+   * appender's clock runs ahead, and waiting for their date would hold the reader back as long.
+   */
+  datedAheadAfter?: Date;
+  /**
    * Only events the event consumer of this name has not recorded as handled (a lower stream
    * version in its `consumer_stream_versions`); the checkpoint still moves over the others.
    */

@@ -305,7 +305,7 @@ describe('PostgresEventStore', () => {
       await expect(store.checkpointOfPosition('1e3')).rejects.toThrow(/Not a log position/);
     });
 
-    it('should stop before the first event that occurred after occurredUpTo and resume there', async () => {
+    it('should stop before the first event that occurred after occurredUpTo (unless dated ahead of datedAheadAfter) and resume there', async () => {
       const tenantId = tenant();
       const stream = jobStream();
       const at = (iso: string) => ({
@@ -337,6 +337,12 @@ describe('PostgresEventStore', () => {
         occurredUpTo: new Date('2026-01-01T00:00:10Z'),
       });
       expect(later.events.map((e) => e.streamVersion)).toEqual([2, 3]);
+      const pastDatedAhead = await store.readAll(first.checkpoint, {
+        streamId: stream,
+        occurredUpTo: new Date('2026-01-01T00:00:06Z'),
+        datedAheadAfter: new Date('2026-01-01T00:00:08Z'),
+      });
+      expect(pastDatedAhead.events.map((e) => e.streamVersion)).toEqual([2, 3]);
     });
 
     it('should leave out what a consumer has handled and still move the checkpoint over it', async () => {

@@ -198,7 +198,13 @@ export class PostgresEventStore implements EventStore {
     );
     const pageRows = rows.filter((row) => row.event_id !== null) as EventRow[];
     const upTo = options.occurredUpTo?.getTime();
-    const tooNew = upTo === undefined ? -1 : pageRows.findIndex((row) => row.occurred_at.getTime() > upTo);
+    const aheadAfter = options.datedAheadAfter?.getTime() ?? Number.POSITIVE_INFINITY;
+    const tooNew =
+      upTo === undefined
+        ? -1
+        : pageRows.findIndex(
+            (row) => row.occurred_at.getTime() > upTo && row.occurred_at.getTime() <= aheadAfter,
+          );
     if (tooNew >= 0) {
       const cut = pageRows[tooNew];
       const before = options.unhandledBy

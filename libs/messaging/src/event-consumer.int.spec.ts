@@ -637,6 +637,32 @@ describe('EventConsumer', () => {
       expect(await rowsOf(name)).toEqual([1, 2].map((version) => ({ stream_id: job, version })));
     });
 
+    it('should not let an event dated in the future (an appender clock ahead) hold the sweep back', async () => {
+      const before = await latestCheckpoint(db.pool);
+      const aheadStream = `job-${randomUUID()}`;
+      const { envelopes: ahead } = await store.append(
+        aheadStream,
+        [{ type: 'TestHappened', data: { n: 1 } }],
+        {
+          expectedVersion: 0,
+          metadata: { tenantId, actor: 'test' },
+          occurredAt: new Date(Date.now() + 3_600_000),
+        },
+      );
+      const [after] = await append(`job-${randomUUID()}`, 1);
+      await published([...ahead, after]);
+      await loseOnJetStream(ahead[0]);
+      await loseOnJetStream(after);
+
+      const { handled } = await startConsumer(['job'], { sweepIntervalMs: 100, sweepFrom: before });
+      await waitFor(() => handled.length === 2, 'both lost events handled');
+
+      expect(handled.map((h) => [h.envelope.id, h.via])).toEqual([
+        [ahead[0].id, 'sweep'],
+        [after.id, 'sweep'],
+      ]);
+    });
+
     it('should find it with the sweep when it was the last event of its stream', async () => {
       const job = `job-${randomUUID()}`;
       const before = await latestCheckpoint(db.pool);

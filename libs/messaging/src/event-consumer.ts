@@ -48,7 +48,9 @@ import { ConsumerSpec, DEFAULT_MAX_DELIVER, eventsFilterSubject } from './provis
  *    walks the store's commit-ordered log from `consumer_checkpoints`, up to events younger
  *    than a grace period (those NATS is still delivering), skipping in the query what the
  *    version table says is done, and handles the rest in batches like deliveries. One
- *    replica sweeps at a time (session advisory lock); the checkpoint only moves forward.
+ *    replica sweeps at a time (session advisory lock); the checkpoint only moves forward. An
+ *    event dated further ahead than the grace period (its appender's clock runs ahead) is
+ *    swept when met, with a warning, instead of holding the sweep back until its date.
  * 5. Poison. After the last attempt (or a PoisonMessageError) the event is recorded in
  *    `dead_letters` and its version is marked done, so its stream and the sweep move on; an
  *    operator replays it from there. Later events of its stream waiting behind it are
@@ -318,6 +320,8 @@ export class EventConsumer {
   private async sweepPages(): Promise<number> {
     const limit = this.options.sweepBatchSize ?? 500;
     const occurredUpTo = await this.sweepHorizon();
+    // Dated further ahead than the grace: from a clock that runs ahead, not a recent event.
+    const datedAheadAfter = new Date(Date.now() + this.sweepGraceMs);
     let checkpoint = await this.loadCheckpoint();
     let handled = 0;
     while (!this.stopController.signal.aborted) {
@@ -329,8 +333,10 @@ export class EventConsumer {
         limit,
         categories: [...this.categories],
         occurredUpTo,
+        datedAheadAfter,
         unhandledBy: this.options.name,
       });
+      this.warnOfDatesAhead(missed, datedAheadAfter);
       for (let i = 0; i < missed.length; i += this.batchSize) {
         if (this.stopController.signal.aborted) return handled;
         handled += await this.sweepBatch(missed.slice(i, i + this.batchSize));
@@ -369,8 +375,27 @@ export class EventConsumer {
    * deliveries for the same streams. When JetStream cannot be asked, or has delivered nothing
    * to this replica for the grace period, the sweep takes over up to the grace period.
    */
+  private get sweepGraceMs(): number {
+    return this.options.sweepGraceMs ?? 2 * (this.options.sweepIntervalMs ?? 5_000);
+  }
+
+  private warnOfDatesAhead(events: readonly EventEnvelope[], datedAheadAfter: Date): void {
+    const ahead = events.filter((e) => Date.parse(e.occurredAt) > datedAheadAfter.getTime());
+    if (ahead.length === 0) return;
+    this.logger.warn(
+      {
+        consumer: this.options.name,
+        events: ahead.length,
+        event: ahead[0].id,
+        occurredAt: ahead[0].occurredAt,
+        appendedBy: ahead[0].metadata.actor,
+      },
+      'sweep met events dated in the future: the clock of the process that appended them runs ahead',
+    );
+  }
+
   private async sweepHorizon(): Promise<Date> {
-    const graceMs = this.options.sweepGraceMs ?? 2 * (this.options.sweepIntervalMs ?? 5_000);
+    const graceMs = this.sweepGraceMs;
     const byAge = Date.now() - graceMs;
     try {
       const jsm = await this.options.js.jetstreamManager(false);
