@@ -77,9 +77,21 @@ export class SubscriptionRepository {
         WHERE subscription_id = $1 AND tenant_id = $2 AND deleted_at IS NULL`,
       [subscriptionId, tenantId, deletedAt],
     );
+    // The delivery log says so. A delivery a dispatcher is calling right now (leased) will
+    // record that call as its next attempt, so the cancellation takes the one after.
     await client.query(
-      `UPDATE webhook_deliveries SET state = 'cancelled', finished_at = now(), next_attempt_at = NULL
-        WHERE subscription_id = $1 AND state = 'pending'`,
+      `WITH cancelled AS (
+         UPDATE webhook_deliveries
+            SET state = 'cancelled', finished_at = now(), next_attempt_at = NULL
+          WHERE subscription_id = $1 AND state = 'pending'
+        RETURNING delivery_id, subscription_id, event_id, event_type,
+                  attempts + CASE WHEN lease_until > now() THEN 2 ELSE 1 END AS attempt
+       )
+       INSERT INTO webhook_delivery_attempts
+         (delivery_id, attempt, subscription_id, event_id, event_type, outcome, error, duration_ms, attempted_at)
+       SELECT delivery_id, attempt, subscription_id, event_id, event_type, 'cancelled', 'subscription deleted', 0, now()
+         FROM cancelled
+       ON CONFLICT (delivery_id, attempt) DO NOTHING`,
       [subscriptionId],
     );
   }

@@ -158,6 +158,45 @@ describe('Webhook subscriptions API', () => {
     });
   });
 
+  describe('When a subscription with deliveries waiting is deleted', () => {
+    it('should show them as cancelled in its delivery log, one never tried and one between retries', async () => {
+      const created = await call('POST', '/v1/subscriptions', a.apiKey, {
+        url: 'https://hooks.example.com/cancelled',
+        eventTypes: ['*'],
+      });
+      const id = created.body.id as string;
+      const waiting = async (eventType: string, attempts: number) => {
+        const eventId = randomUUID();
+        await api.db.pool.query(
+          `INSERT INTO webhook_deliveries
+             (subscription_id, tenant_id, event_id, event_type, event_position, body, attempts, next_attempt_at)
+           VALUES ($1, $2, $3, $4, 1, '{}', $5, now() + interval '1 hour')`,
+          [id, a.tenantId, eventId, eventType, attempts],
+        );
+        return eventId;
+      };
+      const neverTried = await waiting('JobCreated', 0);
+      const betweenRetries = await waiting('JobUpdated', 1);
+      await api.db.pool.query(
+        `INSERT INTO webhook_delivery_attempts
+           (delivery_id, attempt, subscription_id, event_id, event_type, outcome, duration_ms, attempted_at, next_attempt_at)
+         SELECT delivery_id, 1, subscription_id, event_id, event_type, 'retry', 5, now() - interval '1 minute',
+                now() + interval '1 hour'
+           FROM webhook_deliveries WHERE event_id = $1`,
+        [betweenRetries],
+      );
+
+      expect((await call('DELETE', `/v1/subscriptions/${id}`, a.apiKey)).status).toBe(202);
+
+      const log = await call<{
+        deliveries: { eventId: string; attempt: number; outcome: string; nextAttemptAt: string | null }[];
+      }>('GET', `/v1/subscriptions/${id}/deliveries`, a.apiKey);
+      const latest = (eventId: string) => log.body.deliveries.find((d) => d.eventId === eventId);
+      expect(latest(neverTried)).toMatchObject({ attempt: 1, outcome: 'cancelled', nextAttemptAt: null });
+      expect(latest(betweenRetries)).toMatchObject({ attempt: 2, outcome: 'cancelled', nextAttemptAt: null });
+    });
+  });
+
   describe('Swagger', () => {
     it('should document the subscription routes and the event stream', async () => {
       const res = await fetch(`${api.url}/docs-json`);

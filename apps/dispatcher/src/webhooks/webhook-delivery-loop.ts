@@ -51,6 +51,10 @@ interface ClaimedRow {
 
 const PRUNE_EVERY_MS = 10 * 60_000;
 const PRUNE_BATCH = 1_000;
+/** Batches per round of the loop; a bigger backlog is pruned on by the following rounds. */
+const PRUNE_BATCHES_PER_ROUND = 20;
+/** Lease beyond the longest call (a stale-socket retry makes two) for claiming and recording. */
+const LEASE_MARGIN_MS = 15_000;
 const MAX_ERROR_LENGTH = 500;
 
 /**
@@ -67,8 +71,16 @@ export class WebhookDeliveryLoop {
   private readonly stopController = new AbortController();
   private running: Promise<void> | null = null;
   private lastPrune = 0;
+  /**
+   * Never shorter than a call can take (`WEBHOOK_TIMEOUT_MS` has no upper bound): a lease that
+   * expires while the receiver is still answering lets another replica send the event again.
+   */
+  private readonly leaseMs: number;
 
-  constructor(private readonly options: WebhookDeliveryLoopOptions) {}
+  constructor(private readonly options: WebhookDeliveryLoopOptions) {
+    const { leaseMs, timeoutMs } = options.settings;
+    this.leaseMs = Math.max(leaseMs, 2 * timeoutMs + LEASE_MARGIN_MS);
+  }
 
   start(): void {
     this.running ??= this.run();
@@ -91,7 +103,11 @@ export class WebhookDeliveryLoop {
    */
   async deliverDue(): Promise<number> {
     const claimed = await this.claim(this.options.settings.concurrency);
-    await Promise.all(claimed.map((row) => this.attempt(row)));
+    // Settled, not all: a failure to record one attempt must not end the round (and let the loop
+    // claim more, or stop) while the other calls are still in flight.
+    const results = await Promise.allSettled(claimed.map((row) => this.attempt(row)));
+    const failure = results.find((result) => result.status === 'rejected');
+    if (failure) throw failure.reason;
     return claimed.length;
   }
 
@@ -136,7 +152,7 @@ export class WebhookDeliveryLoop {
         WHERE d.delivery_id = due.delivery_id AND s.subscription_id = d.subscription_id
        RETURNING d.delivery_id, d.subscription_id, d.event_id, d.event_type, d.body, d.attempts,
                  s.url, s.secret, s.deleted_at IS NOT NULL AS deleted`,
-      [limit, this.options.owner, this.options.settings.leaseMs],
+      [limit, this.options.owner, this.leaseMs],
     );
     return rows;
   }
@@ -288,17 +304,25 @@ export class WebhookDeliveryLoop {
     }
   }
 
-  /** Deletes finished deliveries past retention, a batch at a time, every few minutes. */
+  /**
+   * Deletes finished deliveries past retention, a batch at a time, every few minutes; while
+   * more are left than a round deletes, every round of the loop goes on with them.
+   */
   private async pruneIfDue(): Promise<void> {
     const now = Date.now();
     if (now - this.lastPrune < PRUNE_EVERY_MS) return;
+    // Set first: a prune that fails waits for the next interval, not the next round.
     this.lastPrune = now;
-    await this.options.pool.query(
-      `DELETE FROM webhook_deliveries WHERE delivery_id IN (
-         SELECT delivery_id FROM webhook_deliveries
-          WHERE state <> 'pending' AND finished_at < now() - $1::bigint * interval '1 millisecond'
-          LIMIT $2)`,
-      [this.options.settings.retentionMs, PRUNE_BATCH],
-    );
+    for (let batch = 0; batch < PRUNE_BATCHES_PER_ROUND; batch++) {
+      const { rowCount } = await this.options.pool.query(
+        `DELETE FROM webhook_deliveries WHERE delivery_id IN (
+           SELECT delivery_id FROM webhook_deliveries
+            WHERE state <> 'pending' AND finished_at < now() - $1::bigint * interval '1 millisecond'
+            LIMIT $2)`,
+        [this.options.settings.retentionMs, PRUNE_BATCH],
+      );
+      if ((rowCount ?? 0) < PRUNE_BATCH) return;
+    }
+    this.lastPrune = 0;
   }
 }

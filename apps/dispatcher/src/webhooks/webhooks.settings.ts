@@ -19,7 +19,10 @@ export interface WebhookSettings {
   maxRetryAfterMs: number;
   /** POSTs in flight per replica (`WEBHOOK_CONCURRENCY`, default 16). */
   concurrency: number;
-  /** A claimed delivery not recorded within this long is claimed again by any replica. */
+  /**
+   * A claimed delivery not recorded within this long is claimed again by any replica. The loop
+   * uses at least twice `timeoutMs` plus a margin, so that a call still running is never sent twice.
+   */
   leaseMs: number;
   /** How often to look for due deliveries when nothing woke the loop. Default 1 s. */
   pollMs: number;

@@ -2,9 +2,8 @@
  * Outbound webhooks (apps/command-api `subscriptions`, apps/dispatcher `webhooks`).
  *
  * - `webhook_subscriptions`: the tenant's subscriptions, folded from the tenant stream's
- *   WebhookSubscriptionCreated/Deleted events. command-api writes a row in the same
- *   transaction as the event (so it is listed, and matched, at once); the dispatcher's
- *   `webhooks` consumer upserts the same row from the event (idempotent). `created_transaction_id`
+ *   WebhookSubscriptionCreated/Deleted events. command-api writes the row in the same
+ *   transaction as the event (so it is listed, and matched, at once). `created_transaction_id`
  *   and `created_position` are the creating event's place in the log: a subscription receives
  *   the events after it in commit order, never older history. `secret` is a SecretBox token.
  * - `webhook_deliveries`: one row per (subscription, event) to deliver, with the exact body
