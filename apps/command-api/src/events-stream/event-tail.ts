@@ -1,4 +1,5 @@
 import type { EventStore, LogCheckpoint } from '@cronicorn/event-store';
+import type { EventEnvelope } from '@cronicorn/events';
 import { backoffMs, errorFields, MessagingLogger, sleep, Wakeup } from '@cronicorn/messaging';
 import { sseComment, sseEvent } from './sse';
 
@@ -18,6 +19,8 @@ export interface EventTailOptions {
   heartbeatMs: number;
   batchSize: number;
   logger: MessagingLogger;
+  /** The tail ends after sending an event for which this is true (the caller's key revoked). */
+  endsAfter?: (envelope: EventEnvelope) => boolean;
 }
 
 /**
@@ -28,6 +31,10 @@ export interface EventTailOptions {
  */
 export class EventTail {
   private checkpoint: LogCheckpoint;
+  /** Writes the transport has not taken yet. */
+  private writing = 0;
+  /** An event matched `endsAfter`. */
+  private ended = false;
 
   constructor(private readonly options: EventTailOptions) {
     this.checkpoint = options.from;
@@ -40,13 +47,14 @@ export class EventTail {
 
   async run(): Promise<void> {
     const { signal } = this.options;
-    const heartbeat = setInterval(
-      () => void this.options.write(sseComment('heartbeat')).catch(() => undefined),
-      this.options.heartbeatMs,
-    );
+    // Only while nothing is waiting for the client: a client that stops reading would otherwise
+    // collect a queued heartbeat (and its drain listeners) every interval, for as long as it stays.
+    const heartbeat = setInterval(() => {
+      if (this.writing === 0) void this.write(sseComment('heartbeat')).catch(() => undefined);
+    }, this.options.heartbeatMs);
     let failures = 0;
     try {
-      while (!signal.aborted) {
+      while (!signal.aborted && !this.ended) {
         let more: boolean;
         try {
           more = await this.sendPage();
@@ -61,10 +69,20 @@ export class EventTail {
           continue;
         }
         // Checked here: Wakeup.wait only listens for an abort that happens while it waits.
-        if (!more && !signal.aborted) await this.options.wakeup.wait(this.options.pollMs(), signal);
+        if (!more && !signal.aborted && !this.ended)
+          await this.options.wakeup.wait(this.options.pollMs(), signal);
       }
     } finally {
       clearInterval(heartbeat);
+    }
+  }
+
+  private async write(frame: string): Promise<void> {
+    this.writing += 1;
+    try {
+      await this.options.write(frame);
+    } finally {
+      this.writing -= 1;
     }
   }
 
@@ -76,7 +94,11 @@ export class EventTail {
     });
     for (const envelope of events) {
       if (this.options.signal.aborted) return false;
-      await this.options.write(sseEvent(envelope));
+      await this.write(sseEvent(envelope));
+      if (this.options.endsAfter?.(envelope)) {
+        this.ended = true;
+        return false;
+      }
     }
     this.checkpoint = checkpoint;
     return more;

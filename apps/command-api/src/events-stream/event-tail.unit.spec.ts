@@ -116,4 +116,33 @@ describe('EventTail', () => {
     await running;
     expect(frames).toEqual([sseComment('heartbeat'), sseComment('heartbeat')]);
   });
+
+  it('should not pile heartbeats up behind a write the client does not take', async () => {
+    jest.useFakeTimers({ now: new Date('2025-03-10T12:00:00.000Z') });
+    const log = new MemoryLog();
+    log.events.push(envelope(1));
+    const frames: string[] = [];
+    const controller = new AbortController();
+    const tail = new EventTail({
+      store: log,
+      tenantId: 't1',
+      from: { transactionId: '0', position: '0' },
+      // The client stopped reading: the first write never drains.
+      write: (frame) => {
+        frames.push(frame);
+        return new Promise<void>((resolve) => controller.signal.addEventListener('abort', () => resolve()));
+      },
+      signal: controller.signal,
+      wakeup: new Wakeup(),
+      pollMs: () => 60_000,
+      heartbeatMs: 15_000,
+      batchSize: 10,
+      logger: silentLogger,
+    });
+    const running = tail.run();
+    await jest.advanceTimersByTimeAsync(10 * 60_000);
+    controller.abort();
+    await running;
+    expect(frames).toEqual([sseEvent(envelope(1))]);
+  });
 });

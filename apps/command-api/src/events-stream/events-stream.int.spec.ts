@@ -1,7 +1,10 @@
 import { randomUUID } from 'node:crypto';
+import { connect, Socket } from 'node:net';
 import type { EventEnvelope, RunFinished } from '@cronicorn/events';
 import { LOG_START, PostgresEventStore } from '@cronicorn/event-store';
 import { startApi, TestApi } from '../../test/harness';
+import { request } from '../../test/http';
+import { EVENTS_STREAM_OPTIONS, EventsStreamOptions } from './events-stream.options';
 import { EventsStreamService } from './events-stream.service';
 
 interface Frame {
@@ -14,9 +17,13 @@ interface Frame {
 class SseClient {
   readonly frames: Frame[] = [];
   readonly comments: string[] = [];
+  /** What EventSource sends as `Last-Event-ID` when it reconnects: the last `id:` field seen. */
+  lastEventId: string | undefined;
   private readonly controller = new AbortController();
   private buffer = '';
   private reading: Promise<void> = Promise.resolve();
+  /** The server ended the response. */
+  endedByServer = false;
 
   private constructor(readonly status: number) {}
 
@@ -56,6 +63,7 @@ class SseClient {
           this.buffer = this.buffer.slice(end + 2);
         }
       }
+      this.endedByServer = true;
     } catch {
       // aborted by close()
     }
@@ -65,7 +73,7 @@ class SseClient {
     const frame: Frame = {};
     for (const line of block.split('\n')) {
       if (line.startsWith(':')) this.comments.push(line.slice(1).trim());
-      else if (line.startsWith('id: ')) frame.id = line.slice(4);
+      else if (line.startsWith('id: ')) frame.id = this.lastEventId = line.slice(4);
       else if (line.startsWith('event: ')) frame.event = line.slice(7);
       else if (line.startsWith('data: ')) frame.data = line.slice(6);
     }
@@ -129,6 +137,16 @@ describe('GET /v1/events/stream (Server-Sent Events)', () => {
       metadata: { tenantId },
     });
     return result.envelopes[0];
+  };
+
+  /** A RunFinished whose envelope is about `bytes` long. */
+  const bigRunFinished = async (tenantId: string, bytes: number) => {
+    const runId = randomUUID();
+    await store.append(
+      `run-${runId}`,
+      [{ type: 'RunFinished', data: { runId, error: 'x'.repeat(bytes) } } as unknown as RunFinished],
+      { expectedVersion: 0, metadata: { tenantId } },
+    );
   };
 
   beforeAll(async () => {
@@ -208,6 +226,100 @@ describe('GET /v1/events/stream (Server-Sent Events)', () => {
     expect(client.events.every((f) => f.envelope.tenantId === b.tenantId)).toBe(true);
     expect(client.events.map((f) => f.event)).toContain('TenantCreated');
     await client.close();
+  });
+
+  it('should resume without a gap when a stream that has sent no event yet reconnects', async () => {
+    const service = api.app.get(EventsStreamService);
+    const othersOpen = service.openStreams;
+    const client = await open('', a.apiKey);
+    await waitFor('the stream to open', () => client.comments.includes('connected'));
+    await client.close();
+    await waitFor('the server to close the stream', () => service.openStreams === othersOpen);
+
+    // Commits while the client is away (a replica restart, a proxy timeout).
+    const missed = await runFinished(a.tenantId);
+    // Reconnect as EventSource does: same URL, Last-Event-ID only if an id was received.
+    const headers: Record<string, string> =
+      client.lastEventId === undefined ? {} : { 'Last-Event-ID': client.lastEventId };
+    const again = await open('', a.apiKey, headers);
+    await waitFor('the stream to open again', () => again.comments.includes('connected'));
+    const after = await runFinished(a.tenantId);
+    await waitFor('the event after reconnecting', () => again.events.some((f) => f.envelope.id === after.id));
+    expect(again.events.map((f) => f.envelope.id)).toEqual([missed.id, after.id]);
+    await again.close();
+  });
+
+  it('should end the stream of an API key when the key is revoked', async () => {
+    const issued = await request<{ keyId: string; apiKey: string }>(api.url, 'POST', '/v1/api-keys', {
+      apiKey: a.apiKey,
+      body: { name: 'dashboard' },
+    });
+    expect(issued.status).toBe(201);
+    const client = await open('', issued.body.apiKey);
+    await waitFor('the stream to open', () => client.comments.includes('connected'));
+
+    const revoked = await request(api.url, 'DELETE', `/v1/api-keys/${issued.body.keyId}`, {
+      apiKey: a.apiKey,
+    });
+    expect(revoked.status).toBeLessThan(300);
+    await waitFor('the server to end the stream', () => client.endedByServer);
+    expect(client.events.map((f) => f.event)).toEqual(['ApiKeyRevoked']);
+    expect((await open('', issued.body.apiKey)).status).toBe(401);
+  });
+
+  /** A tenant with more events than the socket buffers hold, and a client that stops reading. */
+  let slowTenant: { tenantId: string; apiKey: string } | undefined;
+  const openSlowReader = async (): Promise<{ socket: Socket; closed: Promise<void> }> => {
+    if (!slowTenant) {
+      slowTenant = await api.createTenant('Tail C');
+      for (let i = 0; i < 40; i++) await bigRunFinished(slowTenant.tenantId, 1_000_000);
+    }
+    const socket = connect(Number(new URL(api.url).port), '127.0.0.1');
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    socket.on('error', () => undefined);
+    socket.write(
+      `GET /v1/events/stream?after=0 HTTP/1.1\r\nHost: 127.0.0.1\r\nx-api-key: ${slowTenant.apiKey}\r\n\r\n`,
+    );
+    await new Promise<void>((resolve) => socket.once('data', () => resolve()));
+    socket.pause(); // never reads again
+    return { socket, closed };
+  };
+
+  it('should disconnect a client that stopped reading', async () => {
+    const service = api.app.get(EventsStreamService);
+    const options = api.app.get<EventsStreamOptions>(EVENTS_STREAM_OPTIONS);
+    const stallTimeoutMs = options.stallTimeoutMs;
+    options.stallTimeoutMs = 1_000;
+    const othersOpen = service.openStreams;
+    const { socket, closed } = await openSlowReader();
+    try {
+      await waitFor('the stream to open', () => service.openStreams === othersOpen + 1);
+      await waitFor('the server to drop the stream', () => service.openStreams === othersOpen);
+      socket.resume();
+      await closed;
+    } finally {
+      options.stallTimeoutMs = stallTimeoutMs;
+      socket.destroy();
+    }
+  });
+
+  it('should end a stream whose client stopped reading when the app shuts down', async () => {
+    const service = api.app.get(EventsStreamService);
+    const othersOpen = service.openStreams;
+    const { socket, closed } = await openSlowReader();
+    try {
+      await waitFor('the stream to open', () => service.openStreams === othersOpen + 1);
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+
+      const shutdown = service.beforeApplicationShutdown().then(() => 'ended');
+      const timeout = new Promise((resolve) => setTimeout(() => resolve('still waiting'), 5_000));
+      expect(await Promise.race([shutdown, timeout])).toBe('ended');
+      expect(service.openStreams).toBe(0);
+      socket.resume(); // the server dropped the connection: what it had sent, then the end
+      await closed;
+    } finally {
+      socket.destroy();
+    }
   });
 
   it.each([

@@ -6,7 +6,7 @@ import { StreamEventsHttpController } from './stream-events/stream-events.http.c
 const httpControllers = [StreamEventsHttpController];
 const services = [
   EventsStreamService,
-  { provide: EVENTS_STREAM_OPTIONS, useValue: DEFAULT_EVENTS_STREAM_OPTIONS },
+  { provide: EVENTS_STREAM_OPTIONS, useValue: { ...DEFAULT_EVENTS_STREAM_OPTIONS } },
 ];
 
 /** `GET /v1/events/stream`: the tenant's events as Server-Sent Events, live. */

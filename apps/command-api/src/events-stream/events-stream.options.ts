@@ -13,6 +13,11 @@ export interface EventsStreamOptions {
   batchSize: number;
   /** `retry:` sent to clients: their reconnection delay. Default 3 s. */
   retryMs: number;
+  /**
+   * A client whose buffers stay full this long has stopped reading: it is disconnected rather
+   * than kept (with its socket and NATS subscription) for good. Default 60 s.
+   */
+  stallTimeoutMs: number;
 }
 
 export const DEFAULT_EVENTS_STREAM_OPTIONS: EventsStreamOptions = {
@@ -21,6 +26,7 @@ export const DEFAULT_EVENTS_STREAM_OPTIONS: EventsStreamOptions = {
   pollWithoutNatsMs: 1_000,
   batchSize: 500,
   retryMs: 3_000,
+  stallTimeoutMs: 60_000,
 };
 
 export const EVENTS_STREAM_OPTIONS = Symbol('EVENTS_STREAM_OPTIONS');

@@ -1,12 +1,13 @@
 import { BeforeApplicationShutdown, Inject, Injectable } from '@nestjs/common';
 import type { Subscription } from '@nats-io/nats-core';
 import type { EventStore, LogCheckpoint } from '@cronicorn/event-store';
+import type { ApiKeyRevoked } from '@cronicorn/events';
 import { Wakeup } from '@cronicorn/messaging';
 import { EVENT_STORE, NatsRuntime, nestMessagingLogger } from '@cronicorn/platform';
 import type { Response } from 'express';
 import { EventTail } from './event-tail';
 import { EVENTS_STREAM_OPTIONS, EventsStreamOptions } from './events-stream.options';
-import { sseComment, sseRetry } from './sse';
+import { sseComment, sseId, sseRetry } from './sse';
 
 /**
  * The open `GET /v1/events/stream` connections of this replica.
@@ -34,8 +35,11 @@ export class EventsStreamService implements BeforeApplicationShutdown {
     return this.open.size;
   }
 
-  /** Streams from `from` on `res` until the client disconnects or the app stops. */
-  async serve(tenantId: string, from: LogCheckpoint, res: Response): Promise<void> {
+  /**
+   * Streams from `from` on `res` until the client disconnects, the app stops or the API key
+   * `keyId` the stream was opened with is revoked (after sending its `ApiKeyRevoked`).
+   */
+  async serve(tenantId: string, keyId: string, from: LogCheckpoint, res: Response): Promise<void> {
     const controller = new AbortController();
     const { signal } = controller;
     res.on('close', () => controller.abort());
@@ -58,7 +62,7 @@ export class EventsStreamService implements BeforeApplicationShutdown {
       });
       return true;
     };
-    const write = (frame: string) => writeFrame(res, frame);
+    const write = (frame: string) => writeFrame(res, frame, signal, this.options.stallTimeoutMs);
     const tail = new EventTail({
       store: this.store,
       tenantId,
@@ -70,10 +74,14 @@ export class EventsStreamService implements BeforeApplicationShutdown {
       heartbeatMs: this.options.heartbeatMs,
       batchSize: this.options.batchSize,
       logger: this.logger,
+      endsAfter: (event) =>
+        event.type === 'ApiKeyRevoked' && (event.data as ApiKeyRevoked['data']).keyId === keyId,
     });
     const running = (async () => {
       subscribed();
-      await write(sseRetry(this.options.retryMs) + sseComment('connected'));
+      // The starting point as the client's last event id: an EventSource that reconnects before
+      // any event came resumes from here (with `Last-Event-ID`) instead of from the new end.
+      await write(sseRetry(this.options.retryMs) + sseId(from.position) + sseComment('connected'));
       await tail.run();
     })();
     this.open.set(controller, running);
@@ -82,7 +90,10 @@ export class EventsStreamService implements BeforeApplicationShutdown {
     } finally {
       this.open.delete(controller);
       (subscription as Subscription | null)?.unsubscribe();
-      if (!res.writableEnded) res.end();
+      // A client that stopped reading would never take the end either (and the HTTP server
+      // waits for it on shutdown): drop the connection instead.
+      if (res.writableNeedDrain) res.destroy();
+      else if (!res.writableEnded) res.end();
     }
   }
 
@@ -94,17 +105,24 @@ export class EventsStreamService implements BeforeApplicationShutdown {
   }
 }
 
-/** Resolves once `res` can take more, or at once when it is closed. */
-function writeFrame(res: Response, frame: string): Promise<void> {
+/**
+ * Resolves once `res` can take more, or at once when it is closed or the stream stops. A client
+ * that takes nothing for `stallMs` is disconnected (which closes `res`).
+ */
+function writeFrame(res: Response, frame: string, signal: AbortSignal, stallMs: number): Promise<void> {
   return new Promise((resolve) => {
-    if (res.writableEnded || res.destroyed) return resolve();
+    if (res.writableEnded || res.destroyed || signal.aborted) return resolve();
     if (res.write(frame)) return resolve();
+    const stalled = setTimeout(() => res.destroy(), stallMs);
     const done = () => {
+      clearTimeout(stalled);
       res.off('drain', done);
       res.off('close', done);
+      signal.removeEventListener('abort', done);
       resolve();
     };
     res.on('drain', done);
     res.on('close', done);
+    signal.addEventListener('abort', done);
   });
 }

@@ -13,6 +13,14 @@ export function sseComment(text: string): string {
   return `: ${text.replace(/[\r\n]+/g, ' ')}\n\n`;
 }
 
+/**
+ * Only an `id:`: sets the client's last event id (sent back as `Last-Event-ID` when it
+ * reconnects) without dispatching an event.
+ */
+export function sseId(position: string): string {
+  return `id: ${position}\n\n`;
+}
+
 /** Tells EventSource how long to wait before reconnecting. */
 export function sseRetry(ms: number): string {
   return `retry: ${Math.max(0, Math.floor(ms))}\n\n`;

@@ -124,6 +124,8 @@ describe('GET /v1/events', () => {
     ['limit', '?limit=%2010'],
     ['after', '?after=abc'],
     ['after', '?after=999999999'],
+    ['type', '?type=RunFinised'],
+    ['type', '?type=RunFinished,NoSuchEvent'],
   ])('should answer 400 naming %s for %s', async (field, query) => {
     const res = await page(mine.apiKey, query);
     expect(res.status).toBe(400);

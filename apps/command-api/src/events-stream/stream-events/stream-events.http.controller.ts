@@ -37,7 +37,8 @@ export class StreamEventsHttpController {
     description:
       'Each event is one SSE message: `id:` its global position, `event:` its type, `data:` the envelope JSON ' +
       '(as on NATS). Events come in commit order, without gaps or repeats; reconnect with `Last-Event-ID` ' +
-      '(EventSource does) or `?after=` to resume. A `: heartbeat` comment is sent every 15 s.',
+      '(EventSource does) or `?after=` to resume; the stream opens with an `id:` of its starting point. ' +
+      'A `: heartbeat` comment is sent every 15 s. The stream ends when its API key is revoked.',
   })
   @ApiProduces('text/event-stream')
   @ApiHeader({
@@ -63,7 +64,7 @@ export class StreamEventsHttpController {
     @Res() res: Response,
   ): Promise<void> {
     const from = await this.startingPoint(query.after, lastEventId);
-    await this.streams.serve(auth.tenantId, from, res);
+    await this.streams.serve(auth.tenantId, auth.keyId, from, res);
   }
 
   private async startingPoint(

@@ -1,10 +1,14 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
-import { IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
+import { ALL_EVENT_TYPES } from '@cronicorn/events';
+import { IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min, ValidateBy } from 'class-validator';
 import { IsEventPosition } from '../../common/event-position';
 import { QueryInt } from '../../resources/request-validation';
 
 export const MAX_EVENTS_PAGE = 500;
 export const DEFAULT_EVENTS_PAGE = 100;
+
+const unknownTypes = (list: string) =>
+  list.split(',').filter((type) => !(ALL_EVENT_TYPES as readonly string[]).includes(type));
 
 export class ListEventsQueryDto {
   @ApiPropertyOptional({
@@ -18,12 +22,20 @@ export class ListEventsQueryDto {
   streamId?: string;
 
   @ApiPropertyOptional({
-    description: 'Only these event types (comma-separated)',
+    description: 'Only these event types (comma-separated); an unknown type answers 400',
     example: 'JobCreated,JobPaused',
   })
   @IsOptional()
   @IsString()
   @Matches(/^[A-Za-z0-9.]+(,[A-Za-z0-9.]+)*$/, { message: 'must be event type names separated by commas' })
+  // A misspelt type would match nothing: an empty answer, after reading the whole log for it.
+  @ValidateBy({
+    name: 'isKnownEventTypeList',
+    validator: {
+      validate: (value: unknown) => typeof value !== 'string' || unknownTypes(value).length === 0,
+      defaultMessage: (args) => `has unknown event types: ${unknownTypes(String(args?.value)).join(', ')}`,
+    },
+  })
   type?: string;
 
   @ApiPropertyOptional({
