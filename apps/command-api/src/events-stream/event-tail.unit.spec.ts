@@ -1,7 +1,7 @@
 import type { EventEnvelope } from '@cronicorn/events';
 import type { LogCheckpoint, ReadAllOptions, ReadAllResult } from '@cronicorn/event-store';
 import { silentLogger, Wakeup } from '@cronicorn/messaging';
-import { EventTail } from './event-tail';
+import { EventTail, EventTailOptions } from './event-tail';
 import { sseComment, sseEvent } from './sse';
 
 const envelope = (position: number, tenantId = 't1'): EventEnvelope => ({
@@ -38,6 +38,20 @@ class MemoryLog {
   }
 }
 
+/** A tail of tenant `t1` from the start that polls every minute; `options` override. */
+const tailOf = (options: Partial<EventTailOptions> & Pick<EventTailOptions, 'write' | 'signal'>) =>
+  new EventTail({
+    store: new MemoryLog(),
+    tenantId: 't1',
+    from: { transactionId: '0', position: '0' },
+    wakeup: new Wakeup(),
+    pollMs: () => 60_000,
+    heartbeatMs: 15_000,
+    batchSize: 10,
+    logger: silentLogger,
+    ...options,
+  });
+
 describe('SSE framing', () => {
   it('should put the position in id, the type in event and the envelope on one data line', () => {
     const frame = sseEvent(envelope(7));
@@ -64,9 +78,8 @@ describe('EventTail', () => {
     const wakeup = new Wakeup();
     const controller = new AbortController();
     let waitingForMore: () => void = () => undefined;
-    const tail = new EventTail({
+    const tail = tailOf({
       store: log,
-      tenantId: 't1',
       from: { transactionId: '1', position: '1' },
       write: async (frame) => {
         frames.push(frame);
@@ -75,10 +88,8 @@ describe('EventTail', () => {
       },
       signal: controller.signal,
       wakeup,
-      pollMs: () => 60_000,
       heartbeatMs: 60_000,
       batchSize: 2,
-      logger: silentLogger,
     });
     const sentFirst = new Promise<void>((resolve) => (waitingForMore = resolve));
     const running = tail.run();
@@ -98,18 +109,7 @@ describe('EventTail', () => {
     jest.useFakeTimers({ now: new Date('2025-03-10T12:00:00.000Z') });
     const frames: string[] = [];
     const controller = new AbortController();
-    const tail = new EventTail({
-      store: new MemoryLog(),
-      tenantId: 't1',
-      from: { transactionId: '0', position: '0' },
-      write: async (frame) => void frames.push(frame),
-      signal: controller.signal,
-      wakeup: new Wakeup(),
-      pollMs: () => 60_000,
-      heartbeatMs: 15_000,
-      batchSize: 10,
-      logger: silentLogger,
-    });
+    const tail = tailOf({ write: async (frame) => void frames.push(frame), signal: controller.signal });
     const running = tail.run();
     await jest.advanceTimersByTimeAsync(31_000);
     controller.abort();
@@ -123,21 +123,14 @@ describe('EventTail', () => {
     log.events.push(envelope(1));
     const frames: string[] = [];
     const controller = new AbortController();
-    const tail = new EventTail({
+    const tail = tailOf({
       store: log,
-      tenantId: 't1',
-      from: { transactionId: '0', position: '0' },
       // The client stopped reading: the first write never drains.
       write: (frame) => {
         frames.push(frame);
         return new Promise<void>((resolve) => controller.signal.addEventListener('abort', () => resolve()));
       },
       signal: controller.signal,
-      wakeup: new Wakeup(),
-      pollMs: () => 60_000,
-      heartbeatMs: 15_000,
-      batchSize: 10,
-      logger: silentLogger,
     });
     const running = tail.run();
     await jest.advanceTimersByTimeAsync(10 * 60_000);
