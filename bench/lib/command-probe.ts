@@ -7,18 +7,18 @@ const STEPS = [
   { command: 'resume', status: 'active' },
 ] as const;
 
-/**
- * How long a user command takes to reach the scheduler under load: every `everyMs` it pauses,
- * then resumes, a probe endpoint that never runs in the window, and times each from the API's
- * answer until the scheduler's row shows the new status (what decides whether runs go on).
- * One cycle at a time; a step that waits longer than `giveUpMs` is a timeout.
- */
 /** A command's fold time, and when the API answered it. */
 interface FoldSample {
   answeredAt: number;
   ms: number;
 }
 
+/**
+ * How long a user command takes to reach the scheduler under load: every `everyMs` it pauses,
+ * then resumes, a probe endpoint that never runs in the window, and times each from the API's
+ * answer until the scheduler's row shows the new status (what decides whether runs go on).
+ * One cycle at a time; a step that waits longer than `giveUpMs` is a timeout.
+ */
 export class CommandProbe {
   private readonly samples: FoldSample[] = [];
   timeouts = 0;

@@ -106,16 +106,10 @@ export function cronTimesBetween(
 /** The fire times strictly after `after`, one per call. */
 function fireTimesAfter(expression: string, timezone: string, after: Date): () => Date {
   if (!(Math.abs(after.getTime()) <= MAX_INSTANT)) throw noFireTime(expression, after);
-  // After a recent change the search starts before it, so that the change is seen: its moved
-  // runs may still lie ahead, and the times it repeats must not run again.
+  // The spans start before `after`, so that a recent change is seen: its moved runs may still
+  // lie ahead, and the times it repeats must not run again.
   const lookback = Math.max(after.getTime() - DST_LOOKBACK_MS, -MAX_INSTANT);
-  const changedLately = utcOffsetMs(timezone, lookback) !== utcOffsetMs(timezone, after.getTime());
-  const times = zonedFireTimes(
-    expression.trim(),
-    timezone,
-    changedLately ? lookback : after.getTime(),
-    after.getTime(),
-  );
+  const times = zonedFireTimes(expression.trim(), timezone, lookback, after.getTime());
   return () => {
     for (;;) {
       const { value } = times.next();
