@@ -8,6 +8,10 @@ export interface SubscriptionRow {
   url: string;
   eventTypes: string[];
   createdAt: string;
+  /** Failed calls in a row to its receiver. */
+  consecutiveFailures: number;
+  /** While the receiver keeps failing, its deliveries are not sent until then (the circuit is open). */
+  deliveriesPausedUntil: string | null;
 }
 
 /** One line of a subscription's delivery log: an attempt, or a delivery not attempted yet. */
@@ -29,6 +33,8 @@ interface SubscriptionDbRow {
   url: string;
   event_types: string[];
   created_at: Date;
+  consecutive_failures: number;
+  paused_until: Date | null;
 }
 
 interface DeliveryDbRow {
@@ -59,7 +65,10 @@ export class SubscriptionRepository {
    */
   async insert(
     client: PoolClient,
-    row: SubscriptionRow & { secret: string; eventId: string },
+    row: Omit<SubscriptionRow, 'consecutiveFailures' | 'deliveriesPausedUntil'> & {
+      secret: string;
+      eventId: string;
+    },
   ): Promise<void> {
     await client.query(
       `INSERT INTO webhook_subscriptions
@@ -99,7 +108,9 @@ export class SubscriptionRepository {
   /** The tenant's subscriptions that are not deleted, oldest first. */
   async listActive(tenantId: string): Promise<SubscriptionRow[]> {
     const { rows } = await this.pool.query<SubscriptionDbRow>(
-      `SELECT subscription_id, tenant_id, url, event_types, created_at FROM webhook_subscriptions
+      `SELECT subscription_id, tenant_id, url, event_types, created_at, consecutive_failures,
+              CASE WHEN suspended_until > now() THEN suspended_until END AS paused_until
+         FROM webhook_subscriptions
         WHERE tenant_id = $1 AND deleted_at IS NULL ORDER BY created_at, subscription_id`,
       [tenantId],
     );
@@ -109,7 +120,9 @@ export class SubscriptionRepository {
   /** The subscription if it is the tenant's (deleted ones included: their log stays readable). */
   async find(tenantId: string, subscriptionId: string): Promise<SubscriptionRow | null> {
     const { rows } = await this.pool.query<SubscriptionDbRow>(
-      `SELECT subscription_id, tenant_id, url, event_types, created_at FROM webhook_subscriptions
+      `SELECT subscription_id, tenant_id, url, event_types, created_at, consecutive_failures,
+              CASE WHEN suspended_until > now() THEN suspended_until END AS paused_until
+         FROM webhook_subscriptions
         WHERE tenant_id = $1 AND subscription_id = $2`,
       [tenantId, subscriptionId],
     );
@@ -156,4 +169,6 @@ const toSubscription = (row: SubscriptionDbRow): SubscriptionRow => ({
   url: row.url,
   eventTypes: row.event_types,
   createdAt: row.created_at.toISOString(),
+  consecutiveFailures: row.consecutive_failures,
+  deliveriesPausedUntil: row.paused_until?.toISOString() ?? null,
 });

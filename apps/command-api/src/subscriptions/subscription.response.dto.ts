@@ -13,6 +13,22 @@ export class SubscriptionResponseDto {
 
   @ApiProperty({ example: '2025-03-10T12:00:00.000Z' })
   createdAt!: string;
+
+  @ApiProperty({
+    example: 0,
+    description: 'Failed calls in a row to the receiver; a delivered call resets it',
+  })
+  consecutiveFailures!: number;
+
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    example: null,
+    description:
+      'Set while the receiver keeps failing (WEBHOOK_CIRCUIT_FAILURES calls in a row): deliveries are not sent ' +
+      'until then, each counting a failed attempt, and then one call probes the receiver',
+  })
+  deliveriesPausedUntil!: string | null;
 }
 
 export class SubscriptionListResponseDto {

@@ -7,6 +7,8 @@ interface SubscriptionView {
   url: string;
   eventTypes: string[];
   createdAt: string;
+  consecutiveFailures: number;
+  deliveriesPausedUntil: string | null;
 }
 
 describe('Webhook subscriptions API', () => {
@@ -52,6 +54,8 @@ describe('Webhook subscriptions API', () => {
         url: 'https://hooks.example.com/a',
         eventTypes: ['RunFinished', 'RunStarted'],
         createdAt: res.body.createdAt,
+        consecutiveFailures: 0,
+        deliveriesPausedUntil: null,
       });
       expect(JSON.stringify(list.body)).not.toContain(secret);
 
@@ -155,6 +159,26 @@ describe('Webhook subscriptions API', () => {
         [id],
       );
       expect(rows[0].deleted_at).not.toBeNull();
+    });
+  });
+
+  describe('When a subscription\u2019s receiver keeps failing', () => {
+    it('should show the failures in a row and until when its deliveries are paused', async () => {
+      const created = await call('POST', '/v1/subscriptions', a.apiKey, {
+        url: 'https://hooks.example.com/down',
+        eventTypes: ['*'],
+      });
+      const id = created.body.id as string;
+      const { rows } = await api.db.pool.query<{ until: Date }>(
+        `UPDATE webhook_subscriptions SET consecutive_failures = 5, suspended_until = now() + interval '30 seconds'
+          WHERE subscription_id = $1 RETURNING suspended_until AS until`,
+        [id],
+      );
+      const list = await call<{ subscriptions: SubscriptionView[] }>('GET', '/v1/subscriptions', a.apiKey);
+      expect(list.body.subscriptions.find((s) => s.id === id)).toMatchObject({
+        consecutiveFailures: 5,
+        deliveriesPausedUntil: rows[0].until.toISOString(),
+      });
     });
   });
 

@@ -18,7 +18,12 @@ describe('WebhookDeliveryLoop', () => {
   let db: TestDatabase;
   let server: Server;
   let hits: string[];
+  /** Event ids in the order their answers were sent. */
+  let answered: string[];
   let delayMs: number;
+  /** Most requests in flight at once, per path. */
+  let peakInFlight: Map<string, number>;
+  let failing: boolean;
   const executors: HttpExecutor[] = [];
 
   const loop = (owner: string, settings: Partial<WebhookDeliveryLoopOptions['settings']> = {}) => {
@@ -40,6 +45,10 @@ describe('WebhookDeliveryLoop', () => {
         jitter: 0,
         maxRetryAfterMs: 1_000,
         concurrency: 4,
+        concurrencyPerSubscription: 4,
+        circuitFailures: 100,
+        circuitCooloffMs: 30_000,
+        circuitMaxCooloffMs: 300_000,
         leaseMs: 60_000,
         pollMs: 50,
         retentionMs: 7 * 24 * 3_600_000,
@@ -62,12 +71,21 @@ describe('WebhookDeliveryLoop', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase();
+    const inFlight = new Map<string, number>();
     server = createServer((req, res) => {
+      const path = req.url ?? '';
+      const eventId = String(req.headers['cronicorn-event-id']);
+      inFlight.set(path, (inFlight.get(path) ?? 0) + 1);
+      peakInFlight.set(path, Math.max(peakInFlight.get(path) ?? 0, inFlight.get(path)!));
       req.resume();
       req.on('end', () => {
-        hits.push(String(req.headers['cronicorn-event-id']));
-        const slow = req.url === '/slow' ? 1_000 : 0;
-        setTimeout(() => res.writeHead(200).end('ok'), delayMs + slow);
+        hits.push(eventId);
+        const slow = path.startsWith('/slow') ? 1_000 : 0;
+        setTimeout(() => {
+          inFlight.set(path, inFlight.get(path)! - 1);
+          answered.push(eventId);
+          res.writeHead(path === '/fail' && failing ? 500 : 200).end('ok');
+        }, delayMs + slow);
       });
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -75,8 +93,40 @@ describe('WebhookDeliveryLoop', () => {
 
   beforeEach(() => {
     hits = [];
+    answered = [];
     delayMs = 0;
+    peakInFlight = new Map();
+    failing = true;
   });
+
+  /** Queues `count` deliveries due now for the subscription, the first one oldest; returns their event ids. */
+  const queue = async (subscriptionId: string, count: number, dueAgoMs = 0): Promise<string[]> => {
+    const ids = Array.from({ length: count }, () => randomUUID());
+    await db.pool.query(
+      `INSERT INTO webhook_deliveries
+         (subscription_id, tenant_id, event_id, event_type, event_position, body, next_attempt_at)
+       SELECT $1, 't', id, 'RunFinished', n, '{}', now() - ($3::int - n) * interval '1 millisecond'
+         FROM unnest($2::uuid[]) WITH ORDINALITY AS q (id, n)`,
+      [subscriptionId, ids, dueAgoMs + count],
+    );
+    return ids;
+  };
+
+  const until = async (condition: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> => {
+    const deadline = Date.now() + timeoutMs;
+    while (!(await condition())) {
+      if (Date.now() > deadline) throw new Error('condition not met in time');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  };
+
+  const states = async (eventIds: string[]): Promise<string[]> => {
+    const { rows } = await db.pool.query<{ state: string }>(
+      'SELECT state FROM webhook_deliveries WHERE event_id = ANY($1::uuid[]) ORDER BY event_position',
+      [eventIds],
+    );
+    return rows.map((row) => row.state);
+  };
 
   afterAll(async () => {
     for (const executor of executors) executor.close();
@@ -170,5 +220,103 @@ describe('WebhookDeliveryLoop', () => {
     } finally {
       await db.pool.query('DROP TRIGGER refuse_attempt ON webhook_delivery_attempts');
     }
+  });
+  it('should give a freed slot to the next delivery at once instead of waiting for the slowest call of its round', async () => {
+    const slowReceiver = await subscription('/slow');
+    const fastReceiver = await subscription('/fast');
+    const [slow] = await queue(slowReceiver, 1, 1_000);
+    const fast = await queue(fastReceiver, 5);
+    const deliveries = loop('replica-hol', { concurrency: 2 });
+    deliveries.start();
+    try {
+      await until(async () => (await states([slow, ...fast])).every((state) => state === 'delivered'));
+    } finally {
+      await deliveries.stop();
+    }
+    // One slot holds the slow call for a second; the other serves every fast delivery meanwhile.
+    expect(answered[answered.length - 1]).toBe(slow);
+  });
+
+  it('should keep at most the per-subscription number of calls in flight to one receiver, over every replica, while others are served', async () => {
+    const busy = await subscription('/slow-busy');
+    const other = await subscription('/other');
+    const backlog = await queue(busy, 8, 1_000);
+    const others = await queue(other, 3);
+    const settings = { concurrency: 6, concurrencyPerSubscription: 2 };
+    const replicas = [loop('replica-x', settings), loop('replica-y', settings)];
+    for (const replica of replicas) replica.start();
+    try {
+      await until(async () => (await states(others)).every((state) => state === 'delivered'));
+      // The other receiver's deliveries, though newer, did not wait behind the backlog.
+      expect((await states(backlog)).filter((state) => state === 'delivered').length).toBeLessThan(8);
+      await until(async () => (await states(backlog)).every((state) => state === 'delivered'));
+    } finally {
+      await Promise.all(replicas.map((replica) => replica.stop()));
+    }
+    expect(peakInFlight.get('/slow-busy')).toBe(2);
+  });
+
+  it('should stop calling a receiver that keeps failing, record the skipped attempts with why, and resume after a successful probe', async () => {
+    const subscriptionId = await subscription('/fail');
+    const events = await queue(subscriptionId, 6);
+    const settings = { concurrency: 1, maxAttempts: 5, backoffMs: [60_000], circuitFailures: 3 };
+    const first = loop('replica-circuit', settings);
+    first.start();
+    try {
+      await until(async () => {
+        const { rows } = await db.pool.query<{ n: string }>(
+          `SELECT count(*) AS n FROM webhook_deliveries WHERE subscription_id = $1 AND attempts = 1`,
+          [subscriptionId],
+        );
+        return Number(rows[0].n) === events.length;
+      });
+    } finally {
+      await first.stop();
+    }
+    expect(hits).toHaveLength(3);
+    const { rows: circuit } = await db.pool.query<{ consecutive_failures: number; open: boolean }>(
+      `SELECT consecutive_failures, suspended_until > now() + interval '20 seconds' AS open
+         FROM webhook_subscriptions WHERE subscription_id = $1`,
+      [subscriptionId],
+    );
+    expect(circuit).toEqual([{ consecutive_failures: 3, open: true }]);
+    const { rows: skipped } = await db.pool.query<{ error: string; waits_for_circuit: boolean }>(
+      `SELECT a.error, a.next_attempt_at >= s.suspended_until AS waits_for_circuit
+         FROM webhook_delivery_attempts a JOIN webhook_subscriptions s USING (subscription_id)
+        WHERE a.subscription_id = $1 AND a.status_code IS NULL ORDER BY a.delivery_id`,
+      [subscriptionId],
+    );
+    expect(skipped).toHaveLength(3);
+    for (const attempt of skipped) {
+      expect(attempt.error).toMatch(/^not sent: the receiver failed 3 calls in a row; calls resume after /);
+      expect(attempt.waits_for_circuit).toBe(true);
+    }
+
+    // The receiver recovers and the cool-off ends: one probe, then everything flows again.
+    failing = false;
+    hits = [];
+    await db.pool.query(
+      `UPDATE webhook_subscriptions SET suspended_until = now() WHERE subscription_id = $1`,
+      [subscriptionId],
+    );
+    await db.pool.query(`UPDATE webhook_deliveries SET next_attempt_at = now() WHERE subscription_id = $1`, [
+      subscriptionId,
+    ]);
+    const second = loop('replica-circuit', { ...settings, concurrency: 4 });
+    second.start();
+    try {
+      await until(async () => (await states(events)).every((state) => state === 'delivered'));
+    } finally {
+      await second.stop();
+    }
+    expect(hits).toHaveLength(events.length);
+    expect(peakInFlight.get('/fail')).toBeGreaterThan(1);
+    const { rows: closed } = await db.pool.query<{
+      consecutive_failures: number;
+      suspended_until: Date | null;
+    }>('SELECT consecutive_failures, suspended_until FROM webhook_subscriptions WHERE subscription_id = $1', [
+      subscriptionId,
+    ]);
+    expect(closed).toEqual([{ consecutive_failures: 0, suspended_until: null }]);
   });
 });

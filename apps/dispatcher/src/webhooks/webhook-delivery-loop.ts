@@ -1,6 +1,6 @@
 import type { SecretBox } from '@cronicorn/platform';
 import { backoffMs, errorFields, MessagingLogger, sleep, Wakeup } from '@cronicorn/messaging';
-import type { Pool } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import type { HttpExecutor, RunOutcome } from '../http/http-executor';
 import { webhookHeaders } from './webhook-signature';
 import { baseRetryDelayMs, WebhookSettings } from './webhooks.settings';
@@ -26,6 +26,10 @@ export interface WebhookDeliveryLoopOptions {
     | 'jitter'
     | 'maxRetryAfterMs'
     | 'concurrency'
+    | 'concurrencyPerSubscription'
+    | 'circuitFailures'
+    | 'circuitCooloffMs'
+    | 'circuitMaxCooloffMs'
     | 'leaseMs'
     | 'pollMs'
     | 'retentionMs'
@@ -47,6 +51,9 @@ interface ClaimedRow {
   url: string;
   secret: string;
   deleted: boolean;
+  /** The subscription's circuit is open until then: the delivery is not sent. */
+  suspended_until: Date | null;
+  consecutive_failures: number;
 }
 
 const PRUNE_EVERY_MS = 10 * 60_000;
@@ -65,12 +72,18 @@ const MAX_ERROR_LENGTH = 500;
  * non-2xx answer or a failure is retried with backoff until `maxAttempts`, then the delivery
  * is `failed`. At least once: a lease that expires during a slow call, or a crash after the
  * call, sends the event again, and receivers deduplicate by `cronicorn-event-id`.
+ *
+ * Fair between subscriptions (ADR 0026): a slot is claimed again as soon as its call ends, one
+ * subscription has at most `concurrencyPerSubscription` calls in flight over all replicas, and
+ * after `circuitFailures` failed calls in a row its circuit opens: its due deliveries are
+ * recorded as failed attempts without a call until the cool-off ends, then one call probes.
  */
 export class WebhookDeliveryLoop {
   private readonly wakeup = new Wakeup();
   private readonly stopController = new AbortController();
   private running: Promise<void> | null = null;
   private lastPrune = 0;
+  private readonly inFlight = new Set<Promise<void>>();
   /**
    * Never shorter than a call can take (`WEBHOOK_TIMEOUT_MS` has no upper bound): a lease that
    * expires while the receiver is still answering lets another replica send the event again.
@@ -98,26 +111,43 @@ export class WebhookDeliveryLoop {
   }
 
   /**
-   * Claims due deliveries and makes their attempts; returns how many it attempted. One
-   * batch: call it again while it returns a full batch.
+   * Claims due deliveries for the free slots and makes their attempts; returns how many it
+   * attempted once they are recorded.
    */
   async deliverDue(): Promise<number> {
-    const claimed = await this.claim(this.options.settings.concurrency);
-    // Settled, not all: a failure to record one attempt must not end the round (and let the loop
-    // claim more, or stop) while the other calls are still in flight.
-    const results = await Promise.allSettled(claimed.map((row) => this.attempt(row)));
+    const started = await this.startDue();
+    // Settled, not all: a failure to record one attempt must not hide the other calls in flight.
+    const results = await Promise.allSettled(started);
     const failure = results.find((result) => result.status === 'rejected');
     if (failure) throw failure.reason;
-    return claimed.length;
+    return started.length;
+  }
+
+  /** Claims due deliveries for the free slots and starts their attempts. */
+  private async startDue(): Promise<Array<Promise<void>>> {
+    const free = this.options.settings.concurrency - this.inFlight.size;
+    if (free <= 0) return [];
+    const claimed = await this.claim(free);
+    return claimed.map((row) => {
+      const attempt: Promise<void> = this.attempt(row).finally(() => {
+        this.inFlight.delete(attempt);
+        this.wakeup.wake();
+      });
+      this.inFlight.add(attempt);
+      return attempt;
+    });
   }
 
   private async run(): Promise<void> {
     const signal = this.stopController.signal;
     let failures = 0;
     while (!signal.aborted) {
-      let attempted = 0;
+      const free = this.options.settings.concurrency - this.inFlight.size;
+      let started = 0;
       try {
-        attempted = await this.deliverDue();
+        const attempts = await this.startDue();
+        started = attempts.length;
+        for (const attempt of attempts) attempt.catch((err: unknown) => this.onUnrecorded(err));
         await this.pruneIfDue();
         failures = 0;
       } catch (err) {
@@ -129,32 +159,89 @@ export class WebhookDeliveryLoop {
         await sleep(backoffMs(failures, 500, 15_000), signal);
         continue;
       }
-      // Checked here: Wakeup.wait only listens for an abort that happens while it waits.
-      if (attempted < this.options.settings.concurrency && !signal.aborted)
+      // A full claim may have left more due; otherwise wait for a free slot, new deliveries or
+      // the poll. Checked here: Wakeup.wait only listens for an abort that happens while it waits.
+      if ((free === 0 || started < free) && !signal.aborted)
         await this.wakeup.wait(this.options.settings.pollMs, signal);
     }
+    await Promise.allSettled([...this.inFlight]);
   }
 
-  private async claim(limit: number): Promise<ClaimedRow[]> {
-    const { rows } = await this.options.pool.query<ClaimedRow>(
-      `WITH due AS (
-         SELECT delivery_id FROM webhook_deliveries
-          WHERE state = 'pending' AND next_attempt_at <= now()
-          ORDER BY next_attempt_at, delivery_id
-          LIMIT $1
-          FOR UPDATE SKIP LOCKED
-       )
-       UPDATE webhook_deliveries d
-          SET lease_owner = $2,
-              lease_until = now() + $3::bigint * interval '1 millisecond',
-              next_attempt_at = now() + $3::bigint * interval '1 millisecond'
-         FROM due, webhook_subscriptions s
-        WHERE d.delivery_id = due.delivery_id AND s.subscription_id = d.subscription_id
-       RETURNING d.delivery_id, d.subscription_id, d.event_id, d.event_type, d.body, d.attempts,
-                 s.url, s.secret, s.deleted_at IS NOT NULL AS deleted`,
-      [limit, this.options.owner, this.leaseMs],
+  /** The lease runs out and the delivery is claimed again: a late attempt, not a lost one. */
+  private onUnrecorded(err: unknown): void {
+    this.options.logger.warn(
+      errorFields(err),
+      'webhook attempt could not be recorded; it is made again when its lease ends',
     );
-    return rows;
+  }
+
+  /**
+   * Claims up to `limit` due deliveries, oldest first, at most the free calls of each
+   * subscription (all due ones of a suspended one: they are not sent). The subscriptions with
+   * pending deliveries are found by a loose index scan, so that one with a large backlog does
+   * not hide the others; claims are serialised over the replicas so that two cannot both see a
+   * subscription's calls as free.
+   */
+  private async claim(limit: number): Promise<ClaimedRow[]> {
+    const { concurrencyPerSubscription, circuitFailures } = this.options.settings;
+    const client = await this.options.pool.connect();
+    try {
+      await client.query(
+        `BEGIN; SELECT pg_advisory_xact_lock(hashtextextended('cronicorn.webhook-claim', 0))`,
+      );
+      const { rows } = await client.query<ClaimedRow>({
+        name: 'webhooks.claim',
+        text: `WITH RECURSIVE pending AS (
+             (SELECT subscription_id FROM webhook_deliveries
+               WHERE state = 'pending' ORDER BY subscription_id LIMIT 1)
+             UNION ALL
+             SELECT (SELECT d.subscription_id FROM webhook_deliveries d
+                      WHERE d.state = 'pending' AND d.subscription_id > p.subscription_id
+                      ORDER BY d.subscription_id LIMIT 1)
+               FROM pending p WHERE p.subscription_id IS NOT NULL
+           ),
+           allowance AS (
+             SELECT s.subscription_id,
+                    CASE WHEN s.suspended_until > now() THEN $1::int
+                         ELSE CASE WHEN s.consecutive_failures >= $5 THEN 1 ELSE $4::int END
+                              - (SELECT count(*) FROM webhook_deliveries b
+                                  WHERE b.subscription_id = s.subscription_id AND b.state = 'pending'
+                                    AND b.lease_owner IS NOT NULL AND b.lease_until > now())::int
+                    END AS free
+               FROM pending p JOIN webhook_subscriptions s ON s.subscription_id = p.subscription_id
+           ),
+           due AS (
+             SELECT c.delivery_id, c.next_attempt_at FROM allowance a
+              CROSS JOIN LATERAL (
+                SELECT d.delivery_id, d.next_attempt_at FROM webhook_deliveries d
+                 WHERE d.subscription_id = a.subscription_id AND d.state = 'pending'
+                   AND d.next_attempt_at <= now()
+                 ORDER BY d.next_attempt_at, d.delivery_id
+                 LIMIT greatest(a.free, 0)
+                 FOR UPDATE SKIP LOCKED) c
+              ORDER BY c.next_attempt_at, c.delivery_id
+              LIMIT $1
+           )
+           UPDATE webhook_deliveries d
+              SET lease_owner = $2,
+                  lease_until = now() + $3::bigint * interval '1 millisecond',
+                  next_attempt_at = now() + $3::bigint * interval '1 millisecond'
+             FROM due, webhook_subscriptions s
+            WHERE d.delivery_id = due.delivery_id AND s.subscription_id = d.subscription_id
+           RETURNING d.delivery_id, d.subscription_id, d.event_id, d.event_type, d.body, d.attempts,
+                     s.url, s.secret, s.deleted_at IS NOT NULL AS deleted,
+                     CASE WHEN s.suspended_until > now() THEN s.suspended_until END AS suspended_until,
+                     s.consecutive_failures`,
+        values: [limit, this.options.owner, this.leaseMs, concurrencyPerSubscription, circuitFailures],
+      });
+      await client.query('COMMIT');
+      return rows;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
   }
 
   private async attempt(row: ClaimedRow): Promise<void> {
@@ -166,6 +253,20 @@ export class WebhookDeliveryLoop {
         error: 'subscription deleted',
         durationMs: 0,
         retryInMs: null,
+        called: false,
+      });
+      return;
+    }
+    if (row.suspended_until) {
+      const last = attempt >= this.options.settings.maxAttempts;
+      const resumesInMs = row.suspended_until.getTime() - Date.now();
+      await this.record(row, attempt, {
+        outcome: last ? 'failed' : 'retry',
+        statusCode: null,
+        error: `not sent: the receiver failed ${row.consecutive_failures} calls in a row; calls resume after ${row.suspended_until.toISOString()}`,
+        durationMs: 0,
+        retryInMs: last ? null : Math.max(this.retryDelay(attempt, null), resumesInMs),
+        called: false,
       });
       return;
     }
@@ -201,6 +302,7 @@ export class WebhookDeliveryLoop {
         error: null,
         durationMs,
         retryInMs: null,
+        called: true,
       });
       return;
     }
@@ -211,6 +313,7 @@ export class WebhookDeliveryLoop {
       error: (error ?? `HTTP ${statusCode}`).slice(0, MAX_ERROR_LENGTH),
       durationMs,
       retryInMs: last ? null : this.retryDelay(attempt, outcome?.retryAfterMs ?? null),
+      called: true,
     });
   }
 
@@ -235,6 +338,8 @@ export class WebhookDeliveryLoop {
       error: string | null;
       durationMs: number;
       retryInMs: number | null;
+      /** A call was made: its outcome moves the subscription's circuit. */
+      called: boolean;
     },
   ): Promise<void> {
     const client = await this.options.pool.connect();
@@ -283,6 +388,7 @@ export class WebhookDeliveryLoop {
           result.error,
         ],
       );
+      if (result.called) await this.moveCircuit(client, row.subscription_id, result.outcome === 'delivered');
       await client.query('COMMIT');
     } catch (err) {
       await client.query('ROLLBACK').catch(() => undefined);
@@ -302,6 +408,50 @@ export class WebhookDeliveryLoop {
         'webhook delivery failed for good',
       );
     }
+  }
+
+  /**
+   * A delivered call closes the circuit; a failed one counts, and the failure that reaches
+   * `circuitFailures` (or a failed probe after a cool-off) opens it for a cool-off that doubles
+   * with each failure past the threshold. Failures of calls that were in flight when it opened
+   * count but do not move its end.
+   */
+  private async moveCircuit(client: PoolClient, subscriptionId: string, delivered: boolean): Promise<void> {
+    if (delivered) {
+      await client.query({
+        name: 'webhooks.circuit-close',
+        text: `UPDATE webhook_subscriptions SET consecutive_failures = 0, suspended_until = NULL
+                WHERE subscription_id = $1 AND consecutive_failures > 0`,
+        values: [subscriptionId],
+      });
+      return;
+    }
+    const { circuitFailures, circuitCooloffMs, circuitMaxCooloffMs } = this.options.settings;
+    const { rows } = await client.query<{ suspended_until: Date | null; opened: boolean }>({
+      name: 'webhooks.circuit-fail',
+      // The row is locked before it is read, so that concurrent failures each see the last count.
+      text: `WITH old AS (
+               SELECT subscription_id, consecutive_failures, suspended_until FROM webhook_subscriptions
+                WHERE subscription_id = $1 FOR UPDATE
+             )
+             UPDATE webhook_subscriptions s
+                SET consecutive_failures = old.consecutive_failures + 1,
+                    suspended_until = CASE
+                      WHEN old.consecutive_failures + 1 >= $2
+                       AND (old.suspended_until IS NULL OR old.suspended_until <= now())
+                      THEN now() + least($3::float8 * power(2, old.consecutive_failures + 1 - $2), $4::float8)
+                                   * interval '1 millisecond'
+                      ELSE old.suspended_until END
+               FROM old
+              WHERE s.subscription_id = old.subscription_id
+          RETURNING s.suspended_until, s.suspended_until IS DISTINCT FROM old.suspended_until AS opened`,
+      values: [subscriptionId, circuitFailures, circuitCooloffMs, circuitMaxCooloffMs],
+    });
+    if (rows[0]?.opened)
+      this.options.logger.warn(
+        { subscriptionId, until: rows[0].suspended_until },
+        'webhook receiver keeps failing: deliveries paused until the cool-off ends, then one call probes it',
+      );
   }
 
   /**

@@ -20,6 +20,20 @@ export interface WebhookSettings {
   /** POSTs in flight per replica (`WEBHOOK_CONCURRENCY`, default 16). */
   concurrency: number;
   /**
+   * POSTs in flight to one subscription, over every replica (`WEBHOOK_CONCURRENCY_PER_SUBSCRIPTION`,
+   * default 4): a slow receiver with a backlog holds at most this many of the slots.
+   */
+  concurrencyPerSubscription: number;
+  /**
+   * Failed calls in a row after which a subscription's circuit opens (`WEBHOOK_CIRCUIT_FAILURES`,
+   * default 5): its deliveries are not sent for a cool-off, then one call probes the receiver.
+   */
+  circuitFailures: number;
+  /** The first cool-off; it doubles with every failed probe up to `circuitMaxCooloffMs`. Default 30 s. */
+  circuitCooloffMs: number;
+  /** Default 5 min. */
+  circuitMaxCooloffMs: number;
+  /**
    * A claimed delivery not recorded within this long is claimed again by any replica. The loop
    * uses at least twice `timeoutMs` plus a margin, so that a call still running is never sent twice.
    */
@@ -52,6 +66,10 @@ export function webhookSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): We
     jitter: 0.1,
     maxRetryAfterMs: 3_600_000,
     concurrency: positiveInt(env, 'WEBHOOK_CONCURRENCY', 16),
+    concurrencyPerSubscription: positiveInt(env, 'WEBHOOK_CONCURRENCY_PER_SUBSCRIPTION', 4),
+    circuitFailures: positiveInt(env, 'WEBHOOK_CIRCUIT_FAILURES', 5),
+    circuitCooloffMs: 30_000,
+    circuitMaxCooloffMs: 300_000,
     leaseMs: 60_000,
     pollMs: 1_000,
     retentionMs: 7 * 24 * 3_600_000,

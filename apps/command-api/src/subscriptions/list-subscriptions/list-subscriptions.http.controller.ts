@@ -20,11 +20,9 @@ export class ListSubscriptionsHttpController {
   async list(@Auth() auth: TenantAuthContext): Promise<SubscriptionListResponseDto> {
     const rows = await this.subscriptions.listActive(auth.tenantId);
     return {
-      subscriptions: rows.map(({ subscriptionId, url, eventTypes, createdAt }) => ({
+      subscriptions: rows.map(({ subscriptionId, tenantId: _tenantId, ...shown }) => ({
         id: subscriptionId,
-        url,
-        eventTypes,
-        createdAt,
+        ...shown,
       })),
     };
   }
