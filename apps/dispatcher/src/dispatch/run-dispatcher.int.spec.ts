@@ -1,4 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
+import { AddressInfo } from 'node:net';
 import { DispatchWorkItem, EventEnvelope, RunFinished, RunStarted, streamIds } from '@cronicorn/events';
 import { PostgresEventStore } from '@cronicorn/event-store';
 import { JetStreamWorker, PostgresDeadLetters, provisionConsumer, silentLogger } from '@cronicorn/messaging';
@@ -180,6 +182,34 @@ describe('RunDispatcher', () => {
       const finished = ofType(await runEvents(item.runId), 'RunFinished')[0];
       expect(finished.data).toMatchObject({ status: 'failed', attempts: 0, httpStatus: null });
       expect(finished.data.error).toContain('x-token');
+    });
+  });
+
+  describe('When the target answers with binary data', () => {
+    it('should record RunFinished although the body holds NUL bytes, which Postgres text cannot', async () => {
+      const binary = createServer((_req, res) => {
+        res.writeHead(200, { 'content-type': 'application/octet-stream' });
+        res.end(Buffer.from('PK\u0003\u0004\u0000\u0000 zip', 'latin1'));
+      });
+      await new Promise<void>((resolve) => binary.listen(0, '127.0.0.1', resolve));
+      try {
+        const { port } = binary.address() as AddressInfo;
+        const base = workItem('/');
+        const item = { ...base, request: { ...base.request, url: `http://127.0.0.1:${port}/` } };
+
+        const outcome = await dispatcher({ finishAppendAttempts: 1 }).dispatch(item, {
+          seq: 116,
+          deliveryCount: 1,
+        });
+
+        expect(outcome).toBe('finished');
+        const finished = ofType(await runEvents(item.runId), 'RunFinished')[0];
+        expect(finished.data).toMatchObject({ status: 'success', httpStatus: 200 });
+        expect(finished.data.response?.snippet).toBe('PK\u0003\u0004\uFFFD\uFFFD zip');
+      } finally {
+        binary.closeAllConnections();
+        await new Promise((resolve) => binary.close(resolve));
+      }
     });
   });
 

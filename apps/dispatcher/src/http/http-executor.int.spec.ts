@@ -174,6 +174,55 @@ describe('HttpExecutor', () => {
     });
   });
 
+  describe('When the configured headers name the framing or the connection', () => {
+    it('should frame the body itself, so that a Content-Length cannot smuggle a request onto a pooled connection', async () => {
+      const target = await startServer((req, res) => res.end(`answer to ${req.url}`));
+      const run = executor();
+      // Bytes past the declared length stay on the kept-alive socket and become the start of
+      // the next request on it, which may be another tenant's: its headers would be this body.
+      const smuggled = 'POST /capture HTTP/1.1\r\nHost: x\r\nContent-Length: 200\r\n\r\n';
+      const body = `ab${smuggled}`;
+
+      const first = await run.execute(
+        request(`${target.url}/a`, { method: 'POST', body, headers: { 'Content-Length': '2' } }),
+      );
+      const second = await run.execute(
+        request(`${target.url}/b`, { secretHeaders: { authorization: 'Bearer another-tenant' } }),
+      );
+
+      expect(first).toMatchObject({ status: 'success', response: { snippet: 'answer to /a' } });
+      expect(second).toMatchObject({ status: 'success', response: { snippet: 'answer to /b' } });
+      expect(target.requests.map((r) => [r.method, r.url, r.body])).toEqual([
+        ['POST', '/a', body],
+        ['GET', '/b', ''],
+      ]);
+      expect(target.requests[0].headers['content-length']).toBe(String(body.length));
+    });
+
+    it.each([
+      [{ 'Transfer-Encoding': 'chunked' }],
+      [{ 'transfer-encoding': 'identity', 'content-length': '1' }],
+      [{ Connection: 'close, Upgrade', Upgrade: 'h2c' }],
+      [{ 'Keep-Alive': 'timeout=1', TE: 'trailers', Trailer: 'x-sum' }],
+    ])('should send the body with its own framing when the headers say %j', async (headers) => {
+      const target = await startServer((_req, res, body) => res.end(`got ${body}`));
+
+      const outcome = await executor().execute(
+        request(target.url, { method: 'POST', body: 'hello', headers }),
+      );
+
+      expect(outcome).toMatchObject({
+        status: 'success',
+        httpStatus: 200,
+        response: { snippet: 'got hello' },
+      });
+      expect(target.requests[0].headers).toMatchObject({ 'content-length': '5' });
+      for (const name of ['transfer-encoding', 'upgrade', 'keep-alive', 'te', 'trailer']) {
+        expect(target.requests[0].headers).not.toHaveProperty(name);
+      }
+    });
+  });
+
   describe('When the target fails', () => {
     it('should retry a 500 within maxAttempts and succeed', async () => {
       const target = await startServer((_req, res) => {
@@ -369,7 +418,7 @@ describe('HttpExecutor', () => {
       expect(outcome).toMatchObject({ status: 'success', httpStatus: 200 });
       expect(outcome.response?.truncated).toBe(true);
       expect(outcome.response?.bytes).toBeLessThan(1024 * 1024);
-      expect(outcome.response?.snippet).toBe('\0'.repeat(4096));
+      expect(outcome.response?.snippet).toBe('\uFFFD'.repeat(1365));
     });
 
     it('should count the bytes read when there is no Content-Length, cutting UTF-8 safely', async () => {
@@ -513,6 +562,19 @@ describe('HttpExecutor', () => {
       expect(outcome).toMatchObject({ status: 'failed', attempts: 1 });
       expect(outcome.error).toMatch(/redirects/i);
       expect(target.requests).toHaveLength(6);
+    });
+
+    it('should not retry a redirect to a Location that is not a URL', async () => {
+      const target = await startServer((_req, res) => {
+        res.writeHead(302, { location: 'http://[::1' });
+        res.end();
+      });
+
+      const outcome = await executor().execute(request(target.url, { maxAttempts: 3 }));
+
+      expect(outcome).toMatchObject({ status: 'failed', httpStatus: null, attempts: 1 });
+      expect(outcome.error).toMatch(/Invalid URL/);
+      expect(target.requests).toHaveLength(1);
     });
 
     it('should not forward secret headers to another origin', async () => {

@@ -257,11 +257,31 @@ function encodeBody(body: unknown): { data?: Buffer; contentType?: string } {
   return { data: Buffer.from(JSON.stringify(body), 'utf8'), contentType: 'application/json' };
 }
 
-/** Later sources win; names compare case-insensitively. */
+/**
+ * Framing and connection headers are the client's own. A configured Content-Length or
+ * Transfer-Encoding that disagrees with the body leaves bytes on a pooled keep-alive socket,
+ * which the target reads as the start of the next request on it: another tenant's, secret
+ * headers included. An Upgrade would switch the protocol under the call.
+ */
+const CONNECTION_HEADERS = new Set([
+  'connection',
+  'content-length',
+  'keep-alive',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
+
+/** Later sources win; names compare case-insensitively; connection headers are dropped. */
 function mergeHeaders(...sources: Record<string, string>[]): Record<string, string> {
   const merged = new Map<string, [string, string]>();
   for (const source of sources) {
-    for (const [name, value] of Object.entries(source)) merged.set(name.toLowerCase(), [name, value]);
+    for (const [name, value] of Object.entries(source)) {
+      const key = name.toLowerCase();
+      if (!CONNECTION_HEADERS.has(key)) merged.set(key, [name, value]);
+    }
   }
   return Object.fromEntries(merged.values());
 }
@@ -285,8 +305,10 @@ export function parseRetryAfter(value: string | undefined, nowMs: number): numbe
   if (!value) return null;
   const trimmed = value.trim();
   if (/^\d+$/.test(trimmed)) return Math.min(Number(trimmed) * 1000, MAX_RETRY_AFTER_MS);
-  // An HTTP date names its month; without this `Date.parse('-5')` would read a year.
-  const at = /[a-z]{3}/i.test(trimmed) ? Date.parse(trimmed) : NaN;
+  // An HTTP date names its month; without this `Date.parse('-5')` would read a year. It is
+  // always GMT, but the asctime form does not say so and Date.parse would take local time.
+  const zoned = /[a-z]$|[+-]\d{4}$/i.test(trimmed) ? trimmed : `${trimmed} GMT`;
+  const at = /[a-z]{3}/i.test(trimmed) ? Date.parse(zoned) : NaN;
   return Number.isNaN(at) ? null : Math.min(Math.max(0, at - nowMs), MAX_RETRY_AFTER_MS);
 }
 
@@ -322,10 +344,17 @@ async function readBounded(
   }
 }
 
-/** The body as text, JSON pretty-printed when it parses, cut to `maxBytes` on a UTF-8 boundary. */
+/**
+ * The body as text, JSON pretty-printed when it parses, cut to `maxBytes` on a UTF-8 boundary.
+ * NUL becomes U+FFFD like any other undecodable byte: Postgres cannot store it in text or jsonb,
+ * and the event carrying the snippet could never be appended.
+ */
 export function snippetOf(body: Buffer, maxBytes: number): string {
   // StringDecoder holds back an incomplete trailing character instead of emitting U+FFFD.
-  let text = new StringDecoder('utf8').write(body).replace(/^\uFEFF/, '');
+  let text = new StringDecoder('utf8')
+    .write(body)
+    .replace(/^\uFEFF/, '')
+    .replace(/\0/g, '\uFFFD');
   if (/^\s*[[{]/.test(text)) {
     try {
       text = JSON.stringify(JSON.parse(text), null, 2);
@@ -350,18 +379,32 @@ const PERMANENT_CODES = new Set([
 ]);
 
 function describeError(err: unknown): { status: RunStatus; error: string; retryable: boolean } {
-  for (let cause: unknown = err; cause instanceof Error; cause = cause.cause) {
+  // follow-redirects wraps what failed a redirect (a bad Location, say) in its own error.
+  let permanent = false;
+  for (const cause of causesOf(err)) {
     if (cause instanceof TargetRefusedError)
       return { status: 'failed', error: cause.message, retryable: false };
+    const code = 'code' in cause && typeof cause.code === 'string' ? cause.code : null;
+    if (code !== null && (PERMANENT_CODES.has(code) || /CERT|SELF_SIGNED|ERR_TLS/.test(code)))
+      permanent = true;
   }
   const code = err instanceof Error && 'code' in err && typeof err.code === 'string' ? err.code : null;
   const message = err instanceof Error ? err.message || err.name : String(err);
-  const tls = code !== null && /CERT|SELF_SIGNED|ERR_TLS/.test(code);
   return {
     status: 'failed',
     error: code && !message.includes(code) ? `${code}: ${message}` : message,
-    retryable: !(code !== null && (PERMANENT_CODES.has(code) || tls)),
+    retryable: !permanent,
   };
+}
+
+/** `err` and its causes; not by `instanceof Error`, which fails for errors of another realm. */
+function causesOf(err: unknown): object[] {
+  const chain: object[] = [];
+  for (let cause = err; typeof cause === 'object' && cause !== null && chain.length < 8;) {
+    chain.push(cause);
+    cause = 'cause' in cause ? cause.cause : undefined;
+  }
+  return chain;
 }
 
 function redact(message: string, secrets: string[]): string {

@@ -13,6 +13,12 @@ describe('parseRetryAfter', () => {
     expect(parseRetryAfter('Tue, 31 Dec 2024 23:00:00 GMT', now)).toBe(0);
   });
 
+  // Only a process outside UTC (TZ=America/New_York npx jest …) tells GMT from local time.
+  it('should read the asctime and RFC 850 forms, the first as GMT though it names no zone', () => {
+    expect(parseRetryAfter('Wed Jan  1 00:01:30 2025', now)).toBe(90_000);
+    expect(parseRetryAfter('Wednesday, 01-Jan-25 00:01:30 GMT', now)).toBe(90_000);
+  });
+
   it('should cap a Retry-After at 7 days, so that the plan after it stays a valid instant', () => {
     const week = 7 * 24 * 3600 * 1000;
     // 10^14 s is past the last instant a Date can hold: uncapped, the governor's plan would be Invalid Date
@@ -48,6 +54,11 @@ describe('snippetOf', () => {
 
   it('should drop a character cut in half by the read limit', () => {
     expect(snippetOf(Buffer.from('a€').subarray(0, 3), 100)).toBe('a');
+  });
+
+  it('should replace NUL, which Postgres cannot store, within the byte budget', () => {
+    expect(snippetOf(Buffer.from('a\0b'), 100)).toBe('a\uFFFDb');
+    expect(snippetOf(Buffer.alloc(10), 7)).toBe('\uFFFD\uFFFD');
   });
 
   it('should strip a byte order mark', () => {
