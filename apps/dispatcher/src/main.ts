@@ -1,3 +1,4 @@
+import './threadpool';
 import 'reflect-metadata';
 import { runApp } from '@cronicorn/platform';
 import { DispatcherModule } from './dispatcher.module';
