@@ -401,6 +401,25 @@ describe('AI planner over its daily token budget', () => {
   });
 });
 
+describe('AI planner analysing several endpoints of a tenant at once near its budget', () => {
+  const suite = withBudgetedLlm('500');
+
+  it('should let only as many LLM analyses start as the budget has room for', async () => {
+    const { fake, world } = suite;
+    const jobId = await world.createJob();
+    const endpoints = [await world.createEndpoint(jobId), await world.createEndpoint(jobId)];
+    for (const endpointId of endpoints) {
+      fake.script(endpointId, { content: 'No change.', usage: { prompt: 450, completion: 0 }, delayMs: 800 });
+    }
+    await Promise.all(endpoints.map((endpointId) => world.finishRun(endpointId, jobId, 'success')));
+
+    const planners = await Promise.all(
+      endpoints.map(async (endpointId) => completedData(await world.analysis(endpointId)).planner),
+    );
+    expect(planners.sort()).toEqual(['ai', 'heuristic']);
+  });
+});
+
 describe('AI planner whose LLM answers with usage but nothing usable', () => {
   const suite = withBudgetedLlm('500');
 
@@ -423,6 +442,7 @@ describe('AI planner whose LLM answers with usage but nothing usable', () => {
       tokensIn: 600,
       tokensOut: 0,
     });
+    expect(world.metrics.tokens).toEqual({ in: 600, out: 0 });
 
     await world.finishRun(second, jobId, 'success');
     const data = completedData(await world.analysis(second));

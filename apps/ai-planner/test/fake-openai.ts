@@ -9,7 +9,13 @@ export interface ScriptedCall {
 
 /** One scripted answer to one chat completion request. */
 export type Scripted =
-  | { toolCalls?: ScriptedCall[]; content?: string | null; usage?: { prompt: number; completion: number } }
+  | {
+      toolCalls?: ScriptedCall[];
+      content?: string | null;
+      usage?: { prompt: number; completion: number };
+      /** Answer this late (the model is slow). */
+      delayMs?: number;
+    }
   | { status: number; body?: unknown }
   | { hang: true }
   | { raw: unknown };
@@ -93,6 +99,7 @@ export class FakeOpenAI {
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answer.raw));
       return;
     }
+    if (answer.delayMs) await new Promise((resolve) => setTimeout(resolve, answer.delayMs));
     const id = `call_${++this.counter}`;
     const toolCalls = (answer.toolCalls ?? []).map((call, i) => ({
       id: `${id}_${i}`,

@@ -52,10 +52,19 @@ export async function waitFor(condition: () => Promise<boolean> | boolean, what:
 export class MetricsRecorder implements AiPlannerMetrics {
   readonly analyses: Array<{ planner: string; outcome: string; trigger: string }> = [];
   readonly skipped: PlannerFailureReason[] = [];
+  readonly tokens = { in: 0, out: 0 };
   budgetExhausted = 0;
   crashed = 0;
-  onAnalysis(r: { planner: string; outcome: string; trigger: string }): void {
+  onAnalysis(r: {
+    planner: string;
+    outcome: string;
+    trigger: string;
+    tokensIn: number;
+    tokensOut: number;
+  }): void {
     this.analyses.push({ planner: r.planner, outcome: r.outcome, trigger: r.trigger });
+    this.tokens.in += r.tokensIn;
+    this.tokens.out += r.tokensOut;
   }
   onSkipped(reason: PlannerFailureReason): void {
     this.skipped.push(reason);

@@ -15,7 +15,7 @@ import { MessagingLogger } from '@cronicorn/messaging';
 import { Clock, withTransaction } from '@cronicorn/platform';
 import { waitForPosition } from '@cronicorn/read-models';
 import { AiPlannerMetrics } from '../ai-planner.metrics';
-import { TokenBudget } from '../budget/token-budget';
+import { BudgetReservation, TokenBudget } from '../budget/token-budget';
 import { InteractivePlanner } from '../planners/openai-planner';
 import { PlannerFailure } from '../planners/planner-failure';
 import { ContextBuilder } from './context-builder';
@@ -91,12 +91,15 @@ export class Analyzer {
     let planner: Planner = deps.heuristic;
     let source: 'ai' | 'heuristic' = 'heuristic';
     let note: string | null = null;
+    let reservation: BudgetReservation | null = null;
     if (deps.llm) {
-      const budget = await deps.budget.status(target.tenantId, now);
-      if (budget.exhausted) {
-        note = `AI daily token budget exhausted (${budget.used} of ${budget.budget} tokens used today, UTC): heuristic planner used`;
+      const budget = await deps.budget.reserve(target.tenantId, now);
+      if (!budget.granted) {
+        const { used, budget: daily } = budget.status;
+        note = `AI daily token budget exhausted (${used} of ${daily} tokens used or reserved today, UTC): heuristic planner used`;
         deps.metrics?.onBudgetExhausted?.();
       } else {
+        reservation = budget.reservation;
         planner = deps.llm;
         source = 'ai';
       }
@@ -146,7 +149,7 @@ export class Analyzer {
       });
       // What the LLM billed is charged even when its answer was of no use.
       const { tokensIn = 0, tokensOut = 0 } = event.data;
-      if (source === 'ai') await deps.budget.record(client, target.tenantId, recordedAt, tokensIn, tokensOut);
+      if (reservation) await deps.budget.record(client, reservation, tokensIn, tokensOut);
       await onRecord(client, recordedAt);
       return result.lastPosition;
     });
@@ -271,8 +274,8 @@ function resultOf(event: PlannerEvent, planner: 'ai' | 'heuristic', position: st
     status: 'failed',
     planner,
     model: d.model,
-    tokensIn: 0,
-    tokensOut: 0,
+    tokensIn: d.tokensIn ?? 0,
+    tokensOut: d.tokensOut ?? 0,
     toolCalls: [],
     summary: null,
     failureReason: d.reason,

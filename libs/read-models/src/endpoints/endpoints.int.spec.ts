@@ -210,6 +210,48 @@ describe('Endpoints read model', () => {
       });
     });
 
+    it('should show no next run when the plan of a run that already started arrives after it', async () => {
+      // The plan was the last event of its stream (nothing follows before endAt) and NATS lost
+      // it: the sweep applies it after the run's RunStarted.
+      const { tenant, jobId } = await givenEndpoint();
+      const endpointId = await tenant.endpoint(jobId, { endAt: at(5.5) });
+      const plan = nextRunPlanned(endpointId, jobId, 5, 1);
+      const [started] = runEvents(plan.data.runId, endpointId, jobId, { status: 'success', startedAtMin: 5 });
+      await history.given(tenant.tenantId, streamIds.run(plan.data.runId), started);
+      await tenant.scheduleEvent(endpointId, plan);
+
+      expect(
+        await getEndpoint(db.pool, tenant.tenantId, endpointId, { now: new Date(at(5.2)) }),
+      ).toMatchObject({
+        nextRun: null,
+      });
+    });
+
+    it.each([
+      ['ended:end_at', { endAt: at(30) }],
+      ['ended:max_runs', { maxRuns: 1 }],
+    ])(
+      'should hide a planned run that an update ended (%s): the scheduler drops it without an event',
+      async (reason, changes) => {
+        const { tenant, jobId, endpointId } = await givenEndpoint();
+        await tenant.run(endpointId, jobId, { status: 'success', startedAtMin: 2 });
+        const plan = nextRunPlanned(endpointId, jobId, 90, 3);
+        await tenant.scheduleEvent(endpointId, plan);
+        expect(await getEndpoint(db.pool, tenant.tenantId, endpointId, { now })).toMatchObject({
+          nextRun: { runId: plan.data.runId },
+        });
+
+        await tenant.endpointEvent(endpointId, {
+          type: 'EndpointUpdated',
+          data: { endpointId, changes, config: endpointConfig(changes), updatedAt: at(20) },
+        });
+        expect(await getEndpoint(db.pool, tenant.tenantId, endpointId, { now })).toMatchObject({
+          nextRun: null,
+          noRunReason: reason,
+        });
+      },
+    );
+
     it('should not call a schedule ended before its endAt or by runs it did not make', async () => {
       const { tenant, jobId } = await givenEndpoint();
       const endpointId = await tenant.endpoint(jobId, { endAt: at(600), maxRuns: 1 });
@@ -234,9 +276,12 @@ describe('Endpoints read model', () => {
       const endpointId = await tenant.endpoint(jobId, config);
       const plan = nextRunPlanned(endpointId, jobId, 5, 1);
       await tenant.scheduleEvent(endpointId, plan);
-      expect(await getEndpoint(db.pool, tenant.tenantId, endpointId, { now })).toMatchObject({
-        noRunReason: null,
-      });
+      expect(await getEndpoint(db.pool, tenant.tenantId, endpointId, { now: new Date(at(4)) })).toMatchObject(
+        {
+          nextRun: { runId: plan.data.runId },
+          noRunReason: null,
+        },
+      );
 
       const [started] = runEvents(plan.data.runId, endpointId, jobId, { status: 'success', startedAtMin: 5 });
       await history.given(tenant.tenantId, streamIds.run(plan.data.runId), started);

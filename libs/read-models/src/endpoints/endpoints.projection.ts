@@ -95,7 +95,7 @@ function advanceRun(name: string, runWasOpen: string, alsoSet = ''): { name: str
   };
 }
 
-// The planned run has begun: it is no longer "next". A recurring schedule has already planned
+// The planned run has begun (or finished: a run event of it was applied): it is no longer "next". A recurring schedule has already planned
 // its successor (appended when this run was handed out), so only a schedule that ended
 // (one-time run, maxRuns, endAt) is left without a next run. `e` is the row before the update.
 const RUN_BEGAN = (run: string) => `
@@ -112,6 +112,7 @@ const ADVANCE_ON_START = advanceRun('rm.endpoints.advance-start', 'r.finished_at
 const ADVANCE_ON_FINISH = advanceRun(
   'rm.endpoints.advance-finish',
   '($4 = 1 OR (r.run_id = e.last_run_id AND e.last_run_finished_at IS NULL))',
+  RUN_BEGAN('$2'),
 );
 
 /**
@@ -227,11 +228,16 @@ export const endpointsProjection: Projection = {
       ]);
     } else if (isEvent(envelope, 'NextRunPlanned')) {
       const { endpointId, jobId, runId, runAt, reason, plannedAt } = envelope.data;
+      // A plan applied after its run began (NATS lost it, the sweep found it) is no longer
+      // next: in log order its RunStarted would have cleared it.
       await client.query({
         name: 'rm.endpoints.next-run',
         text: `INSERT INTO rm_endpoints AS e (endpoint_id, tenant_id, job_id, next_run_id, next_run_at, next_run_reason,
                                         next_run_planned_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)
+         SELECT $1, $2, $3, CASE WHEN r.began THEN NULL ELSE $4::text END,
+                CASE WHEN r.began THEN NULL ELSE $5::timestamptz END, CASE WHEN r.began THEN NULL ELSE $6::text END,
+                CASE WHEN r.began THEN NULL ELSE $7::timestamptz END
+           FROM (SELECT EXISTS (SELECT 1 FROM rm_runs WHERE run_id = $4::text) AS began) AS r
          ON CONFLICT (endpoint_id) DO UPDATE
            SET job_id = COALESCE(e.job_id, EXCLUDED.job_id), next_run_id = EXCLUDED.next_run_id,
                next_run_at = EXCLUDED.next_run_at, next_run_reason = EXCLUDED.next_run_reason,
@@ -248,15 +254,13 @@ export const endpointsProjection: Projection = {
       });
       if (rowCount) return;
       await client.query({ ...RECOMPUTE_RUNS, values: [endpointId, tenantId, jobId, added] });
-      if (isEvent(envelope, 'RunStarted')) {
-        await client.query({
-          name: 'rm.endpoints.run-began',
-          text: `UPDATE rm_endpoints SET next_run_id = NULL, next_run_at = NULL, next_run_reason = NULL,
-                  next_run_planned_at = NULL
-            WHERE endpoint_id = $1 AND next_run_id = $2`,
-          values: [endpointId, envelope.data.runId],
-        });
-      }
+      await client.query({
+        name: 'rm.endpoints.run-began',
+        text: `UPDATE rm_endpoints SET next_run_id = NULL, next_run_at = NULL, next_run_reason = NULL,
+                next_run_planned_at = NULL
+          WHERE endpoint_id = $1 AND next_run_id = $2`,
+        values: [endpointId, runId],
+      });
     } else if (isEvent(envelope, 'AIAnalysisCompleted')) {
       const { endpointId, analysisId, analyzedAt, planner, model } = envelope.data;
       await recordAnalysis(client, [

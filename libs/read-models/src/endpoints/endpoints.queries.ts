@@ -136,10 +136,9 @@ interface EndpointRow {
 }
 
 // The runs the schedule made, as the governor counts them for `maxRuns` and a one-time run
-// (manual, trigger and retry runs aside), counted only when no run is planned and it matters.
+// (manual, trigger and retry runs aside), counted only when it matters.
 const SCHEDULED_RUNS = `
-  CASE WHEN (e.next_run_id IS NULL OR e.next_run_at IS NULL)
-            AND ((e.config->>'maxRuns') IS NOT NULL OR e.config->'schedule'->>'kind' = 'once')
+  CASE WHEN (e.config->>'maxRuns') IS NOT NULL OR e.config->'schedule'->>'kind' = 'once'
        THEN (SELECT count(*)::int FROM rm_runs r WHERE r.endpoint_id = e.endpoint_id AND r.trigger = 'schedule')
   END`;
 
@@ -160,8 +159,10 @@ function toView(row: EndpointRow, now: Date): EndpointView {
   const pausedForGood =
     (row.own_status === 'paused' && row.paused_until === null) ||
     (jobPaused && row.job_paused_until === null);
+  // The scheduler drops a plan that an update ended without an event (NextRunPlanned has no
+  // "nothing planned" form): the row may still hold it.
   const nextRun =
-    row.next_run_id !== null && row.next_run_at !== null && !archived && !pausedForGood
+    row.next_run_id !== null && row.next_run_at !== null && !archived && !pausedForGood && !ended(row, now)
       ? {
           runId: row.next_run_id,
           at: row.next_run_at.toISOString(),
@@ -233,15 +234,22 @@ function toView(row: EndpointRow, now: Date): EndpointView {
 function noRunReason(row: EndpointRow, now: Date): NoRunReason | null {
   if (row.own_status === 'archived') return 'archived';
   if (row.job_status === 'archived') return 'job_archived';
+  const end = ended(row, now);
+  if (end) return end;
+  if (row.own_status === 'paused' && row.paused_until === null) {
+    return row.paused_by === 'failures' ? 'pause_after_failures' : 'paused';
+  }
+  if (row.job_status === 'paused' && row.job_paused_until === null) return 'job_paused';
+  return null;
+}
+
+/** The schedule has ended as the governor judges it (DESIGN §5 rule 1), or null. */
+function ended(row: EndpointRow, now: Date): Extract<NoRunReason, `ended:${string}`> | null {
   const { schedule, maxRuns, endAt } = row.config;
   if (endAt && Date.parse(endAt) < now.getTime()) return 'ended:end_at';
   const scheduled = row.scheduled_runs ?? 0;
   if (typeof maxRuns === 'number' && scheduled >= maxRuns) return 'ended:max_runs';
   if (schedule.kind === 'once' && scheduled > 0) return 'ended:once';
-  if (row.own_status === 'paused' && row.paused_until === null) {
-    return row.paused_by === 'failures' ? 'pause_after_failures' : 'paused';
-  }
-  if (row.job_status === 'paused' && row.job_paused_until === null) return 'job_paused';
   return null;
 }
 
