@@ -45,13 +45,21 @@ export function systemPrompt(aiMaxPauseMs: number): string {
 const cut = (text: string | null, max: number) =>
   text === null ? null : text.length > max ? `${text.slice(0, max)}…` : text;
 
-/** The URL without its user info: a password written into it must not reach the LLM's provider. */
+/** Query parameters whose values are credentials by their name (`api_key`, `token`, `sig`, …). */
+const SECRET_PARAM = /key|token|secret|passw|pwd|auth|sig|credential|session/i;
+
+/**
+ * The URL without its user info and with the values of credential-like query parameters
+ * replaced: a password or token written into it must not reach the LLM's provider.
+ */
 function withoutCredentials(url: string): string {
   try {
     const parsed = new URL(url);
-    if (parsed.username === '' && parsed.password === '') return url;
+    const secretParams = [...parsed.searchParams.keys()].filter((name) => SECRET_PARAM.test(name));
+    if (parsed.username === '' && parsed.password === '' && secretParams.length === 0) return url;
     parsed.username = '';
     parsed.password = '';
+    for (const name of secretParams) parsed.searchParams.set(name, 'REDACTED');
     return parsed.toString();
   } catch {
     return url;

@@ -47,6 +47,16 @@ describe('userPrompt', () => {
     expect(promptedUrl('https://token@target.example/')).toBe('https://target.example/');
   });
 
+  it('should keep tokens passed as query parameters away from the model, and the other parameters', () => {
+    const url = 'https://target.example/status?region=eu&api_key=k3y&access_token=t0k&X-Amz-Signature=s1g';
+    const prompt = userPrompt(context(url));
+
+    for (const secret of ['k3y', 't0k', 's1g']) expect(prompt).not.toContain(secret);
+    expect(promptedUrl(url)).toBe(
+      'https://target.example/status?region=eu&api_key=REDACTED&access_token=REDACTED&X-Amz-Signature=REDACTED',
+    );
+  });
+
   it('should send a URL without credentials as it is', () => {
     expect(promptedUrl('https://target.example/status?x=1')).toBe('https://target.example/status?x=1');
   });
