@@ -406,6 +406,38 @@ describe('Resources (jobs, endpoints, runs)', () => {
       expect(late.body).toMatchObject({ error: 'JOB.ARCHIVED' });
     });
 
+    it('should refuse the commands of an endpoint whose job is archived, a copy of it included', async () => {
+      const job = await createJob('to archive with its endpoint');
+      const endpoint = await createEndpoint(job.id);
+      // The duplicate check reads the endpoints read model: let it include the endpoint first.
+      expectStatus(await readA(`/v1/endpoints/${endpoint.id}`, endpoint.position), 200);
+      expectStatus(await asA<Answer>('DELETE', `/v1/jobs/${job.id}`), 202);
+      const before = await eventCount(tenantA.tenantId);
+
+      const copy = await asA('POST', `/v1/jobs/${job.id}/endpoints`, endpointBody());
+      expect(copy.status).toBe(409);
+      expect(copy.body).toMatchObject({ error: 'JOB.ARCHIVED' });
+      const commands: [string, string, unknown][] = [
+        ['POST', 'trigger', undefined],
+        ['PATCH', '', { name: 'late' }],
+        ['POST', 'pause', { reason: 'late' }],
+        ['POST', 'reset-failures', undefined],
+        ['POST', 'hints', { kind: 'interval', intervalMs: 120_000, reason: 'late' }],
+        ['DELETE', 'hints', undefined],
+      ];
+      for (const [method, action, body] of commands) {
+        const path = `/v1/endpoints/${endpoint.id}${action ? `/${action}` : ''}`;
+        const res = await asA(method, path, body);
+        expect({ method, path, status: res.status, error: res.body.error }).toEqual({
+          method,
+          path,
+          status: 409,
+          error: 'JOB.ARCHIVED',
+        });
+      }
+      expect(await eventCount(tenantA.tenantId)).toBe(before);
+    });
+
     it('should page through jobs with a cursor and filter by status', async () => {
       const tenant = await api.createTenant('Lister');
       const names = ['first', 'second', 'third'];

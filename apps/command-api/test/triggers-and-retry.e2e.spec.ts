@@ -489,6 +489,24 @@ describe('Named triggers and retries (API, projector, scheduler, dispatcher)', (
       expect(await nextRun()).toEqual(before);
     });
 
+    it('should answer 409 to a retry once the job of the run is archived: that run would never start', async () => {
+      const jobId = await createJob(A(), 'to archive');
+      const endpointId = await createEndpoint(A(), jobId, '/hook/archived-job', [], {
+        cron: undefined,
+        intervalMs: HOUR,
+        startAt: new Date(Date.now() + HOUR / 2).toISOString(),
+      });
+      const manual = expectStatus(
+        await A()<{ runId: string }>('POST', `/v1/endpoints/${endpointId}/trigger`),
+        202,
+      );
+      await finishedRun(manual.runId);
+      expectStatus(await A()('DELETE', `/v1/jobs/${jobId}`), 202);
+      const res = await A()('POST', `/v1/runs/${manual.runId}/retry`);
+      expect(res.status).toBe(409);
+      expect(res.body).toMatchObject({ error: 'JOB.ARCHIVED' });
+    });
+
     it("should answer 404 for another tenant's run and for an unknown one", async () => {
       const original = firstRuns[0].runId;
       await finishedRun(original);

@@ -72,6 +72,27 @@ describe('POST /v1/endpoints/:id/analyze', () => {
     }
   });
 
+  it('should answer 409 for an archived endpoint and for one of an archived job, as the other commands do', async () => {
+    const job = await request<{ id: string }>(api.url, 'POST', '/v1/jobs', { apiKey, body: { name: 'old' } });
+    const create = () =>
+      request<{ id: string }>(api.url, 'POST', `/v1/jobs/${job.body.id}/endpoints`, {
+        apiKey,
+        body: { name: 'old', url: `https://example.com/${randomUUID()}`, intervalMs: 60_000 },
+      });
+    const archived = (await create()).body.id;
+    const ofArchivedJob = (await create()).body.id;
+    expect((await request(api.url, 'DELETE', `/v1/endpoints/${archived}`, { apiKey })).status).toBe(202);
+    expect((await request(api.url, 'DELETE', `/v1/jobs/${job.body.id}`, { apiKey })).status).toBe(202);
+
+    const endpoint = await analyze(archived);
+    expect({ status: endpoint.status, error: endpoint.body.error }).toEqual({
+      status: 409,
+      error: 'ENDPOINT.ARCHIVED',
+    });
+    const ofJob = await analyze(ofArchivedJob);
+    expect({ status: ofJob.status, error: ofJob.body.error }).toEqual({ status: 409, error: 'JOB.ARCHIVED' });
+  });
+
   describe('When an ai-planner runs', () => {
     beforeAll(async () => {
       const { nc, js, jsm, names } = api.nats;

@@ -32,6 +32,11 @@ export interface ExecuteArgs<S, C, E extends Event> {
    * `api_keys`). Not called when the decision produced no events.
    */
   onAppended?: (client: PoolClient, result: AppendResult) => Promise<void>;
+  /**
+   * Checks what the decider cannot see (another stream) on the state read, before deciding;
+   * throws to refuse the command.
+   */
+  guard?: (state: S) => Promise<void>;
 }
 
 export interface ExecuteResult<S> {
@@ -81,6 +86,7 @@ export class CommandExecutor {
     };
     for (let attempt = 1; ; attempt++) {
       const loaded = await this.read(args.streamId, args.decider, tenantId);
+      if (!loaded.foreign) await args.guard?.(loaded.state);
       let state = loaded.state;
       const events: E[] = [];
       for (const command of commands) {

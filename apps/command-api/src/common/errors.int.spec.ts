@@ -69,6 +69,56 @@ describe('Error answers', () => {
       expect(res.body).toMatchObject({ fields: { name: expect.any(String) } });
     });
 
+    it('should answer 400 BAD_JSON saying an object is expected to a JSON array', async () => {
+      const res = await request(api.url, 'POST', '/v1/api-keys', { apiKey, rawBody: '[{"name":"x"}]' });
+      expect(res.status).toBe(400);
+      expect(res.body).toEqual({ error: 'BAD_JSON', message: 'The body must be a JSON object' });
+    });
+
+    it('should answer 400 naming the field of a body nested too deeply for the validation, not 500', async () => {
+      const deep = `${'['.repeat(5_000)}1${']'.repeat(5_000)}`;
+      const res = await request(api.url, 'POST', `/v1/jobs/${randomUUID()}/endpoints`, {
+        apiKey,
+        rawBody: `{"name":"e","url":"https://example.com/x","intervalMs":60000,"body":${deep}}`,
+      });
+      expect(res.status).toBe(400);
+      expect(res.body).toMatchObject({
+        error: 'VALIDATION_FAILED',
+        fields: { body: 'must not nest deeper than 32 levels' },
+      });
+    });
+
+    it('should refuse the keys __proto__, constructor and prototype, naming them, rather than drop them', async () => {
+      const top = await request(api.url, 'POST', '/v1/api-keys', {
+        apiKey,
+        rawBody: '{"name":"x","__proto__":{"admin":true},"constructor":1}',
+      });
+      expect(top.status).toBe(400);
+      expect(top.body).toMatchObject({
+        error: 'VALIDATION_FAILED',
+        fields: { ['__proto__']: 'is not an accepted field', constructor: 'is not an accepted field' },
+      });
+
+      const nested = await request(api.url, 'POST', `/v1/jobs/${randomUUID()}/endpoints`, {
+        apiKey,
+        body: {
+          name: 'e',
+          url: 'https://example.com/x',
+          intervalMs: 60_000,
+          headers: { prototype: 'v' },
+          body: { car: { constructor: 'Ford' } },
+        },
+      });
+      expect(nested.status).toBe(400);
+      expect(nested.body).toMatchObject({
+        fields: { 'headers.prototype': expect.any(String), 'body.car.constructor': expect.any(String) },
+      });
+
+      const query = await request(api.url, 'GET', '/v1/jobs?constructor=1', { apiKey });
+      expect(query.status).toBe(400);
+      expect(query.body).toMatchObject({ fields: { constructor: 'is not an accepted field' } });
+    });
+
     it('should answer 413 to an oversized body', async () => {
       const res = await request(api.url, 'POST', '/v1/api-keys', {
         apiKey,

@@ -5,7 +5,9 @@ import { Reflector } from '@nestjs/core';
 import type { Request } from 'express';
 import type { Observable } from 'rxjs';
 import { AUTH_MODE } from '../auth/api-key.guard';
-import { unknownFieldsError } from './validation';
+import { ApiError, ErrorCodes } from './api-error';
+import { inputShapeProblems } from './input-shape';
+import { fieldsError, unknownFieldsError } from './validation';
 
 const COMMANDS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
@@ -15,6 +17,7 @@ const COMMANDS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
  * body (trigger, resume, retry, …) or a query parameter sent to an API route that takes none
  * (`POST /v1/jobs?dryRun=true` would create the job) would otherwise be dropped without a
  * word. Health and metrics routes (no API key) are left alone for probes and scrapers.
+ * Declared input is checked for what the pipe would drop or choke on (`inputShapeProblems`).
  */
 @Injectable()
 export class UndeclaredInputInterceptor implements NestInterceptor {
@@ -23,14 +26,21 @@ export class UndeclaredInputInterceptor implements NestInterceptor {
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     if (context.getType() === 'http') {
       const { method, body, query } = context.switchToHttp().getRequest<Request>();
-      if (COMMANDS.has(method) && !declares(context, RouteParamtypes.BODY)) {
+      const takesBody = declares(context, RouteParamtypes.BODY);
+      if (COMMANDS.has(method) && !takesBody) {
         const unwanted = Array.isArray(body) ? ['body'] : isObject(body) ? Object.keys(body) : [];
         if (unwanted.length > 0) throw unknownFieldsError(unwanted);
       }
-      if (this.isApiRoute(context) && !declares(context, RouteParamtypes.QUERY)) {
+      if (takesBody && Array.isArray(body)) {
+        throw new ApiError(400, ErrorCodes.badJson, 'The body must be a JSON object');
+      }
+      if (takesBody && isObject(body)) assertShape(body);
+      const takesQuery = declares(context, RouteParamtypes.QUERY);
+      if (this.isApiRoute(context) && !takesQuery) {
         const unwanted = Object.keys(query ?? {});
         if (unwanted.length > 0) throw unknownFieldsError(unwanted);
       }
+      if (takesQuery && isObject(query)) assertShape(query);
     }
     return next.handle();
   }
@@ -50,3 +60,8 @@ function declares(context: ExecutionContext, type: RouteParamtypes): boolean {
 }
 
 const isObject = (value: unknown): value is object => typeof value === 'object' && value !== null;
+
+function assertShape(input: object): void {
+  const problems = inputShapeProblems(input);
+  if (problems.size > 0) throw fieldsError(Object.fromEntries(problems));
+}

@@ -1,7 +1,7 @@
 import { ValidationError, ValidationPipe } from '@nestjs/common';
 import { ApiError, ErrorCodes } from './api-error';
 
-const NOT_ACCEPTED = 'is not an accepted field';
+export const NOT_ACCEPTED = 'is not an accepted field';
 
 /**
  * Flattens class-validator errors to `path → message`, e.g. `schedule.cron`. Of a field's failed
@@ -29,7 +29,11 @@ export function fieldErrors(errors: readonly ValidationError[], parent = ''): Re
 }
 
 export function validationError(errors: readonly ValidationError[]): ApiError {
-  const fields = fieldErrors(errors);
+  return fieldsError(fieldErrors(errors));
+}
+
+/** 400 with `path → message`, saying first which fields are unknown. */
+export function fieldsError(fields: Record<string, string>): ApiError {
   const unknown = Object.entries(fields)
     .filter(([, message]) => message === NOT_ACCEPTED)
     .map(([path]) => path);
@@ -41,8 +45,7 @@ export function validationError(errors: readonly ValidationError[]): ApiError {
 
 /** 400 naming fields the request may not carry. */
 export function unknownFieldsError(paths: readonly string[]): ApiError {
-  const fields = Object.fromEntries(paths.map((path) => [path, NOT_ACCEPTED]));
-  return new ApiError(400, ErrorCodes.validation, `Unknown field(s): ${paths.join(', ')}`, fields);
+  return fieldsError(Object.fromEntries(paths.map((path) => [path, NOT_ACCEPTED])));
 }
 
 /** Global pipe: unknown fields rejected, DTOs transformed, errors with `fields` (DESIGN §6). */

@@ -161,7 +161,8 @@ export function jsonProblem(value: unknown, maxBytes: number): string | null {
   return jsonTextProblem(value, 0);
 }
 
-const MAX_JSON_DEPTH = 32;
+/** Nesting allowed in a free-form JSON field (request body, trigger payload). */
+export const MAX_JSON_DEPTH = 32;
 
 function jsonTextProblem(value: unknown, depth: number): string | null {
   if (typeof value === 'string') {

@@ -9,14 +9,17 @@ import {
   ApiServiceUnavailableResponse,
   ApiTags,
 } from '@nestjs/swagger';
-import { conflict, notFound } from '@cronicorn/domain';
+import { conflict, endpointDecider, notFound } from '@cronicorn/domain';
+import { streamIds } from '@cronicorn/events';
 import { Auth, TenantAuth } from '../../auth/auth.decorators';
 import type { TenantAuthContext } from '../../auth/auth-context';
 import { unavailable } from '../../common/api-error';
+import { CommandExecutor } from '../../common/command-executor';
 import { CorrelationId } from '../../common/correlation-id.decorator';
 import { ErrorResponseDto } from '../../common/error-response.dto';
 import { created } from '../../common/responses';
 import { IdempotencyKeyHeader } from '../../common/swagger';
+import { liveJobGuard } from '../../endpoints/live-job.guard';
 import { EndpointIdPipe } from '../../resources/resource-id.pipe';
 import { PlannerClient } from '../planner-client';
 import { AnalyzeAnswerDto } from './analyze-endpoint.response.dto';
@@ -25,7 +28,10 @@ import { AnalyzeAnswerDto } from './analyze-endpoint.response.dto';
 @TenantAuth()
 @Controller('v1/endpoints')
 export class AnalyzeEndpointHttpController {
-  constructor(private readonly planner: PlannerClient) {}
+  constructor(
+    private readonly planner: PlannerClient,
+    private readonly executor: CommandExecutor,
+  ) {}
 
   @Post(':id/analyze')
   @IdempotencyKeyHeader()
@@ -41,7 +47,7 @@ export class AnalyzeEndpointHttpController {
   @ApiNotFoundResponse({ type: ErrorResponseDto })
   @ApiConflictResponse({
     type: ErrorResponseDto,
-    description: 'Another analysis of the endpoint is still running',
+    description: 'The endpoint or its job is archived, or another analysis of it is still running',
   })
   @ApiServiceUnavailableResponse({
     type: ErrorResponseDto,
@@ -53,6 +59,16 @@ export class AnalyzeEndpointHttpController {
     @CorrelationId() correlationId: string,
     @Param('id', EndpointIdPipe) endpointId: string,
   ) {
+    // Checked here as the other endpoint commands do: the planner only tells what it can analyse.
+    const { state } = await this.executor.load(
+      streamIds.endpoint(endpointId),
+      endpointDecider,
+      auth,
+      'ENDPOINT.NOT_FOUND',
+    );
+    if (state.status === 'archived')
+      throw conflict('ENDPOINT.ARCHIVED', `Endpoint ${endpointId} is archived`);
+    await liveJobGuard(this.executor, auth)(state);
     const reply = await this.planner.analyze({ tenantId: auth.tenantId, endpointId, correlationId });
     if (!reply.ok) {
       switch (reply.error.code) {

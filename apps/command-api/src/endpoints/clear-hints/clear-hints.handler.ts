@@ -4,6 +4,7 @@ import { streamIds } from '@cronicorn/events';
 import { CommandExecutor } from '../../common/command-executor';
 import type { WriteResult } from '../../resources/write-result';
 import { ClearHintsCommand } from './clear-hints.command';
+import { liveJobGuard } from '../live-job.guard';
 
 @CommandHandler(ClearHintsCommand)
 export class ClearHintsHandler implements ICommandHandler<ClearHintsCommand> {
@@ -19,6 +20,7 @@ export class ClearHintsHandler implements ICommandHandler<ClearHintsCommand> {
       streamId: streamIds.endpoint(endpointId),
       decider: endpointDecider,
       command,
+      guard: liveJobGuard(this.executor, origin.auth),
       ...origin,
     });
     return { id: endpointId, position };

@@ -26,7 +26,7 @@ export class CreateEndpointHandler implements ICommandHandler<CreateEndpointComm
     // A missing or foreign job is a 404 here; an archived one is refused by the decider.
     const job = await this.executor.load(streamIds.job(jobId), jobDecider, origin.auth, 'JOB.NOT_FOUND');
     const now = new Date();
-    if (request.allowDuplicate !== true) {
+    if (request.allowDuplicate !== true && job.state.status !== 'archived') {
       const existingId = await findDuplicateEndpoint(this.pool, origin.auth.tenantId, jobId, config, now);
       if (existingId !== null) throw new DuplicateEndpointError(existingId);
     }

@@ -4,6 +4,7 @@ import { streamIds } from '@cronicorn/events';
 import { CommandExecutor } from '../../common/command-executor';
 import type { WriteResult } from '../../resources/write-result';
 import { PauseEndpointCommand } from './pause-endpoint.command';
+import { liveJobGuard } from '../live-job.guard';
 
 @CommandHandler(PauseEndpointCommand)
 export class PauseEndpointHandler implements ICommandHandler<PauseEndpointCommand> {
@@ -19,6 +20,7 @@ export class PauseEndpointHandler implements ICommandHandler<PauseEndpointComman
       streamId: streamIds.endpoint(endpointId),
       decider: endpointDecider,
       command,
+      guard: liveJobGuard(this.executor, origin.auth),
       ...origin,
     });
     return { id: endpointId, position };

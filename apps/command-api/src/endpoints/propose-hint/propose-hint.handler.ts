@@ -6,6 +6,7 @@ import { CommandExecutor } from '../../common/command-executor';
 import type { WriteResult } from '../../resources/write-result';
 import { hintFieldsForRest, hintFromBody, withRestFieldsAsync } from '../endpoint-input.mapper';
 import { ProposeHintCommand, RecordedHint } from './propose-hint.command';
+import { liveJobGuard } from '../live-job.guard';
 
 @CommandHandler(ProposeHintCommand)
 export class ProposeHintHandler implements ICommandHandler<ProposeHintCommand> {
@@ -29,6 +30,7 @@ export class ProposeHintHandler implements ICommandHandler<ProposeHintCommand> {
           streamId: streamIds.endpoint(endpointId),
           decider: endpointDecider,
           command,
+          guard: liveJobGuard(this.executor, origin.auth),
           ...origin,
         }),
       hintFieldsForRest(request.kind),

@@ -4,6 +4,7 @@ import { streamIds } from '@cronicorn/events';
 import { CommandExecutor } from '../../common/command-executor';
 import type { WriteResult } from '../../resources/write-result';
 import { ResetFailuresCommand } from './reset-failures.command';
+import { liveJobGuard } from '../live-job.guard';
 
 @CommandHandler(ResetFailuresCommand)
 export class ResetFailuresHandler implements ICommandHandler<ResetFailuresCommand> {
@@ -19,6 +20,7 @@ export class ResetFailuresHandler implements ICommandHandler<ResetFailuresComman
       streamId: streamIds.endpoint(endpointId),
       decider: endpointDecider,
       command,
+      guard: liveJobGuard(this.executor, origin.auth),
       ...origin,
     });
     return { id: endpointId, position };

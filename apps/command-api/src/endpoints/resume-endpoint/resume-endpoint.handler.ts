@@ -4,6 +4,7 @@ import { streamIds } from '@cronicorn/events';
 import { CommandExecutor } from '../../common/command-executor';
 import type { WriteResult } from '../../resources/write-result';
 import { ResumeEndpointCommand } from './resume-endpoint.command';
+import { liveJobGuard } from '../live-job.guard';
 
 @CommandHandler(ResumeEndpointCommand)
 export class ResumeEndpointHandler implements ICommandHandler<ResumeEndpointCommand> {
@@ -19,6 +20,7 @@ export class ResumeEndpointHandler implements ICommandHandler<ResumeEndpointComm
       streamId: streamIds.endpoint(endpointId),
       decider: endpointDecider,
       command,
+      guard: liveJobGuard(this.executor, origin.auth),
       ...origin,
     });
     return { id: endpointId, position };

@@ -5,6 +5,7 @@ import { streamIds } from '@cronicorn/events';
 import { CommandExecutor } from '../../common/command-executor';
 import type { WriteResult } from '../../resources/write-result';
 import { TriggerEndpointCommand } from './trigger-endpoint.command';
+import { liveJobGuard } from '../live-job.guard';
 
 @CommandHandler(TriggerEndpointCommand)
 export class TriggerEndpointHandler implements ICommandHandler<TriggerEndpointCommand> {
@@ -21,6 +22,7 @@ export class TriggerEndpointHandler implements ICommandHandler<TriggerEndpointCo
       streamId: streamIds.endpoint(endpointId),
       decider: endpointDecider,
       command,
+      guard: liveJobGuard(this.executor, origin.auth),
       ...origin,
     });
     return { id: endpointId, runId, position };

@@ -8,6 +8,7 @@ import type { WriteResult } from '../../resources/write-result';
 import { changesFromUpdate, restFieldsOf, withRestFieldsAsync } from '../endpoint-input.mapper';
 import { encryptWith, SECRET_BOX } from '../secret-box.provider';
 import { UpdateEndpointCommand } from './update-endpoint.command';
+import { liveJobGuard } from '../live-job.guard';
 
 @CommandHandler(UpdateEndpointCommand)
 export class UpdateEndpointHandler implements ICommandHandler<UpdateEndpointCommand> {
@@ -31,6 +32,7 @@ export class UpdateEndpointHandler implements ICommandHandler<UpdateEndpointComm
           streamId: streamIds.endpoint(endpointId),
           decider: endpointDecider,
           command,
+          guard: liveJobGuard(this.executor, origin.auth),
           ...origin,
         }),
       restFieldsOf(request),

@@ -4,6 +4,7 @@ import { endpointDecider, RequestRun } from '@cronicorn/domain';
 import { EndpointEvent, RunEvent, RunTrigger, streamIds } from '@cronicorn/events';
 import { CommandExecutor } from '../../common/command-executor';
 import { RetryRunCommand, RetryRunResult } from './retry-run.command';
+import { liveJobGuard } from '../../endpoints/live-job.guard';
 
 type RunTriggerPayload = RequestRun['data']['trigger'];
 
@@ -64,6 +65,7 @@ export class RetryRunHandler implements ICommandHandler<RetryRunCommand> {
       streamId: streamIds.endpoint(endpointId),
       decider: endpointDecider,
       command,
+      guard: liveJobGuard(this.executor, origin.auth),
       ...origin,
     });
     return { runId, retryOf, endpointId, position };
