@@ -655,6 +655,12 @@ describe('Resources (jobs, endpoints, runs)', () => {
       ['an interval under a second', ...create({ ...valid, intervalMs: 999 }), 400, 'intervalMs'],
       ['a negative interval', ...create({ ...valid, intervalMs: -5 }), 400, 'intervalMs'],
       [
+        'an interval past the dates',
+        ...create({ ...valid, intervalMs: 9_007_199_254_740_991 }),
+        400,
+        'intervalMs',
+      ],
+      [
         'a runAt that is not a date',
         ...create({ name: 'n', url: valid.url, runAt: 'tomorrow' }),
         400,

@@ -85,6 +85,8 @@ describe('Endpoint requests', () => {
       [{ ...valid, body: { text: 'nul\u0000' } }, 'body'],
       [{ ...valid, timeoutMs: 0 }, 'timeoutMs'],
       [{ ...valid, intervalMs: 999 }, 'intervalMs'],
+      [{ ...valid, intervalMs: Number.MAX_SAFE_INTEGER }, 'intervalMs'],
+      [{ ...valid, maxIntervalMs: Number.MAX_SAFE_INTEGER }, 'maxIntervalMs'],
       [{ ...valid, runAt: '2030-02-30T00:00:00Z', intervalMs: undefined }, 'runAt'],
       [{ ...valid, startAt: '2030-01-01T00:00:00' }, 'startAt'],
       [{ ...valid, timezone: 'Mars/Olympus' }, 'timezone'],

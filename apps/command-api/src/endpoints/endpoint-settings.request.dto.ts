@@ -136,12 +136,13 @@ export class EndpointSettingsDto {
   @ApiPropertyOptional({
     description: `Run every intervalMs milliseconds, from the last start. Exclusive with cron and runAt.`,
     minimum: ENDPOINT_LIMITS.minIntervalMs,
+    maximum: ENDPOINT_LIMITS.longestIntervalMs,
     example: 300_000,
   })
   @ValidateIfPresent()
   @IsInt()
   @Min(ENDPOINT_LIMITS.minIntervalMs)
-  @Max(MAX_SAFE)
+  @Max(ENDPOINT_LIMITS.longestIntervalMs)
   readonly intervalMs?: number;
 
   @ApiPropertyOptional({
@@ -204,6 +205,7 @@ export class EndpointSettingsDto {
   @ApiPropertyOptional({
     description: 'Floor of every plan, including AI hints.',
     minimum: ENDPOINT_LIMITS.minIntervalMs,
+    maximum: ENDPOINT_LIMITS.longestIntervalMs,
     nullable: true,
     type: Number,
     example: 60_000,
@@ -211,12 +213,13 @@ export class EndpointSettingsDto {
   @ValidateUnlessAbsent()
   @IsInt()
   @Min(ENDPOINT_LIMITS.minIntervalMs)
-  @Max(MAX_SAFE)
+  @Max(ENDPOINT_LIMITS.longestIntervalMs)
   readonly minIntervalMs?: number | null;
 
   @ApiPropertyOptional({
     description: 'Cap of what adaptation (backoff, interval hints) may stretch to; must be ≥ minIntervalMs.',
     minimum: ENDPOINT_LIMITS.minIntervalMs,
+    maximum: ENDPOINT_LIMITS.longestIntervalMs,
     nullable: true,
     type: Number,
     example: 3_600_000,
@@ -224,7 +227,7 @@ export class EndpointSettingsDto {
   @ValidateUnlessAbsent()
   @IsInt()
   @Min(ENDPOINT_LIMITS.minIntervalMs)
-  @Max(MAX_SAFE)
+  @Max(ENDPOINT_LIMITS.longestIntervalMs)
   readonly maxIntervalMs?: number | null;
 
   @ApiPropertyOptional({

@@ -8,6 +8,11 @@ import { presetErrors, presetToCron } from '../schedule/presets';
 export const ENDPOINT_LIMITS = {
   /** Floor of every interval: schedule, bounds and hints. */
   minIntervalMs: 1_000,
+  /**
+   * Ceiling of every interval and of the jitter (about 10 years): far larger ones lead past the
+   * last instant a date can hold, and the endpoint would silently stop being planned.
+   */
+  longestIntervalMs: 3_650 * 86_400_000,
   maxTimeoutMs: 300_000,
   maxAttempts: 10,
   maxNameLength: 200,
@@ -164,14 +169,15 @@ export function validateEndpointConfig(
 
   const min = config.minIntervalMs;
   const max = config.maxIntervalMs;
-  if (min !== null) check('minIntervalMs', integerError(min, ENDPOINT_LIMITS.minIntervalMs));
-  if (max !== null) check('maxIntervalMs', integerError(max, ENDPOINT_LIMITS.minIntervalMs));
+  const { minIntervalMs: shortest, longestIntervalMs: longest } = ENDPOINT_LIMITS;
+  if (min !== null) check('minIntervalMs', integerError(min, shortest, longest));
+  if (max !== null) check('maxIntervalMs', integerError(max, shortest, longest));
   if (min !== null && max !== null && !errors.minIntervalMs && !errors.maxIntervalMs && min > max) {
     check('minIntervalMs', 'must not exceed maxIntervalMs');
   }
 
   check('maxAttempts', integerError(config.maxAttempts, 1, ENDPOINT_LIMITS.maxAttempts));
-  check('jitterMs', integerError(config.jitterMs, 0));
+  check('jitterMs', integerError(config.jitterMs, 0, ENDPOINT_LIMITS.longestIntervalMs));
   check('catchUp', ['once', 'skip', 'all'].includes(config.catchUp) ? null : 'must be once, skip or all');
   check('overlap', ['skip', 'queue_one'].includes(config.overlap) ? null : 'must be skip or queue_one');
   if (config.pauseAfterFailures !== null)
@@ -222,7 +228,11 @@ function scheduleErrors(schedule: EndpointSchedule, now: Date, options: ConfigVa
       break;
     }
     case 'interval': {
-      const error = integerError(schedule.intervalMs, ENDPOINT_LIMITS.minIntervalMs);
+      const error = integerError(
+        schedule.intervalMs,
+        ENDPOINT_LIMITS.minIntervalMs,
+        ENDPOINT_LIMITS.longestIntervalMs,
+      );
       if (error) errors['schedule.intervalMs'] = error;
       break;
     }

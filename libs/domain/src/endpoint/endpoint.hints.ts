@@ -87,7 +87,10 @@ export function validateHint(config: EndpointConfig, proposal: HintProposal, now
       const floor = Math.max(ENDPOINT_LIMITS.minIntervalMs, config.minIntervalMs ?? 0);
       // Without a user bound, a machine's interval is held to the pause cap: a week-long
       // interval would be a pause in all but name.
-      const ceiling = Math.max(floor, config.maxIntervalMs ?? (machine ? aiMaxPauseMs : Infinity));
+      const ceiling = Math.max(
+        floor,
+        config.maxIntervalMs ?? (machine ? aiMaxPauseMs : ENDPOINT_LIMITS.longestIntervalMs),
+      );
       const value = Math.min(Math.max(Math.round(requested), floor), ceiling);
       return accepted(proposal, value, value === requested ? null : requested, expiry.expiresAt);
     }

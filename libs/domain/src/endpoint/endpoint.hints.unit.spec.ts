@@ -54,6 +54,7 @@ describe('Endpoint hints', () => {
       ['without bounds, from the AI: capped at the AI pause limit', unbounded, proposal('interval', 3 * DAY), accepted('interval', DAY, plus(HOUR), 3 * DAY)],
       ['without bounds, from the heuristic, custom limit', unbounded, proposal('interval', 3 * DAY, { source: 'heuristic', aiMaxPauseMs: HOUR }), accepted('interval', HOUR, plus(HOUR), 3 * DAY)],
       ['without bounds, from a user: kept', unbounded, proposal('interval', 3 * DAY, { source: 'api' }), accepted('interval', 3 * DAY, plus(HOUR))],
+      ['without bounds, from a user, past the dates: capped at ten years', unbounded, proposal('interval', Number.MAX_SAFE_INTEGER, { source: 'api' }), accepted('interval', 3_650 * DAY, plus(HOUR), Number.MAX_SAFE_INTEGER)],
       ['zero: rejected', bounded, proposal('interval', 0), rejected('HINT.INVALID_VALUE')],
       ['negative: rejected', bounded, proposal('interval', -5_000), rejected('HINT.INVALID_VALUE')],
       ['not a number: rejected', bounded, proposal('interval', '30000'), rejected('HINT.INVALID_VALUE')],
