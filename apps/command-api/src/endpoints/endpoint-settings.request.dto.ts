@@ -59,7 +59,9 @@ export class EndpointSettingsDto {
   readonly method?: HttpMethod;
 
   @ApiPropertyOptional({
-    description: `Plain request headers (at most ${REQUEST_LIMITS.maxHeaders}, ${REQUEST_LIMITS.maxHeaderBytes} bytes); shown in responses.`,
+    description:
+      `Plain request headers (at most ${REQUEST_LIMITS.maxHeaders}, ${REQUEST_LIMITS.maxHeaderBytes} bytes); shown in responses. ` +
+      'Connection and framing headers (Connection, Content-Length, Transfer-Encoding, Upgrade, Keep-Alive, TE, Trailer) are not sent: the HTTP client sets them.',
     type: 'object',
     additionalProperties: { type: 'string' },
     example: { 'content-type': 'application/json', 'x-team': 'billing' },
