@@ -1,4 +1,4 @@
-import type { SecretBox } from '@cronicorn/platform';
+import { SecretBox, withTransaction } from '@cronicorn/platform';
 import { backoffMs, errorFields, MessagingLogger, sleep, Wakeup } from '@cronicorn/messaging';
 import type { Pool, PoolClient } from 'pg';
 import type { HttpExecutor, RunOutcome } from '../http/http-executor';
@@ -184,11 +184,8 @@ export class WebhookDeliveryLoop {
    */
   private async claim(limit: number): Promise<ClaimedRow[]> {
     const { concurrencyPerSubscription, circuitFailures } = this.options.settings;
-    const client = await this.options.pool.connect();
-    try {
-      await client.query(
-        `BEGIN; SELECT pg_advisory_xact_lock(hashtextextended('cronicorn.webhook-claim', 0))`,
-      );
+    return withTransaction(this.options.pool, async (client) => {
+      await client.query(`SELECT pg_advisory_xact_lock(hashtextextended('cronicorn.webhook-claim', 0))`);
       const { rows } = await client.query<ClaimedRow>({
         name: 'webhooks.claim',
         text: `WITH RECURSIVE pending AS (
@@ -234,14 +231,8 @@ export class WebhookDeliveryLoop {
                      s.consecutive_failures`,
         values: [limit, this.options.owner, this.leaseMs, concurrencyPerSubscription, circuitFailures],
       });
-      await client.query('COMMIT');
       return rows;
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
+    });
   }
 
   private async attempt(row: ClaimedRow): Promise<void> {
@@ -342,9 +333,7 @@ export class WebhookDeliveryLoop {
       called: boolean;
     },
   ): Promise<void> {
-    const client = await this.options.pool.connect();
-    try {
-      await client.query('BEGIN');
+    await withTransaction(this.options.pool, async (client) => {
       const nextAttempt = result.retryInMs;
       await client.query(
         `INSERT INTO webhook_delivery_attempts
@@ -389,13 +378,7 @@ export class WebhookDeliveryLoop {
         ],
       );
       if (result.called) await this.moveCircuit(client, row.subscription_id, result.outcome === 'delivered');
-      await client.query('COMMIT');
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
+    });
     this.options.metrics?.onAttempt?.(result.outcome, result.durationMs);
     if (result.outcome === 'failed') {
       this.options.logger.warn(
