@@ -26,7 +26,11 @@ describe('WebhookDeliveryLoop', () => {
   let failing: boolean;
   const executors: HttpExecutor[] = [];
 
-  const loop = (owner: string, settings: Partial<WebhookDeliveryLoopOptions['settings']> = {}) => {
+  const loop = (
+    owner: string,
+    settings: Partial<WebhookDeliveryLoopOptions['settings']> = {},
+    metrics?: WebhookDeliveryLoopOptions['metrics'],
+  ) => {
     const executor = new HttpExecutor(
       new TargetGuard({ allowPrivateTargets: false, allowedAddresses: ['127.0.0.1'] }),
       { maxRedirects: 0, userAgent: 'cronicorn-webhooks/1' },
@@ -38,6 +42,7 @@ describe('WebhookDeliveryLoop', () => {
       secretBox,
       owner,
       logger: silentLogger,
+      metrics,
       settings: {
         timeoutMs: 5_000,
         maxAttempts: 3,
@@ -260,7 +265,11 @@ describe('WebhookDeliveryLoop', () => {
     const subscriptionId = await subscription('/fail');
     const events = await queue(subscriptionId, 6);
     const settings = { concurrency: 1, maxAttempts: 5, backoffMs: [60_000], circuitFailures: 3 };
-    const first = loop('replica-circuit', settings);
+    const counted = { notSent: 0, opened: 0 };
+    const first = loop('replica-circuit', settings, {
+      onNotSent: () => (counted.notSent += 1),
+      onCircuitOpened: () => (counted.opened += 1),
+    });
     first.start();
     try {
       await until(async () => {
@@ -274,6 +283,7 @@ describe('WebhookDeliveryLoop', () => {
       await first.stop();
     }
     expect(hits).toHaveLength(3);
+    expect(counted).toEqual({ notSent: 3, opened: 1 });
     const { rows: circuit } = await db.pool.query<{ consecutive_failures: number; open: boolean }>(
       `SELECT consecutive_failures, suspended_until > now() + interval '20 seconds' AS open
          FROM webhook_subscriptions WHERE subscription_id = $1`,

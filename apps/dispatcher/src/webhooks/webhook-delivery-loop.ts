@@ -11,6 +11,10 @@ export type AttemptOutcome = 'delivered' | 'retry' | 'failed' | 'cancelled';
 /** Optional hooks for metrics and tests. */
 export interface WebhookDeliveryMetrics {
   onAttempt?(outcome: AttemptOutcome, durationMs: number): void;
+  /** An attempt was recorded without a call: the subscription's circuit was open. */
+  onNotSent?(): void;
+  /** A subscription's receiver failed enough calls in a row to pause its deliveries. */
+  onCircuitOpened?(): void;
 }
 
 export interface WebhookDeliveryLoopOptions {
@@ -259,6 +263,7 @@ export class WebhookDeliveryLoop {
         retryInMs: last ? null : Math.max(this.retryDelay(attempt, null), resumesInMs),
         called: false,
       });
+      this.options.metrics?.onNotSent?.();
       return;
     }
     const started = performance.now();
@@ -430,11 +435,12 @@ export class WebhookDeliveryLoop {
           RETURNING s.suspended_until, s.suspended_until IS DISTINCT FROM old.suspended_until AS opened`,
       values: [subscriptionId, circuitFailures, circuitCooloffMs, circuitMaxCooloffMs],
     });
-    if (rows[0]?.opened)
-      this.options.logger.warn(
-        { subscriptionId, until: rows[0].suspended_until },
-        'webhook receiver keeps failing: deliveries paused until the cool-off ends, then one call probes it',
-      );
+    if (!rows[0]?.opened) return;
+    this.options.metrics?.onCircuitOpened?.();
+    this.options.logger.warn(
+      { subscriptionId, until: rows[0].suspended_until },
+      'webhook receiver keeps failing: deliveries paused until the cool-off ends, then one call probes it',
+    );
   }
 
   /**
