@@ -347,6 +347,8 @@ describe('Stats (GET /v1/stats, GET /v1/jobs/:id/stats)', () => {
     ['from=2025-01-01T00:00:00Z&to=2025-06-01T00:00:00Z', 'from'],
     ['to=2025-06-01T00:00:00Z&from=2024-01-01T00:00:00Z', 'from'],
     ['window=24h', 'window'],
+    // The window is widened to whole hours: this one would end in the year 10000.
+    ['from=9999-12-31T00:00:00Z&to=9999-12-31T23:30:00Z', 'to'],
   ])('should answer 400 naming %s → %s', async (query, field) => {
     const res = await A()<{ error: string; fields: Body }>('GET', `/v1/stats?${query}`);
     expect(res.status).toBe(400);

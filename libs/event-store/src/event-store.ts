@@ -59,7 +59,10 @@ export const LOG_START: LogCheckpoint = { transactionId: '0', position: '0' };
 export interface ReadStreamOptions {
   /** First stream version to return (inclusive). */
   fromVersion?: number;
-  /** Only events that occurred at or before this instant (`GET …/state?asOf=`). */
+  /**
+   * The stream as it stood at this instant (`GET …/state?asOf=`): the events before the first
+   * one that occurred after it.
+   */
   asOf?: Date;
 }
 

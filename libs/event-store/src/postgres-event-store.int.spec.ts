@@ -103,6 +103,26 @@ describe('PostgresEventStore', () => {
       expect(await versionsAsOf(t2)).toEqual([1, 2]);
     });
 
+    it('should read as of an instant only the events before the first one dated after it', async () => {
+      // An appender with its own clock (the ai-planner) can date an event before the one it follows.
+      const streamId = jobStream();
+      const meta = metadata(tenant());
+      const at = (iso: string, expectedVersion: number) => ({
+        expectedVersion,
+        metadata: meta,
+        occurredAt: new Date(iso),
+      });
+      await store.append(streamId, [happened(1)], at('2030-01-01T00:00:00Z', 0));
+      await store.append(streamId, [happened(2)], at('2030-01-01T00:00:10Z', 1));
+      await store.append(streamId, [happened(3)], at('2030-01-01T00:00:05Z', 2));
+
+      const versionsAsOf = async (iso: string) =>
+        (await store.readStream(streamId, { asOf: new Date(iso) })).map((e) => e.streamVersion);
+      expect(await versionsAsOf('2030-01-01T00:00:06Z')).toEqual([1]);
+      expect(await versionsAsOf('2030-01-01T00:00:10Z')).toEqual([1, 2, 3]);
+      expect(await versionsAsOf('2030-01-01T00:00:00Z')).toEqual([1]);
+    });
+
     it('should round-trip the database clock through asOf at millisecond precision', async () => {
       const streamId = jobStream();
       const { envelopes } = await store.append(streamId, [happened(1)], {
@@ -433,6 +453,49 @@ describe('PostgresEventStore', () => {
       const next = await store.readAll(first.checkpoint, { tenantId, categories: ['run'], limit: 2 });
       expect(next.events.map((e) => e.streamId)).toEqual([wanted]);
       expect(next.more).toBe(false);
+    });
+
+    it('should find a tenant\u2019s events of a type behind any number of others in one read', async () => {
+      const tenantId = tenant();
+      const busy = jobStream();
+      // Far more than a window (10 times the limit) of other events before and between them.
+      await store.append(
+        busy,
+        Array.from({ length: 60 }, (_, i) => happened(i + 1)),
+        { expectedVersion: 0, metadata: metadata(tenantId) },
+      );
+      const rare = await store.append(`run-${randomUUID()}`, [{ type: 'Other', data: {} }], {
+        expectedVersion: 0,
+        metadata: metadata(tenantId),
+      });
+      await store.append(
+        busy,
+        Array.from({ length: 30 }, (_, i) => happened(i + 61)),
+        { expectedVersion: 60, metadata: metadata(tenantId) },
+      );
+      const other = await store.append(`run-${randomUUID()}`, [{ type: 'Rare', data: {} }], {
+        expectedVersion: 0,
+        metadata: metadata(tenantId),
+      });
+      await store.append(`run-${randomUUID()}`, [{ type: 'Other', data: {} }], {
+        expectedVersion: 0,
+        metadata: metadata(tenant()),
+      });
+      await waitFor(
+        async () => (await drain(store, tenantId)).events.length === 92,
+        'the events to be visible',
+      );
+
+      const first = await store.readAll(LOG_START, { tenantId, types: ['Rare', 'Other', 'Other'], limit: 1 });
+      expect(first.events.map((e) => e.id)).toEqual([rare.envelopes[0].id]);
+      expect(first.more).toBe(true);
+      const second = await store.readAll(first.checkpoint, { tenantId, types: ['Other', 'Rare'], limit: 1 });
+      expect(second.events.map((e) => e.id)).toEqual([other.envelopes[0].id]);
+      const end = await store.readAll(second.checkpoint, { tenantId, types: ['Other', 'Rare'], limit: 1 });
+      expect(end).toMatchObject({ events: [], more: false });
+      expect(BigInt(end.checkpoint.position)).toBeGreaterThanOrEqual(BigInt(other.lastPosition));
+      const both = await store.readAll(LOG_START, { tenantId, types: ['Other', 'Rare'], limit: 5 });
+      expect(both.events.map((e) => e.type)).toEqual(['Other', 'Rare']);
     });
 
     it('should not show an event before every older transaction has finished', async () => {

@@ -58,6 +58,61 @@ const SCAN_WINDOW_FACTOR = 10;
 const ANY_VERSION_ATTEMPTS = 10;
 const DIGITS = /^\d+$/;
 
+/**
+ * `scanned`, `scan_end` and `page` of a read that looks at a window of the log ($9 entries)
+ * after the checkpoint ($1, $2) and keeps up to $3 that pass the filters: tenant $4, stream
+ * $5, types $6, categories $7, not handled by consumer $8.
+ */
+const PAGE_BY_WINDOW = `
+       scanned AS (
+         SELECT e.position, e.transaction_id, e.stream_id, e.stream_version, e.type FROM events e
+          WHERE (e.transaction_id, e.position) > ($1::xid8, $2::bigint)
+            AND e.transaction_id < (SELECT xmin FROM snapshot)
+            AND ($4::text IS NULL OR e.tenant_id = $4)
+            AND ($5::text IS NULL OR e.stream_id = $5)
+          ORDER BY e.transaction_id, e.position
+          LIMIT $9
+       ),
+       scan_end AS (
+         SELECT s.transaction_id, s.position, count(*) OVER () AS scanned FROM scanned s
+          ORDER BY s.transaction_id DESC, s.position DESC
+          LIMIT 1
+       ),
+       page AS (
+         SELECT e.* FROM (
+           SELECT s.position FROM scanned s
+            WHERE ($6::text[] IS NULL OR s.type = ANY($6))
+              AND ($7::text[] IS NULL OR split_part(s.stream_id, '-', 1) = ANY($7))
+              AND ($8::text IS NULL OR NOT EXISTS (
+                    SELECT 1 FROM consumer_stream_versions v
+                     WHERE v.consumer = $8 AND v.stream_id = s.stream_id AND v.version >= s.stream_version))
+            ORDER BY s.transaction_id, s.position
+            LIMIT $3
+         ) wanted JOIN events e ON e.position = wanted.position
+       )`;
+
+/**
+ * The same for tenant $4's events of types $5 (distinct): up to $3 from each type's ordered
+ * scan of (tenant_id, type, transaction_id, position), merged. No window: `scan_end` is empty.
+ */
+const PAGE_BY_TYPE = `
+       scan_end AS (SELECT NULL::xid8 AS transaction_id, NULL::bigint AS position, NULL::bigint AS scanned WHERE false),
+       page AS (
+         SELECT e.* FROM (
+           SELECT m.position, m.transaction_id FROM unnest($5::text[]) AS t(type)
+             CROSS JOIN LATERAL (
+               SELECT e.position, e.transaction_id FROM events e
+                WHERE e.tenant_id = $4 AND e.type = t.type
+                  AND (e.transaction_id, e.position) > ($1::xid8, $2::bigint)
+                  AND e.transaction_id < (SELECT xmin FROM snapshot)
+                ORDER BY e.transaction_id, e.position
+                LIMIT $3
+             ) m
+            ORDER BY m.transaction_id, m.position
+            LIMIT $3
+         ) wanted JOIN events e ON e.position = wanted.position
+       )`;
+
 function compareCheckpoints(a: LogCheckpoint, b: LogCheckpoint): number {
   const byTransaction = BigInt(a.transactionId) - BigInt(b.transactionId);
   const delta = byTransaction !== 0n ? byTransaction : BigInt(a.position) - BigInt(b.position);
@@ -111,13 +166,26 @@ export class PostgresEventStore implements EventStore {
   }
 
   async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<EventEnvelope[]> {
-    const { rows } = await this.pool.query<EventRow>({
-      name: 'events.read-stream',
-      text: `SELECT ${columns()} FROM events
-        WHERE stream_id = $1 AND stream_version >= $2 AND ($3::timestamptz IS NULL OR occurred_at <= $3)
-        ORDER BY stream_version`,
-      values: [streamId, options.fromVersion ?? 1, options.asOf ?? null],
-    });
+    const { rows } = await this.pool.query<EventRow>(
+      options.asOf
+        ? {
+            name: 'events.read-stream-as-of',
+            // The stream up to its first event dated later: appenders with their own clocks can
+            // date an event before the one it follows, which was there first.
+            text: `SELECT ${columns()} FROM events
+              WHERE stream_id = $1 AND stream_version >= $2
+                AND stream_version < COALESCE(
+                      (SELECT min(later.stream_version) FROM events later
+                        WHERE later.stream_id = $1 AND later.occurred_at > $3), 2147483647)
+              ORDER BY stream_version`,
+            values: [streamId, options.fromVersion ?? 1, options.asOf],
+          }
+        : {
+            name: 'events.read-stream',
+            text: `SELECT ${columns()} FROM events WHERE stream_id = $1 AND stream_version >= $2 ORDER BY stream_version`,
+            values: [streamId, options.fromVersion ?? 1],
+          },
+    );
     return rows.map((row) => this.toEnvelope(row));
   }
 
@@ -138,7 +206,12 @@ export class PostgresEventStore implements EventStore {
    */
   async readAll(after: LogCheckpoint, options: ReadAllOptions = {}): Promise<ReadAllResult> {
     const limit = options.limit ?? DEFAULT_READ_LIMIT;
-    const filtered = Boolean(options.types || options.categories || options.unhandledBy);
+    // A tenant's events of some types have their own index (tenant, type, log order): the page
+    // is a merge of one ordered index scan per type, whatever lies between the matches.
+    const byType = Boolean(
+      options.types && options.tenantId && !options.streamId && !options.categories && !options.unhandledBy,
+    );
+    const filtered = !byType && Boolean(options.types || options.categories || options.unhandledBy);
     // Filters that no index serves look at a bounded window of the log per call: an unbounded
     // scan made each sweep of a consumer that runs behind read its whole backlog, every time.
     const window = filtered ? limit * SCAN_WINDOW_FACTOR : limit;
@@ -147,32 +220,7 @@ export class PostgresEventStore implements EventStore {
     // backward scan walked every event of the transactions still in flight, each time.
     const { rows } = await this.pool.query<ReadAllRow>(
       `WITH snapshot AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin),
-       scanned AS (
-         SELECT e.position, e.transaction_id, e.stream_id, e.stream_version, e.type FROM events e
-          WHERE (e.transaction_id, e.position) > ($1::xid8, $2::bigint)
-            AND e.transaction_id < (SELECT xmin FROM snapshot)
-            AND ($4::text IS NULL OR e.tenant_id = $4)
-            AND ($5::text IS NULL OR e.stream_id = $5)
-          ORDER BY e.transaction_id, e.position
-          LIMIT $9
-       ),
-       scan_end AS (
-         SELECT s.transaction_id, s.position, count(*) OVER () AS scanned FROM scanned s
-          ORDER BY s.transaction_id DESC, s.position DESC
-          LIMIT 1
-       ),
-       page AS (
-         SELECT e.* FROM (
-           SELECT s.position FROM scanned s
-            WHERE ($6::text[] IS NULL OR s.type = ANY($6))
-              AND ($7::text[] IS NULL OR split_part(s.stream_id, '-', 1) = ANY($7))
-              AND ($8::text IS NULL OR NOT EXISTS (
-                    SELECT 1 FROM consumer_stream_versions v
-                     WHERE v.consumer = $8 AND v.stream_id = s.stream_id AND v.version >= s.stream_version))
-            ORDER BY s.transaction_id, s.position
-            LIMIT $3
-         ) wanted JOIN events e ON e.position = wanted.position
-       ),
+       ${byType ? PAGE_BY_TYPE : PAGE_BY_WINDOW},
        head AS (
          SELECT e.transaction_id, e.position FROM events e
           WHERE e.transaction_id < (SELECT xmin FROM snapshot)
@@ -184,17 +232,19 @@ export class PostgresEventStore implements EventStore {
               scan_end.scanned::int AS scanned, ${columns('page')}
          FROM head LEFT JOIN scan_end ON true LEFT JOIN page ON true
         ORDER BY page.transaction_id, page.position`,
-      [
-        after.transactionId,
-        after.position,
-        limit,
-        options.tenantId ?? null,
-        options.streamId ?? null,
-        options.types ?? null,
-        options.categories ?? null,
-        options.unhandledBy ?? null,
-        window,
-      ],
+      byType
+        ? [after.transactionId, after.position, limit, options.tenantId, [...new Set(options.types)]]
+        : [
+            after.transactionId,
+            after.position,
+            limit,
+            options.tenantId ?? null,
+            options.streamId ?? null,
+            options.types ?? null,
+            options.categories ?? null,
+            options.unhandledBy ?? null,
+            window,
+          ],
     );
     const pageRows = rows.filter((row) => row.event_id !== null) as EventRow[];
     const upTo = options.occurredUpTo?.getTime();

@@ -7,6 +7,8 @@ export const DEFAULT_STATS_WINDOW_MS = 24 * 3_600_000;
 /** The longest window one request may cover. */
 export const MAX_STATS_WINDOW_DAYS = 90;
 const MAX_STATS_WINDOW_MS = MAX_STATS_WINDOW_DAYS * 24 * 3_600_000;
+/** The window is widened to whole hours; its end must stay a four-digit year. */
+const LAST_STATS_HOUR = Date.parse('9999-12-31T23:00:00Z');
 
 /** `?from=&to=` of the stats routes. */
 export class StatsQueryDto {
@@ -34,6 +36,7 @@ export function statsWindow(query: StatsQueryDto, now: Date): { from: Date; to: 
   const to = query.to === undefined ? now : new Date(query.to);
   const from =
     query.from === undefined ? new Date(to.getTime() - DEFAULT_STATS_WINDOW_MS) : new Date(query.from);
+  if (to.getTime() > LAST_STATS_HOUR) throw badInput({ to: 'must be at most 9999-12-31T23:00:00Z' });
   if (to.getTime() <= from.getTime()) throw badInput({ to: 'must be after from' });
   if (to.getTime() - from.getTime() > MAX_STATS_WINDOW_MS) {
     throw badInput({

@@ -1,10 +1,12 @@
 import { Pool } from 'pg';
 import * as m0001 from './0001_event_store';
 import * as m0002 from './0002_messaging';
+import * as m0003 from './0003_events_tenant_type_idx';
 import * as m0010 from './0010_command_api';
 import * as m0020 from './0020_read_models';
 import * as m0021 from './0021_read_models_autovacuum';
 import * as m0022 from './0022_rm_runs_template_unresolved';
+import * as m0023 from './0023_rm_runs_first_started_at';
 import * as m0030 from './0030_scheduler';
 import * as m0031 from './0031_scheduler_folds';
 import * as m0032 from './0032_scheduler_endpoint_results';
@@ -28,10 +30,12 @@ export type { Migration, MigrationLog } from './runner';
 export const ALL_MIGRATIONS: readonly Migration[] = [
   m0001,
   m0002,
+  m0003,
   m0010,
   m0020,
   m0021,
   m0022,
+  m0023,
   m0030,
   m0031,
   m0032,

@@ -131,5 +131,39 @@ describe('Runs read model', () => {
 
       expect((await listRuns(db.pool, history.tenant().tenantId, endpointId)).items).toEqual([]);
     });
+
+    it('should list every run once while redeliveries move starts between pages', async () => {
+      const tenant = history.tenant();
+      const jobId = await tenant.job();
+      const endpointId = await tenant.endpoint(jobId);
+      const ids = [newId('run'), newId('run'), newId('run'), newId('run')];
+      const events = ids.map((id, i) =>
+        runEvents(id, endpointId, jobId, { status: 'success', startedAtMin: i + 1 }),
+      );
+      const startedAt = (i: number, minute: number, attempt: number) => ({
+        ...events[i][0],
+        data: { ...events[i][0].data, startedAt: at(minute), attempt },
+      });
+      for (const i of [0, 1, 2]) await history.given(tenant.tenantId, streamIds.run(ids[i]), events[i][0]);
+      // The newest run was first delivered before the others, then redelivered.
+      await history.given(tenant.tenantId, streamIds.run(ids[3]), startedAt(3, 0, 1), startedAt(3, 4, 2));
+
+      const seen: string[] = [];
+      let page = await listRuns(db.pool, tenant.tenantId, endpointId, { limit: 2 });
+      seen.push(...page.items.map((r) => r.id));
+      // The oldest run is redelivered: it starts again after every run shown so far.
+      await history.given(tenant.tenantId, streamIds.run(ids[0]), startedAt(0, 9, 2));
+      // The first delivery of the redelivered run finishes it: its start goes back to that one.
+      await history.given(tenant.tenantId, streamIds.run(ids[3]), {
+        ...events[3][1],
+        data: { ...events[3][1].data, startedAt: at(0) },
+      });
+      while (page.nextCursor) {
+        page = await listRuns(db.pool, tenant.tenantId, endpointId, { limit: 2, cursor: page.nextCursor });
+        seen.push(...page.items.map((r) => r.id));
+      }
+
+      expect([...seen].sort()).toEqual([...ids].sort());
+    });
   });
 });

@@ -5,7 +5,8 @@ import { isEvent, Projection } from '../projection';
 /**
  * `rm_runs`: one row per run stream. `RunStarted` opens it as `running` (a redelivery to
  * another dispatcher moves `attempt` and `startedAt`); `RunFinished` carries every field, so
- * it also stands on its own.
+ * it also stands on its own. `first_started_at` is the start the row opened with and never
+ * moves: the run list pages by it.
  */
 export const runsProjection: Projection = {
   name: 'runs',
@@ -17,8 +18,8 @@ export const runsProjection: Projection = {
       await client.query({
         name: 'rm.runs.started',
         text: `INSERT INTO rm_runs (run_id, tenant_id, endpoint_id, job_id, status, trigger, retry_of,
-                              scheduled_for, started_at, late_ms, attempt)
-         VALUES ($1, $2, $3, $4, 'running', $5, $6, $7, $8, $9, $10)
+                              scheduled_for, started_at, first_started_at, late_ms, attempt)
+         VALUES ($1, $2, $3, $4, 'running', $5, $6, $7, $8, $8, $9, $10)
          ON CONFLICT (run_id) DO UPDATE
            SET started_at = EXCLUDED.started_at, late_ms = EXCLUDED.late_ms, attempt = EXCLUDED.attempt
          WHERE rm_runs.status = 'running'`,
@@ -40,10 +41,10 @@ export const runsProjection: Projection = {
       await client.query({
         name: 'rm.runs.finished',
         text: `INSERT INTO rm_runs (run_id, tenant_id, endpoint_id, job_id, status, trigger, retry_of,
-                              scheduled_for, started_at, finished_at, late_ms, duration_ms, http_status,
-                              attempts, attempt, error, response_snippet, response_bytes, response_truncated,
-                              response_content_type, retry_after_ms, template_unresolved)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 1, $15, $16, $17, $18, $19, $20, $21)
+                              scheduled_for, started_at, first_started_at, finished_at, late_ms, duration_ms,
+                              http_status, attempts, attempt, error, response_snippet, response_bytes,
+                              response_truncated, response_content_type, retry_after_ms, template_unresolved)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $11, $12, $13, $14, 1, $15, $16, $17, $18, $19, $20, $21)
          ON CONFLICT (run_id) DO UPDATE
            SET status = EXCLUDED.status, scheduled_for = EXCLUDED.scheduled_for, started_at = EXCLUDED.started_at,
                finished_at = EXCLUDED.finished_at, late_ms = EXCLUDED.late_ms, duration_ms = EXCLUDED.duration_ms,

@@ -47,6 +47,7 @@ interface RunRow {
   retry_of: string | null;
   scheduled_for: Date;
   started_at: Date;
+  first_started_at: Date;
   finished_at: Date | null;
   late_ms: string;
   duration_ms: number | null;
@@ -104,8 +105,9 @@ export async function getRun(db: Queryable, tenantId: string, runId: string): Pr
 }
 
 /**
- * The endpoint's runs, newest start first. An endpoint of another tenant gives an empty page:
- * check the endpoint with `getEndpoint` first to answer 404.
+ * The endpoint's runs, newest first by when each first started (a redelivery moves `startedAt`
+ * but not a run's place, so pages never skip or repeat it). An endpoint of another tenant
+ * gives an empty page: check the endpoint with `getEndpoint` first to answer 404.
  */
 export async function listRuns(
   db: Queryable,
@@ -119,10 +121,10 @@ export async function listRuns(
     `SELECT * FROM rm_runs
       WHERE endpoint_id = $1 AND tenant_id = $2
         AND ($3::text IS NULL OR status = $3)
-        AND ($4::timestamptz IS NULL OR (started_at, run_id) < ($4::timestamptz, $5::text))
-      ORDER BY started_at DESC, run_id DESC
+        AND ($4::timestamptz IS NULL OR (first_started_at, run_id) < ($4::timestamptz, $5::text))
+      ORDER BY first_started_at DESC, run_id DESC
       LIMIT $6`,
     [endpointId, tenantId, filter.status ?? null, after?.at ?? null, after?.id ?? null, limit + 1],
   );
-  return toPage(rows, limit, toView, (row) => ({ at: row.started_at.toISOString(), id: row.run_id }));
+  return toPage(rows, limit, toView, (row) => ({ at: row.first_started_at.toISOString(), id: row.run_id }));
 }

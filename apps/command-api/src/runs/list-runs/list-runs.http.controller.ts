@@ -30,7 +30,8 @@ export class ListRunsHttpController {
   @MinPositionHeader()
   @ApiOperation({
     summary: 'Runs of an endpoint, newest first',
-    description: 'Filter by status; cursor pagination.',
+    description:
+      'Newest first by when each run first started (a redelivery changes `startedAt`, not the run\u2019s place, so pages never skip or repeat it). Filter by status; cursor pagination.',
   })
   @ApiParam({ name: 'id', format: 'uuid', description: 'Endpoint id' })
   @ApiOkResponse({ type: RunPageDto })
