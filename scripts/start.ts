@@ -4,6 +4,7 @@ import { mkdirSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import {
   AppName,
+  ConfigError,
   createPool,
   DEFAULT_DATABASE_URL,
   DEFAULT_NATS_URL,
@@ -74,10 +75,28 @@ async function preparePostgres(env: NodeJS.ProcessEnv): Promise<string> {
   return embeddedPostgres.url;
 }
 
+/** The servers of a NATS_URL as the client reads it: comma-separated, the scheme optional. */
+function natsServers(url: string): Array<{ host: string; port: number }> {
+  return url.split(',').map((entry) => {
+    const server = entry.trim();
+    let parsed: URL | null = null;
+    try {
+      parsed = new URL(server.includes('://') ? server : `nats://${server}`);
+    } catch {
+      // reported below
+    }
+    if (!parsed?.hostname) {
+      fail(`NATS_URL is set to ${url}, which is not a NATS server list (nats://host:port, comma-separated).`);
+    }
+    return { host: parsed.hostname.replace(/^\[(.*)\]$/, '$1'), port: Number(parsed.port || NATS_PORT) };
+  });
+}
+
 async function prepareNats(env: NodeJS.ProcessEnv): Promise<string> {
   if (env.NATS_URL) {
-    const url = new URL(env.NATS_URL);
-    if (!(await isPortOpen(Number(url.port || NATS_PORT), url.hostname))) {
+    const servers = natsServers(env.NATS_URL);
+    const open = await Promise.all(servers.map(({ host, port }) => isPortOpen(port, host)));
+    if (!open.includes(true)) {
       fail(
         `NATS_URL is set to ${env.NATS_URL} but nothing answers there. Start NATS, or unset NATS_URL to use a local one.`,
       );
@@ -132,6 +151,24 @@ async function prepareStores(env: NodeJS.ProcessEnv): Promise<void> {
     say(`JetStream streams ${config.nats.eventsStream} and ${config.nats.dispatchStream} ready`);
   } finally {
     await nc.close();
+  }
+}
+
+/** Every app's configuration is usable and every app has a port of its own. */
+function checkConfiguration(env: NodeJS.ProcessEnv): void {
+  const owners = new Map<number, AppName>();
+  for (const app of APPS) {
+    const { port } = loadConfig(app, env);
+    if (port === 0) {
+      fail(`${portVariable(app)}=0 picks a random port, which npm start cannot watch; set a fixed port.`);
+    }
+    const owner = owners.get(port);
+    if (owner) {
+      fail(
+        `${portVariable(owner)} and ${portVariable(app)} are both ${port}; give each app a port of its own.`,
+      );
+    }
+    owners.set(port, app);
   }
 }
 
@@ -207,6 +244,7 @@ async function main(): Promise<void> {
   setInterval(() => process.ppid !== parent && void shutdown('parent process exited'), 1_000).unref();
   mkdirSync(DATA_DIR, { recursive: true, mode: 0o755 });
   const env: NodeJS.ProcessEnv = { ...process.env };
+  checkConfiguration(env);
 
   say('step 1/5: Postgres');
   env.DATABASE_URL = await preparePostgres(process.env);
@@ -258,7 +296,7 @@ async function main(): Promise<void> {
 
 main().catch(async (error: unknown) => {
   const message =
-    error instanceof StartupError
+    error instanceof StartupError || error instanceof ConfigError
       ? error.message
       : error instanceof Error
         ? (error.stack ?? error.message)

@@ -176,3 +176,85 @@ describe('npm start (scripts/start.ts)', () => {
     expect(output.join('\n')).toContain('apps stopped');
   });
 });
+
+describe('npm start with a configuration it cannot use', () => {
+  const suffix = randomBytes(4).toString('hex');
+  const database = `cronicorn_test_${suffix}`;
+  const names = new NatsNames(`t${suffix}`);
+  const launched: ChildProcess[] = [];
+
+  /** Runs the launcher until it exits (or `timeoutMs` passes, then kills it); its output. */
+  async function launch(
+    overrides: NodeJS.ProcessEnv,
+    timeoutMs = 30_000,
+  ): Promise<{ code: number | null; output: string }> {
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      DATABASE_URL: `postgres://postgres@127.0.0.1:5432/${database}`,
+      NATS_URL: 'nats://127.0.0.1:4222',
+      CRONICORN_NATS_NAMESPACE: names.namespace,
+      ADMIN_API_KEY: `ck_admin_${randomBytes(32).toString('base64url')}`,
+      SECRETS_KEY: randomBytes(32).toString('base64url'),
+      LOG_LEVEL: 'warn',
+      NO_COLOR: '1',
+    };
+    const ports = await freePorts(APPS.length);
+    PORT_VARIABLES.forEach((variable, i) => (env[variable] = String(ports[i])));
+    const child = spawn(process.execPath, ['dist/scripts/start.js'], {
+      cwd: ROOT,
+      env: { ...env, ...overrides },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    launched.push(child);
+    const lines: string[] = [];
+    for (const stream of [child.stdout, child.stderr]) {
+      createInterface({ input: stream }).on('line', (line) => lines.push(line));
+    }
+    const timer = setTimeout(() => child.kill('SIGTERM'), timeoutMs);
+    const code = await new Promise<number | null>((done) => child.once('exit', (c) => done(c)));
+    clearTimeout(timer);
+    return { code, output: lines.join('\n') };
+  }
+
+  afterAll(async () => {
+    for (const child of launched) {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }
+    const admin = new Client({ connectionString: ADMIN_DB_URL });
+    await admin.connect();
+    await admin.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
+    await admin.end();
+    const nc = await connect({ servers: 'nats://127.0.0.1:4222' });
+    const jsm = await jetstreamManager(nc);
+    for (const stream of [names.eventsStream, names.dispatchStream]) {
+      await jsm.streams.delete(stream).catch(() => undefined);
+    }
+    await nc.close();
+  });
+
+  it('names a bad variable and stops before it starts anything', async () => {
+    const { code, output } = await launch({ LOG_LEVEL: 'verbose' });
+    expect(code).toBe(1);
+    expect(output).toContain('error: LOG_LEVEL must be one of');
+    expect(output).not.toContain('step 1/5');
+    expect(output).not.toMatch(/\n\s+at /);
+  });
+
+  it('refuses two apps on one port, naming both variables', async () => {
+    const [port] = await freePorts(1);
+    const { code, output } = await launch({ PORT: String(port), SCHEDULER_PORT: String(port) });
+    expect(code).toBe(1);
+    expect(output).toContain(`PORT and SCHEDULER_PORT are both ${port}`);
+    expect(output).not.toContain('step 1/5');
+  });
+
+  it('reads NATS_URL as the NATS client does (host:port, lists) and names it when nothing answers', async () => {
+    const [closed] = await freePorts(1);
+    for (const url of [`127.0.0.1:${closed}`, `nats://127.0.0.1:${closed},nats://127.0.0.1:${closed}`]) {
+      const { code, output } = await launch({ NATS_URL: url });
+      expect(code).toBe(1);
+      expect(output).toContain(`NATS_URL is set to ${url} but nothing answers there`);
+      expect(output).not.toMatch(/\n\s+at /);
+    }
+  });
+});

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 
 export interface KeptSecret {
   value: string;
@@ -10,13 +10,17 @@ export interface KeptSecret {
 
 /**
  * The environment's value if set, else the one kept in `file`, else a new one written to
- * `file` readable by the owner only. Reusing the file keeps keys stable across restarts.
+ * `file` readable by the owner only. Reusing the file keeps keys stable across restarts; a kept
+ * file that others can read (copied, restored from a backup) is made private again.
  */
 export function keptSecret(fromEnv: string | undefined, file: string, generate: () => string): KeptSecret {
   if (fromEnv) return { value: fromEnv, file: null, created: false };
   if (existsSync(file)) {
     const value = readFileSync(file, 'utf8').trim();
-    if (value) return { value, file, created: false };
+    if (value) {
+      if (statSync(file).mode & 0o077) chmodSync(file, 0o600);
+      return { value, file, created: false };
+    }
   }
   const value = generate();
   writeFileSync(file, `${value}\n`, { mode: 0o600 });

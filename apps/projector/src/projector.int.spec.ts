@@ -1,6 +1,9 @@
+import { AddressInfo, connect, createServer, Server, Socket } from 'node:net';
+import type { Pool } from 'pg';
 import { EventEnvelope, streamIds } from '@cronicorn/events';
 import { PostgresEventStore } from '@cronicorn/event-store';
 import { MessagingLogger, OutboxRelay, silentLogger } from '@cronicorn/messaging';
+import { createPool } from '@cronicorn/platform';
 import { getJob, readModelProgress, rebuildReadModels } from '@cronicorn/read-models';
 import { createTestDatabase, createTestNats, TestDatabase, TestNats } from '@cronicorn/testing';
 import {
@@ -29,6 +32,53 @@ async function waitFor(
 function capturingLogger(lines: string[]): MessagingLogger {
   const push = (_fields: object, message: string) => void lines.push(message);
   return { debug: () => undefined, info: push, warn: push, error: push };
+}
+
+/**
+ * Forwards TCP to Postgres until `freeze()`; from then on it drops every byte both ways but
+ * keeps the connections open, as a host that vanished (power loss, partition) would.
+ */
+class FreezingProxy {
+  private frozen = false;
+  private readonly sockets = new Set<Socket>();
+
+  private constructor(private readonly server: Server) {}
+
+  static async start(targetPort: number): Promise<FreezingProxy> {
+    const server = createServer();
+    const proxy = new FreezingProxy(server);
+    server.on('connection', (client) => proxy.forward(client, targetPort));
+    await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+    return proxy;
+  }
+
+  wrapUrl(url: string): string {
+    const parsed = new URL(url);
+    parsed.port = String((this.server.address() as AddressInfo).port);
+    return parsed.toString();
+  }
+
+  freeze(): void {
+    this.frozen = true;
+  }
+
+  async close(): Promise<void> {
+    for (const socket of this.sockets) socket.destroy();
+    await new Promise((done) => this.server.close(done));
+  }
+
+  private forward(client: Socket, targetPort: number): void {
+    const upstream = connect(targetPort, '127.0.0.1');
+    for (const [from, to] of [
+      [client, upstream],
+      [upstream, client],
+    ]) {
+      this.sockets.add(from);
+      from.on('data', (chunk) => this.frozen || to.write(chunk));
+      from.on('error', () => undefined);
+      from.on('close', () => to.destroy());
+    }
+  }
 }
 
 describe('Projector', () => {
@@ -61,13 +111,18 @@ describe('Projector', () => {
     await db.drop();
   });
 
-  function startRunner(logs: string[] = [], applied: Array<{ envelope: EventEnvelope; via: string }> = []) {
+  function startRunner(
+    logs: string[] = [],
+    applied: Array<{ envelope: EventEnvelope; via: string }> = [],
+    pool: Pool = db.pool,
+  ) {
     const runner = new ProjectorRunner({
-      pool: db.pool,
+      pool,
       store,
       nats: async () => nats,
       standbyRetryMs: 100,
       lockCheckMs: 100,
+      lockCheckTimeoutMs: 1_000,
       sweepIntervalMs: 1_000,
       logger: capturingLogger(logs),
       metrics: { onApplied: (envelope, via) => void applied.push({ envelope, via }) },
@@ -154,6 +209,34 @@ describe('Projector', () => {
       );
       expect(appliedB.map((x) => x.envelope.position)).toContain(second.position);
       expect(await getJob(db.pool, tenantId, second.jobId)).not.toBeNull();
+    });
+  });
+
+  describe('When the active projector loses Postgres without its connections closing', () => {
+    it('should give up the lock so that a standby takes over', async () => {
+      const proxy = await FreezingProxy.start(5432);
+      const poolA = createPool(proxy.wrapUrl(db.url), { max: 10 });
+      try {
+        const logsB: string[] = [];
+        const a = startRunner([], [], poolA);
+        await waitFor(() => a.isActive, 'projector A to become active');
+        const b = startRunner(logsB);
+        await waitFor(
+          () => logsB.includes('another projector is active; standing by'),
+          'projector B to stand by',
+        );
+
+        proxy.freeze();
+        await waitFor(() => b.isActive, 'projector B to take over', 15_000);
+        expect(a.isActive).toBe(false);
+        const second = await appendJob(newId('tenant'));
+        await waitFor(() => readModelProgress(db.pool, second.position), 'projector B to project');
+      } finally {
+        // Cut the frozen connections so that A's stuck queries fail and A can stop.
+        await proxy.close();
+        await Promise.all(runners.splice(0).map((runner) => runner.stop()));
+        await poolA.end();
+      }
     });
   });
 });

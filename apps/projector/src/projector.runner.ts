@@ -11,7 +11,7 @@ import {
   provisionConsumer,
   sleep,
 } from '@cronicorn/messaging';
-import type { NatsHandle } from '@cronicorn/platform';
+import { withTimeout, type NatsHandle } from '@cronicorn/platform';
 import {
   PROJECTOR_CONSUMER,
   PROJECTOR_CONTROL_CHANNEL,
@@ -41,6 +41,8 @@ export interface ProjectorRunnerOptions {
   standbyRetryMs?: number;
   /** How often the active projector proves its lock session is alive. Default 2 s. */
   lockCheckMs?: number;
+  /** How long that proof may take before the session counts as lost. Default 10 s. */
+  lockCheckTimeoutMs?: number;
   /** The consumer's sweep interval. Default 5 s. */
   sweepIntervalMs?: number;
   logger?: MessagingLogger;
@@ -54,7 +56,8 @@ export interface ProjectorRunnerOptions {
  * connection, on which it also LISTENs for a step-down request from `projector:rebuild`.
  * Other replicas stand by and retry the lock. The term ends when the process stops, the
  * lock session dies, NATS closes for good or a rebuild asks: the consumer is stopped first
- * (running transactions finish), then the session is closed, which drops the lock.
+ * (running transactions finish), then the session is closed, which drops the lock. A lock
+ * session that goes silent is closed first, since the consumer may hang on the same outage.
  */
 export class ProjectorRunner {
   private readonly logger: MessagingLogger;
@@ -98,6 +101,12 @@ export class ProjectorRunner {
       this.stopController.signal.addEventListener('abort', endTerm, { once: true });
       let client: PoolClient | null = null;
       let broken: Error | undefined;
+      const dropLock = (error: Error) => {
+        broken ??= error;
+        this.setActive(false);
+        client?.release(error);
+        client = null;
+      };
       try {
         client = await this.options.pool.connect();
         const onError = (err: Error) => {
@@ -127,7 +136,20 @@ export class ProjectorRunner {
           term.abort();
         });
         await client.query(`LISTEN ${PROJECTOR_CONTROL_CHANNEL}`);
-        await this.lead(client, term);
+        // Postgres keeps a session whose host vanished (power loss, partition) for the OS
+        // keepalive time, two hours on Linux, and the lock with it: probe it within seconds.
+        await client
+          .query(
+            `SELECT set_config('tcp_keepalives_idle', '10', false), set_config('tcp_keepalives_interval', '5', false),
+                    set_config('tcp_keepalives_count', '3', false), set_config('tcp_user_timeout', '25000', false)`,
+          )
+          .catch((err: Error) =>
+            this.logger.warn(
+              { consumer: this.consumerName, ...errorFields(err) },
+              'cannot set TCP keepalives',
+            ),
+          );
+        await this.lead(client, term, dropLock);
         failures = 0;
       } catch (err) {
         if (!this.stopping) {
@@ -149,7 +171,11 @@ export class ProjectorRunner {
     }
   }
 
-  private async lead(lockClient: PoolClient, term: AbortController): Promise<void> {
+  private async lead(
+    lockClient: PoolClient,
+    term: AbortController,
+    dropLock: (error: Error) => void,
+  ): Promise<void> {
     const signal = term.signal;
     const handle = await Promise.race([this.options.nats(), aborted(signal)]);
     if (!handle || signal.aborted) return;
@@ -186,7 +212,15 @@ export class ProjectorRunner {
       while (!signal.aborted) {
         await sleep(this.options.lockCheckMs ?? 2_000, signal);
         // A dead session has dropped the lock: another projector may be writing already.
-        if (!signal.aborted) await lockClient.query('SELECT 1');
+        if (!signal.aborted) {
+          const timeoutMs = this.options.lockCheckTimeoutMs ?? 10_000;
+          await withTimeout(lockClient.query('SELECT 1'), timeoutMs, 'projector lock check').catch(
+            (error: Error) => {
+              dropLock(error);
+              throw error;
+            },
+          );
+        }
       }
     } finally {
       await consumer.stop();

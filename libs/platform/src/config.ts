@@ -40,28 +40,84 @@ export interface CronicornConfig {
 export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/cronicorn';
 export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
 
-function intFrom(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+/** A variable holds a value the apps cannot use; the message names it. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const unset = (raw: string | undefined): raw is undefined => raw === undefined || raw.trim() === '';
+
+function intFrom(
+  env: NodeJS.ProcessEnv,
+  name: string,
+  fallback: number,
+  max = Number.MAX_SAFE_INTEGER,
+): number {
   const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value < 0) {
-    throw new Error(`${name} must be a non-negative number, got "${raw}"`);
+  if (unset(raw)) return fallback;
+  const value = Number(raw.trim());
+  if (!Number.isInteger(value) || value < 0 || value > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? 'a non-negative integer' : `an integer from 0 to ${max}`;
+    throw new ConfigError(`${name} must be ${range}, got "${raw}"`);
   }
   return value;
 }
 
+function booleanFrom(env: NodeJS.ProcessEnv, name: string): boolean {
+  const raw = env[name];
+  if (unset(raw)) return false;
+  // Only the exact "true" enables: the dispatcher's guard reads the variable the same way.
+  if (raw === 'true' || raw === 'false') return raw === 'true';
+  throw new ConfigError(`${name} must be "true" or "false", got "${raw}"`);
+}
+
+function databaseUrlFrom(env: NodeJS.ProcessEnv): string {
+  const raw = env.DATABASE_URL;
+  if (unset(raw)) return DEFAULT_DATABASE_URL;
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    throw new ConfigError(`DATABASE_URL must be a URL like ${DEFAULT_DATABASE_URL}; it does not parse`);
+  }
+  if (parsed.password) parsed.password = '***';
+  if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') {
+    throw new ConfigError(`DATABASE_URL must start with postgres://, got "${parsed.toString()}"`);
+  }
+  if (parsed.pathname.replace(/^\//, '') === '') {
+    throw new ConfigError(`DATABASE_URL must name a database (…/cronicorn), got "${parsed.toString()}"`);
+  }
+  return raw;
+}
+
+function logLevelFrom(env: NodeJS.ProcessEnv): string {
+  const raw = env.LOG_LEVEL;
+  if (unset(raw)) return 'info';
+  const level = raw.trim().toLowerCase();
+  if (!(LOG_LEVELS as readonly string[]).includes(level)) {
+    throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}; got "${raw}"`);
+  }
+  return level;
+}
+
 const orNull = (value: string | undefined) => (value === undefined || value === '' ? null : value);
 
+/** Reads and checks the environment; throws a `ConfigError` naming the first bad variable. */
 export function loadConfig(app: AppName, env: NodeJS.ProcessEnv = process.env): CronicornConfig {
   return {
     app,
-    port: intFrom(env, portVariable(app), DEFAULT_PORTS[app]),
-    databaseUrl: env.DATABASE_URL || DEFAULT_DATABASE_URL,
+    port: intFrom(env, portVariable(app), DEFAULT_PORTS[app], 65_535),
+    databaseUrl: databaseUrlFrom(env),
     databasePoolSize: Math.max(2, intFrom(env, 'DATABASE_POOL_SIZE', 10)),
     natsUrl: env.NATS_URL || DEFAULT_NATS_URL,
     nats: new NatsNames(env.CRONICORN_NATS_NAMESPACE ?? ''),
     adminApiKey: orNull(env.ADMIN_API_KEY),
-    allowPrivateTargets: env.ALLOW_PRIVATE_TARGETS === 'true',
+    allowPrivateTargets: booleanFrom(env, 'ALLOW_PRIVATE_TARGETS'),
     secretsKey: orNull(env.SECRETS_KEY),
     openaiApiKey: orNull(env.OPENAI_API_KEY),
     openaiBaseUrl: orNull(env.OPENAI_BASE_URL),
@@ -69,6 +125,6 @@ export function loadConfig(app: AppName, env: NodeJS.ProcessEnv = process.env): 
     aiAnalysisIntervalMs: intFrom(env, 'AI_ANALYSIS_INTERVAL_MS', 5 * 60_000),
     aiDailyTokenBudget: intFrom(env, 'AI_DAILY_TOKEN_BUDGET', 200_000),
     aiMaxPauseMs: intFrom(env, 'AI_MAX_PAUSE_MS', 24 * 3_600_000),
-    logLevel: env.LOG_LEVEL || 'info',
+    logLevel: logLevelFrom(env),
   };
 }

@@ -3,7 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { Request } from 'express';
 import { Logger } from 'nestjs-pino';
-import type { AppName, CronicornConfig } from '../config';
+import { AppName, ConfigError, CronicornConfig, loadConfig, portVariable } from '../config';
 import { CONFIG } from './tokens';
 
 export interface BootstrapOptions {
@@ -47,10 +47,27 @@ export async function bootstrapApp(
  */
 export function runApp(module: Type<unknown>, appName: AppName, options: BootstrapOptions = {}): void {
   if (process.send) process.once('disconnect', () => process.kill(process.pid, 'SIGTERM'));
-  bootstrapApp(module, appName, options).catch((error: unknown) => {
-    new NestLogger('Bootstrap').error(
-      `${appName} failed to start: ${error instanceof Error ? error.stack : String(error)}`,
-    );
-    process.exit(1);
-  });
+  try {
+    // Checked before Nest starts, which would print a bad variable as a stack trace.
+    loadConfig(appName);
+  } catch (error) {
+    failedToStart(appName, error);
+  }
+  bootstrapApp(module, appName, options).catch((error: unknown) => failedToStart(appName, error));
+}
+
+function failedToStart(appName: AppName, error: unknown): never {
+  // Until `listen` succeeds Nest buffers log lines (bufferLogs): flush them or they are lost.
+  NestLogger.flush();
+  new NestLogger('Bootstrap').error(`${appName} failed to start: ${startupFailure(appName, error)}`);
+  process.exit(1);
+}
+
+function startupFailure(appName: AppName, error: unknown): string {
+  if (error instanceof ConfigError) return error.message;
+  const { code, port } = (error ?? {}) as { code?: unknown; port?: unknown };
+  if (code === 'EADDRINUSE') {
+    return `port ${String(port)} is taken by another process; free it or set ${portVariable(appName)}`;
+  }
+  return error instanceof Error ? (error.stack ?? error.message) : String(error);
 }

@@ -1,0 +1,65 @@
+import { ConfigError, DEFAULT_DATABASE_URL, DEFAULT_NATS_URL, loadConfig } from './config';
+
+describe('loadConfig', () => {
+  it('should apply the defaults of DESIGN §9 when nothing is set', () => {
+    expect(loadConfig('command-api', {})).toMatchObject({
+      port: 3000,
+      databaseUrl: DEFAULT_DATABASE_URL,
+      natsUrl: DEFAULT_NATS_URL,
+      adminApiKey: null,
+      allowPrivateTargets: false,
+      secretsKey: null,
+      aiModel: 'gpt-4o-mini',
+      aiAnalysisIntervalMs: 300_000,
+      aiDailyTokenBudget: 200_000,
+      aiMaxPauseMs: 86_400_000,
+      logLevel: 'info',
+    });
+    expect(
+      ['scheduler', 'dispatcher', 'ai-planner', 'projector'].map(
+        (app) => loadConfig(app as 'scheduler', {}).port,
+      ),
+    ).toEqual([3001, 3002, 3003, 3004]);
+  });
+
+  it('should read each variable', () => {
+    expect(
+      loadConfig('ai-planner', {
+        AI_PLANNER_PORT: '4003',
+        LOG_LEVEL: 'debug',
+        ALLOW_PRIVATE_TARGETS: 'true',
+        AI_ANALYSIS_INTERVAL_MS: '60000',
+        DATABASE_URL: 'postgresql://u:p@db:6432/other',
+      }),
+    ).toMatchObject({
+      port: 4003,
+      logLevel: 'debug',
+      allowPrivateTargets: true,
+      aiAnalysisIntervalMs: 60_000,
+      databaseUrl: 'postgresql://u:p@db:6432/other',
+    });
+  });
+
+  it.each([
+    ['PORT', 'abc', 'command-api'],
+    ['PORT', '70000', 'command-api'],
+    ['SCHEDULER_PORT', '30.5', 'scheduler'],
+    ['PROJECTOR_PORT', '-1', 'projector'],
+    ['AI_DAILY_TOKEN_BUDGET', '10k', 'ai-planner'],
+    ['LOG_LEVEL', 'verbose', 'dispatcher'],
+    ['ALLOW_PRIVATE_TARGETS', 'yes', 'dispatcher'],
+    ['DATABASE_URL', 'localhost:5432/cronicorn', 'projector'],
+    ['DATABASE_URL', 'postgres://postgres@127.0.0.1:5432', 'projector'],
+    ['DATABASE_URL', 'not a url', 'projector'],
+  ] as const)('should refuse %s=%s with an error naming the variable', (name, value, app) => {
+    const load = () => loadConfig(app, { [name]: value });
+    expect(load).toThrow(ConfigError);
+    expect(load).toThrow(new RegExp(`^${name} `));
+  });
+
+  it('should not repeat a password from DATABASE_URL in its error', () => {
+    expect(() => loadConfig('projector', { DATABASE_URL: 'mysql://u:hunter2@db/x' })).toThrow(
+      /^DATABASE_URL (?!.*hunter2)/,
+    );
+  });
+});
