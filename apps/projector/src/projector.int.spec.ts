@@ -1,11 +1,10 @@
-import { AddressInfo, connect, createServer, Server, Socket } from 'node:net';
 import type { Pool } from 'pg';
 import { EventEnvelope, streamIds } from '@cronicorn/events';
 import { PostgresEventStore } from '@cronicorn/event-store';
 import { MessagingLogger, OutboxRelay, silentLogger } from '@cronicorn/messaging';
 import { createPool } from '@cronicorn/platform';
 import { getJob, readModelProgress, rebuildReadModels } from '@cronicorn/read-models';
-import { createTestDatabase, createTestNats, TestDatabase, TestNats } from '@cronicorn/testing';
+import { createTestDatabase, createTestNats, TcpProxy, TestDatabase, TestNats } from '@cronicorn/testing';
 import {
   appendRichHistory,
   at,
@@ -32,53 +31,6 @@ async function waitFor(
 function capturingLogger(lines: string[]): MessagingLogger {
   const push = (_fields: object, message: string) => void lines.push(message);
   return { debug: () => undefined, info: push, warn: push, error: push };
-}
-
-/**
- * Forwards TCP to Postgres until `freeze()`; from then on it drops every byte both ways but
- * keeps the connections open, as a host that vanished (power loss, partition) would.
- */
-class FreezingProxy {
-  private frozen = false;
-  private readonly sockets = new Set<Socket>();
-
-  private constructor(private readonly server: Server) {}
-
-  static async start(targetPort: number): Promise<FreezingProxy> {
-    const server = createServer();
-    const proxy = new FreezingProxy(server);
-    server.on('connection', (client) => proxy.forward(client, targetPort));
-    await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-    return proxy;
-  }
-
-  wrapUrl(url: string): string {
-    const parsed = new URL(url);
-    parsed.port = String((this.server.address() as AddressInfo).port);
-    return parsed.toString();
-  }
-
-  freeze(): void {
-    this.frozen = true;
-  }
-
-  async close(): Promise<void> {
-    for (const socket of this.sockets) socket.destroy();
-    await new Promise((done) => this.server.close(done));
-  }
-
-  private forward(client: Socket, targetPort: number): void {
-    const upstream = connect(targetPort, '127.0.0.1');
-    for (const [from, to] of [
-      [client, upstream],
-      [upstream, client],
-    ]) {
-      this.sockets.add(from);
-      from.on('data', (chunk) => this.frozen || to.write(chunk));
-      from.on('error', () => undefined);
-      from.on('close', () => to.destroy());
-    }
-  }
 }
 
 describe('Projector', () => {
@@ -214,7 +166,7 @@ describe('Projector', () => {
 
   describe('When the active projector loses Postgres without its connections closing', () => {
     it('should give up the lock so that a standby takes over', async () => {
-      const proxy = await FreezingProxy.start(5432);
+      const proxy = await TcpProxy.start(5432);
       const poolA = createPool(proxy.wrapUrl(db.url), { max: 10 });
       try {
         const logsB: string[] = [];

@@ -8,10 +8,12 @@ import {
   EventConsumerMetrics,
   eventConsumerSpec,
   MessagingLogger,
+  proveLockSession,
   provisionConsumer,
+  shortenLockSessionKeepalives,
   sleep,
 } from '@cronicorn/messaging';
-import { withTimeout, type NatsHandle } from '@cronicorn/platform';
+import type { NatsHandle } from '@cronicorn/platform';
 import {
   PROJECTOR_CONSUMER,
   PROJECTOR_CONTROL_CHANNEL,
@@ -136,19 +138,7 @@ export class ProjectorRunner {
           term.abort();
         });
         await client.query(`LISTEN ${PROJECTOR_CONTROL_CHANNEL}`);
-        // Postgres keeps a session whose host vanished (power loss, partition) for the OS
-        // keepalive time, two hours on Linux, and the lock with it: probe it within seconds.
-        await client
-          .query(
-            `SELECT set_config('tcp_keepalives_idle', '10', false), set_config('tcp_keepalives_interval', '5', false),
-                    set_config('tcp_keepalives_count', '3', false), set_config('tcp_user_timeout', '25000', false)`,
-          )
-          .catch((err: Error) =>
-            this.logger.warn(
-              { consumer: this.consumerName, ...errorFields(err) },
-              'cannot set TCP keepalives',
-            ),
-          );
+        await shortenLockSessionKeepalives(client, this.logger, { consumer: this.consumerName });
         await this.lead(client, term, dropLock);
         failures = 0;
       } catch (err) {
@@ -214,12 +204,10 @@ export class ProjectorRunner {
         // A dead session has dropped the lock: another projector may be writing already.
         if (!signal.aborted) {
           const timeoutMs = this.options.lockCheckTimeoutMs ?? 10_000;
-          await withTimeout(lockClient.query('SELECT 1'), timeoutMs, 'projector lock check').catch(
-            (error: Error) => {
-              dropLock(error);
-              throw error;
-            },
-          );
+          await proveLockSession(lockClient, timeoutMs, 'projector').catch((error: Error) => {
+            dropLock(error);
+            throw error;
+          });
         }
       }
     } finally {

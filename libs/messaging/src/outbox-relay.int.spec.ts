@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Event, EventEnvelope } from '@cronicorn/events';
 import { LogCheckpoint, PostgresEventStore } from '@cronicorn/event-store';
 import { jetstream } from '@nats-io/jetstream';
+import { Pool } from 'pg';
 import { createTestDatabase, createTestNats, TcpProxy, TestDatabase, TestNats } from '@cronicorn/testing';
 import {
   envelopeOf,
@@ -164,6 +165,42 @@ describe('OutboxRelay', () => {
       expect(relay.isLeader).toBe(true);
       expect(terms).toBeGreaterThanOrEqual(2);
       expect((await inStream()).map((m) => envelopeOf(m).id)).toEqual([...before, ...after].map((e) => e.id));
+    });
+  });
+
+  describe('When the leader loses Postgres without its connections closing', () => {
+    it('should give up the lock so that a standby takes over and publishes', async () => {
+      const proxy = await TcpProxy.start(5432);
+      const frozenPool = new Pool({ connectionString: proxy.wrapUrl(db.url), max: 5 });
+      // The frozen connections fail when the proxy closes: not while a query waits on them.
+      frozenPool.on('error', () => undefined);
+      frozenPool.on('connect', (client) => client.on('error', () => undefined));
+      try {
+        const leader = startRelay({
+          pool: frozenPool,
+          store: new PostgresEventStore(frozenPool),
+          lockCheckTimeoutMs: 1_000,
+        });
+        await waitFor(() => leader.isLeader, 'a leader');
+        const standby = startRelay();
+        const before = await appendSome(1);
+        await waitForRelayToCatchUp();
+        expect(standby.isLeader).toBe(false);
+
+        proxy.freeze();
+        await waitFor(() => standby.isLeader, 'the standby to take over', 20_000);
+        expect(leader.isLeader).toBe(false);
+        const after = await appendSome(2);
+        await waitForRelayToCatchUp();
+        expect((await inStream()).map((m) => envelopeOf(m).id)).toEqual(
+          [...before, ...after].map((e) => e.id),
+        );
+      } finally {
+        // Cut the frozen connections so that the old leader's stuck queries fail and it can stop.
+        await proxy.close();
+        await Promise.all(relays.splice(0).map((relay) => relay.stop()));
+        await frozenPool.end();
+      }
     });
   });
 

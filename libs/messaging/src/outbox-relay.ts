@@ -3,6 +3,7 @@ import type { Pool, PoolClient } from 'pg';
 import { EventEnvelope, NatsNames } from '@cronicorn/events';
 import { EVENTS_NOTIFY_CHANNEL, EventStore, LOG_START, LogCheckpoint } from '@cronicorn/event-store';
 import { backoffMs, sleep, Wakeup } from './backoff';
+import { proveLockSession, shortenLockSessionKeepalives } from './lock-session';
 import { consoleLogger, errorFields, MessagingLogger } from './logger';
 
 /** One published batch, reported after JetStream acknowledged it and before the checkpoint moves. */
@@ -35,6 +36,8 @@ export interface OutboxRelayOptions {
   pollIntervalMs?: number;
   /** How often a standby relay tries to become the leader. Default 2 s. */
   standbyRetryMs?: number;
+  /** How long the leader's proof that its lock session lives may take. Default 10 s. */
+  lockCheckTimeoutMs?: number;
   /** Time to wait for each PubAck. Default 10 s. */
   publishTimeoutMs?: number;
   logger?: MessagingLogger;
@@ -54,7 +57,9 @@ export interface OutboxRelayOptions {
  *   fallback for a lost notification.
  * - One relay publishes at a time: the leader holds `pg_try_advisory_lock` on a dedicated
  *   connection, on which it also LISTENs. Others stand by and retry the lock; when the
- *   leader's connection dies, Postgres releases the lock and one of them takes over. The
+ *   leader's connection dies, Postgres releases the lock and one of them takes over. A leader
+ *   whose lock session goes silent gives it up after `lockCheckTimeoutMs`, and its short TCP
+ *   keepalives let the server drop the session of a vanished host within seconds. The
  *   checkpoint only ever moves forward, so a deposed leader still finishing a batch is harmless.
  */
 export class OutboxRelay {
@@ -118,6 +123,7 @@ export class OutboxRelay {
         }
         client.on('notification', () => this.wakeup.wake());
         await client.query(`LISTEN ${EVENTS_NOTIFY_CHANNEL}`);
+        await shortenLockSessionKeepalives(client, this.logger, { relay: this.name });
         this.setLeader(true);
         failures = 0;
         await this.lead(client, term.signal);
@@ -171,8 +177,8 @@ export class OutboxRelay {
       }
       if (!more) {
         await this.wakeup.wait(this.options.pollIntervalMs ?? 1_000, signal);
-        // Proves the session holding the lock is alive; a dead one would make us a false leader.
-        if (!signal.aborted) await lockClient.query('SELECT 1');
+        if (!signal.aborted)
+          await proveLockSession(lockClient, this.options.lockCheckTimeoutMs ?? 10_000, `relay ${this.name}`);
       }
     }
   }

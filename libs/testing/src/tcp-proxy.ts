@@ -2,12 +2,15 @@ import { AddressInfo, createServer, Server, Socket, connect } from 'node:net';
 
 /**
  * A TCP forwarder on 127.0.0.1 (random port) to simulate a dependency going away: `pause()`
- * cuts every open connection and refuses new ones until `resume()`.
+ * cuts every open connection and refuses new ones until `resume()`; `freeze()` keeps them open
+ * but lets no byte through either way, as a host that vanished (power loss, partition) would.
  */
 export class TcpProxy {
   private server: Server | null = null;
   private readonly sockets = new Set<Socket>();
+  private readonly pairs: Array<[Socket, Socket]> = [];
   private paused = false;
+  private frozen = false;
   private listenPort = 0;
 
   private constructor(
@@ -51,6 +54,18 @@ export class TcpProxy {
     await this.listen();
   }
 
+  /** From now on nothing passes, and the connections stay open until `close()`. */
+  freeze(): void {
+    this.frozen = true;
+    for (const [client, upstream] of this.pairs.splice(0)) {
+      client.unpipe(upstream);
+      upstream.unpipe(client);
+      // Read on and drop: a paused socket would never see its peer close, nor pass that on.
+      client.on('data', discard).resume();
+      upstream.on('data', discard).resume();
+    }
+  }
+
   async close(): Promise<void> {
     this.paused = true;
     this.destroySockets();
@@ -76,19 +91,28 @@ export class TcpProxy {
       client.destroy();
       return;
     }
+    if (this.frozen) {
+      this.sockets.add(client);
+      client.on('data', discard).on('error', () => client.destroy());
+      return;
+    }
     const upstream = connect(this.targetPort, this.targetHost);
     this.sockets.add(client);
     this.sockets.add(upstream);
+    const pair: [Socket, Socket] = [client, upstream];
     const drop = () => {
       client.destroy();
       upstream.destroy();
       this.sockets.delete(client);
       this.sockets.delete(upstream);
+      const index = this.pairs.indexOf(pair);
+      if (index >= 0) this.pairs.splice(index, 1);
     };
     client.on('error', drop).on('close', drop);
     upstream.on('error', drop).on('close', drop);
     client.pipe(upstream);
     upstream.pipe(client);
+    this.pairs.push(pair);
   }
 
   private destroySockets(): void {
@@ -103,3 +127,5 @@ export class TcpProxy {
     return new Promise((resolve) => server.close(() => resolve()));
   }
 }
+
+const discard = (): void => undefined;
