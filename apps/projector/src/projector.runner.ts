@@ -10,7 +10,6 @@ import {
   MessagingLogger,
   proveLockSession,
   provisionConsumer,
-  shortenLockSessionKeepalives,
   sleep,
 } from '@cronicorn/messaging';
 import type { NatsHandle } from '@cronicorn/platform';
@@ -138,7 +137,6 @@ export class ProjectorRunner {
           term.abort();
         });
         await client.query(`LISTEN ${PROJECTOR_CONTROL_CHANNEL}`);
-        await shortenLockSessionKeepalives(client, this.logger, { consumer: this.consumerName });
         await this.lead(client, term, dropLock);
         failures = 0;
       } catch (err) {

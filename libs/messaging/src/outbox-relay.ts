@@ -3,7 +3,7 @@ import type { Pool, PoolClient } from 'pg';
 import { EventEnvelope, NatsNames } from '@cronicorn/events';
 import { EVENTS_NOTIFY_CHANNEL, EventStore, LOG_START, LogCheckpoint } from '@cronicorn/event-store';
 import { backoffMs, sleep, Wakeup } from './backoff';
-import { proveLockSession, shortenLockSessionKeepalives } from './lock-session';
+import { proveLockSession } from './lock-session';
 import { consoleLogger, errorFields, MessagingLogger } from './logger';
 
 /** One published batch, reported after JetStream acknowledged it and before the checkpoint moves. */
@@ -58,8 +58,8 @@ export interface OutboxRelayOptions {
  * - One relay publishes at a time: the leader holds `pg_try_advisory_lock` on a dedicated
  *   connection, on which it also LISTENs. Others stand by and retry the lock; when the
  *   leader's connection dies, Postgres releases the lock and one of them takes over. A leader
- *   whose lock session goes silent gives it up after `lockCheckTimeoutMs`, and its short TCP
- *   keepalives let the server drop the session of a vanished host within seconds. The
+ *   whose lock session goes silent gives it up after `lockCheckTimeoutMs`; the server drops the
+ *   session of a vanished host within seconds by the pool's TCP keepalives. The
  *   checkpoint only ever moves forward, so a deposed leader still finishing a batch is harmless.
  */
 export class OutboxRelay {
@@ -123,7 +123,6 @@ export class OutboxRelay {
         }
         client.on('notification', () => this.wakeup.wake());
         await client.query(`LISTEN ${EVENTS_NOTIFY_CHANNEL}`);
-        await shortenLockSessionKeepalives(client, this.logger, { relay: this.name });
         this.setLeader(true);
         failures = 0;
         await this.lead(client, term.signal);

@@ -1,4 +1,4 @@
-import { Client, Pool, PoolClient } from 'pg';
+import { Client, ClientBase, Pool, PoolClient } from 'pg';
 
 export interface CreatePoolOptions {
   /** Connections per process; keep replicas × max below the server's `max_connections`. */
@@ -19,6 +19,10 @@ export function createPool(url: string, opts: CreatePoolOptions = {}): Pool {
     application_name: opts.applicationName ?? 'cronicorn',
     idleTimeoutMillis: 30_000,
     connectionTimeoutMillis: 10_000,
+    // Before the connection is handed out; a server that lacks one of the settings is no reason to fail.
+    onConnect: async (client: ClientBase) => {
+      await client.query(SHORT_SERVER_KEEPALIVES).catch(() => undefined);
+    },
   });
   const onError =
     opts.onError ?? ((error: Error) => process.emitWarning(`Idle Postgres client failed: ${error.message}`));
@@ -29,6 +33,16 @@ export function createPool(url: string, opts: CreatePoolOptions = {}): Pool {
   pool.on('connect', (client) => client.on('error', () => undefined));
   return pool;
 }
+
+/**
+ * Postgres keeps the session of a client whose host vanished (power loss, partition) for the
+ * OS keepalive time, two hours on Linux, with its locks: the row locks of an open transaction
+ * (a scheduler's due rows) and session advisory locks (the relay's and the projector's
+ * leadership). These settings let the server drop such a session within about 25 s.
+ */
+const SHORT_SERVER_KEEPALIVES = `SELECT set_config('tcp_keepalives_idle', '10', false),
+  set_config('tcp_keepalives_interval', '5', false), set_config('tcp_keepalives_count', '3', false),
+  set_config('tcp_user_timeout', '25000', false)`;
 
 /** Runs `fn` in a transaction on one pooled connection; commits, or rolls back and rethrows. */
 export async function withTransaction<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
