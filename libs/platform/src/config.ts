@@ -68,12 +68,17 @@ function intFrom(
   return value;
 }
 
-function booleanFrom(env: NodeJS.ProcessEnv, name: string): boolean {
+const TRUE_WORDS = ['true', '1', 'yes', 'on'];
+const FALSE_WORDS = ['false', '0', 'no', 'off'];
+
+/** A yes/no variable: unset is false; true, 1, yes, on and their opposites in any case; else a ConfigError. */
+export function booleanFrom(env: NodeJS.ProcessEnv, name: string): boolean {
   const raw = env[name];
   if (unset(raw)) return false;
-  // Only the exact "true" enables: the dispatcher's guard reads the variable the same way.
-  if (raw === 'true' || raw === 'false') return raw === 'true';
-  throw new ConfigError(`${name} must be "true" or "false", got "${raw}"`);
+  const word = raw.trim().toLowerCase();
+  if (TRUE_WORDS.includes(word)) return true;
+  if (FALSE_WORDS.includes(word)) return false;
+  throw new ConfigError(`${name} must be true or false (or 1/0, yes/no, on/off), got "${raw}"`);
 }
 
 function databaseUrlFrom(env: NodeJS.ProcessEnv): string {

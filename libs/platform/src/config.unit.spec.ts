@@ -47,7 +47,7 @@ describe('loadConfig', () => {
     ['PROJECTOR_PORT', '-1', 'projector'],
     ['AI_DAILY_TOKEN_BUDGET', '10k', 'ai-planner'],
     ['LOG_LEVEL', 'verbose', 'dispatcher'],
-    ['ALLOW_PRIVATE_TARGETS', 'yes', 'dispatcher'],
+    ['ALLOW_PRIVATE_TARGETS', 'maybe', 'dispatcher'],
     ['DATABASE_URL', 'localhost:5432/cronicorn', 'projector'],
     ['DATABASE_URL', 'postgres://postgres@127.0.0.1:5432', 'projector'],
     ['DATABASE_URL', 'not a url', 'projector'],
@@ -61,5 +61,20 @@ describe('loadConfig', () => {
     expect(() => loadConfig('projector', { DATABASE_URL: 'mysql://u:hunter2@db/x' })).toThrow(
       /^DATABASE_URL (?!.*hunter2)/,
     );
+  });
+
+  it.each([
+    ['true', true],
+    ['TRUE', true],
+    [' 1 ', true],
+    ['yes', true],
+    ['on', true],
+    ['false', false],
+    ['0', false],
+    ['No', false],
+    ['off', false],
+    ['', false],
+  ] as const)('should read ALLOW_PRIVATE_TARGETS=%j as %s', (value, expected) => {
+    expect(loadConfig('dispatcher', { ALLOW_PRIVATE_TARGETS: value }).allowPrivateTargets).toBe(expected);
   });
 });

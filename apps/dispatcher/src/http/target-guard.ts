@@ -3,6 +3,7 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import { isIP, LookupFunction } from 'node:net';
 import { Duplex } from 'node:stream';
+import { booleanFrom } from '@cronicorn/platform';
 
 /**
  * Which targets the dispatcher may call (DESIGN §8). Non-public addresses are refused unless
@@ -27,7 +28,7 @@ export function targetPolicyFromEnv(env: NodeJS.ProcessEnv = process.env): Targe
   for (const address of allowedAddresses) {
     if (!parseIp(address)) throw new Error(`ALLOWED_TARGET_ADDRESSES: "${address}" is not an IP address`);
   }
-  return { allowPrivateTargets: env.ALLOW_PRIVATE_TARGETS === 'true', allowedAddresses };
+  return { allowPrivateTargets: booleanFrom(env, 'ALLOW_PRIVATE_TARGETS'), allowedAddresses };
 }
 
 /** The target is not one the policy allows; raised before any connection to it is opened. */

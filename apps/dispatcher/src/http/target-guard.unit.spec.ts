@@ -185,6 +185,8 @@ describe('targetPolicyFromEnv', () => {
       allowedAddresses: ['10.0.0.5', '::1'],
     });
     expect(targetPolicyFromEnv({})).toEqual({ allowPrivateTargets: false, allowedAddresses: [] });
+    expect(targetPolicyFromEnv({ ALLOW_PRIVATE_TARGETS: '1' }).allowPrivateTargets).toBe(true);
+    expect(targetPolicyFromEnv({ ALLOW_PRIVATE_TARGETS: 'no' }).allowPrivateTargets).toBe(false);
   });
 
   it('should reject entries that are not IP addresses', () => {
