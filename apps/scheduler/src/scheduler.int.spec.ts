@@ -437,3 +437,180 @@ describe('Scheduler (user commands while run events queue up)', () => {
     });
   });
 });
+
+describe('Scheduler (plans at the edges of a schedule)', () => {
+  let world: SchedulerWorld;
+  let jobId: string;
+
+  beforeAll(async () => {
+    world = await SchedulerWorld.create();
+    world.startScheduler({ missedAfterMs: 600_000, sweepIntervalMs: 600_000 });
+    jobId = await world.createJob();
+  });
+  afterAll(() => world.close());
+
+  describe('When a cron has a fire time exactly at its endAt', () => {
+    it('should hand that last run out, though it is handed out a little after endAt', async () => {
+      const endAt = new Date(Math.ceil(Date.now() / SECOND) * SECOND + 3 * SECOND).toISOString();
+      const endpointId = await world.createEndpoint(jobId, {
+        schedule: { kind: 'cron', cron: '* * * * * *', timezone: 'UTC' },
+        endAt,
+      });
+      await waitFor(
+        async () =>
+          Date.now() > Date.parse(endAt) + 500 && (await world.row(endpointId))?.next_run_at === null,
+        'the schedule to end',
+      );
+      await waitFor(
+        () => world.receivedFor(endpointId).some((r) => r.item.scheduledFor === endAt),
+        'the run at endAt',
+        2 * SECOND,
+      );
+      expect(
+        world.receivedFor(endpointId).every((r) => Date.parse(r.item.scheduledFor) <= Date.parse(endAt)),
+      ).toBe(true);
+    });
+  });
+
+  describe('When an endpoint that has run is changed to a one-time run', () => {
+    it('should hand the one-time run out at its time', async () => {
+      const endpointId = await world.createEndpoint(jobId, {
+        schedule: { kind: 'interval', intervalMs: SECOND },
+      });
+      await waitFor(() => world.receivedFor(endpointId).length >= 2, 'two runs');
+
+      const runAt = new Date(Date.now() + 1_500).toISOString();
+      await world.endpointCommand(endpointId, {
+        type: 'UpdateEndpoint',
+        data: { endpointId, changes: { schedule: { kind: 'once', runAt } } },
+      });
+      await waitFor(
+        () => world.receivedFor(endpointId).some((r) => r.item.scheduledFor === runAt),
+        'the one-time run',
+        5 * SECOND,
+      );
+      await delay(1_500);
+      expect(
+        world.receivedFor(endpointId).filter((r) => Date.parse(r.item.scheduledFor) >= Date.parse(runAt)),
+      ).toHaveLength(1);
+      expect((await world.row(endpointId))?.next_run_at).toBeNull();
+    });
+  });
+
+  describe('When failures reach pauseAfterFailures during a pause until a time', () => {
+    it('should pause the endpoint for its failures at its first run after that pause', async () => {
+      const endpointId = await world.createEndpoint(jobId, {
+        schedule: { kind: 'interval', intervalMs: 4 * SECOND },
+        pauseAfterFailures: 1,
+      });
+      world.neverStart.add(endpointId);
+      await waitFor(() => world.receivedFor(endpointId).length >= 1, 'the first run');
+      const until = new Date(Date.now() + 3 * SECOND).toISOString();
+      await world.endpointCommand(endpointId, {
+        type: 'PauseEndpoint',
+        data: { endpointId, until, reason: 'target maintenance' },
+      });
+      await waitFor(async () => (await world.row(endpointId))?.status === 'paused', 'the pause folded');
+
+      // The run in flight when the pause began fails.
+      world.failing.add(endpointId);
+      await world.run(world.receivedFor(endpointId)[0].item);
+
+      const pausedByFailures = async () =>
+        (await world.store.readStream(`endpoint-${endpointId}`)).some(
+          (e) => e.type === 'EndpointPaused' && (e.data as { by: string }).by === 'failures',
+        );
+      await waitFor(pausedByFailures, 'the pause for failures', 8 * SECOND);
+      expect(Date.now()).toBeGreaterThanOrEqual(Date.parse(until));
+      expect(world.receivedFor(endpointId)).toHaveLength(1);
+      expect((await world.row(endpointId))?.next_run_at).toBeNull();
+    });
+  });
+});
+
+describe('Scheduler (a queued run when its endpoint stops)', () => {
+  let world: SchedulerWorld;
+
+  beforeAll(async () => {
+    world = await SchedulerWorld.create();
+    world.startScheduler({ missedAfterMs: 600_000, sweepIntervalMs: 600_000 });
+  });
+  afterAll(() => world.close());
+
+  const runsIn = async (endpointId: string, state: string) =>
+    (
+      await world.db.pool.query<{ run_id: string }>(
+        'SELECT run_id FROM scheduler_runs WHERE endpoint_id = $1 AND state = $2',
+        [endpointId, state],
+      )
+    ).rows.map((r) => r.run_id);
+
+  it.each([
+    [
+      'paused',
+      (w: SchedulerWorld, endpointId: string, _jobId: string) =>
+        w.endpointCommand(endpointId, {
+          type: 'PauseEndpoint',
+          data: { endpointId, until: null, reason: null },
+        }),
+    ],
+    [
+      'archived',
+      (w: SchedulerWorld, endpointId: string, _jobId: string) =>
+        w.endpointCommand(endpointId, { type: 'ArchiveEndpoint', data: { endpointId } }),
+    ],
+    [
+      'paused with its job',
+      (w: SchedulerWorld, _endpointId: string, jobId: string) =>
+        w.jobCommand(jobId, { type: 'PauseJob', data: { jobId, until: null, reason: null } }),
+    ],
+  ])('should not hand out the run queue_one held back once the endpoint is %s', async (_, stop) => {
+    const jobId = await world.createJob();
+    const endpointId = await world.createEndpoint(jobId, {
+      schedule: { kind: 'interval', intervalMs: SECOND },
+      overlap: 'queue_one',
+    });
+    world.neverStart.add(endpointId);
+    await waitFor(async () => (await runsIn(endpointId, 'queued')).length === 1, 'a run queued');
+    const [queued] = await runsIn(endpointId, 'queued');
+    const [inFlight] = await runsIn(endpointId, 'dispatched');
+
+    await stop(world, endpointId, jobId);
+    await waitFor(async () => (await world.row(endpointId))?.next_run_at === null, 'the stop folded');
+    await world.run(world.receivedFor(endpointId).find((r) => r.item.runId === inFlight)!.item);
+    await waitFor(async () => (await runsIn(endpointId, 'finished')).includes(inFlight), 'the finish folded');
+    await delay(SECOND);
+
+    expect(world.received.filter((r) => r.item.runId === queued)).toEqual([]);
+    expect(await runsIn(endpointId, 'dispatched')).toEqual([]);
+    const skips = (await world.scheduleEvents(endpointId))
+      .filter((e) => e.type === 'RunSkipped')
+      .map((e) => e.data as RunSkipped['data']);
+    expect(skips).toContainEqual(expect.objectContaining({ runId: queued, policy: 'paused', count: 1 }));
+  });
+
+  it('should not hand out the run queue_one held back when the run in flight reaches pauseAfterFailures', async () => {
+    const endpointId = await world.createEndpoint(await world.createJob(), {
+      schedule: { kind: 'interval', intervalMs: SECOND },
+      overlap: 'queue_one',
+      pauseAfterFailures: 1,
+    });
+    world.neverStart.add(endpointId);
+    await waitFor(async () => (await runsIn(endpointId, 'queued')).length === 1, 'a run queued');
+    const [queued] = await runsIn(endpointId, 'queued');
+    const [inFlight] = await runsIn(endpointId, 'dispatched');
+
+    world.failing.add(endpointId);
+    await world.run(world.receivedFor(endpointId).find((r) => r.item.runId === inFlight)!.item);
+    await waitFor(async () => (await world.row(endpointId))?.status === 'paused', 'the pause for failures');
+    await delay(SECOND);
+
+    expect(world.received.filter((r) => r.item.runId === queued)).toEqual([]);
+    const skips = (await world.scheduleEvents(endpointId))
+      .filter((e) => e.type === 'RunSkipped')
+      .map((e) => e.data as RunSkipped['data']);
+    expect(skips).toContainEqual(
+      expect.objectContaining({ runId: queued, policy: 'paused', reason: 'queued:pause_after_failures' }),
+    );
+  });
+});

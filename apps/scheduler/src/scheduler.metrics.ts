@@ -4,11 +4,15 @@ import { RunTrigger } from '@cronicorn/events';
 /** What happened in one committed transaction of the scheduler. */
 export interface Tally {
   planned: number;
-  skipped: { overlap: number; catch_up: number };
+  skipped: { overlap: number; catch_up: number; paused: number };
   missed: number;
 }
 
-export const emptyTally = (): Tally => ({ planned: 0, skipped: { overlap: 0, catch_up: 0 }, missed: 0 });
+export const emptyTally = (): Tally => ({
+  planned: 0,
+  skipped: { overlap: 0, catch_up: 0, paused: 0 },
+  missed: 0,
+});
 
 /** Hooks the scheduler calls after its transactions commit and after publishes. */
 export interface SchedulerMetrics {
@@ -33,7 +37,7 @@ export function schedulerMetrics(registry: Registry, prefix = 'cronicorn_'): Sch
   });
   const skipped = new Counter({
     name: `${prefix}scheduler_runs_skipped_total`,
-    help: 'Planned slots skipped, by policy (overlap, catch_up)',
+    help: 'Planned slots skipped, by policy (overlap, catch_up, paused)',
     labelNames: ['policy'] as const,
     registers: [registry],
   });
@@ -63,6 +67,7 @@ export function schedulerMetrics(registry: Registry, prefix = 'cronicorn_'): Sch
       planned.inc(tally.planned);
       skipped.inc({ policy: 'overlap' }, tally.skipped.overlap);
       skipped.inc({ policy: 'catch_up' }, tally.skipped.catch_up);
+      skipped.inc({ policy: 'paused' }, tally.skipped.paused);
       missed.inc(tally.missed);
     },
     onPublished: (trigger, latenessMs, duplicate) => {

@@ -240,11 +240,23 @@ export class ScheduleFolder {
       next = applyRunStarted(locked, event.data);
     } else if (locked && event.type === 'RunFinished') {
       next = await foldResult(client, locked, (row) => applyRunFinished(row, event.data));
-      if (await releaseQueuedRun(client, locked.endpointId, now)) after.wakeOutbox = true;
     }
     if (!next) return;
-    const ctx = this.context(now, await readJob(client, next.jobId), await openRuns(client, next.endpointId));
-    await this.write(client, replan(ctx, next), now, envelope, after);
+    const job = await readJob(client, next.jobId);
+    let open = await openRuns(client, next.endpointId);
+    // A finish releases the run queue_one held back, unless the endpoint stops now (this
+    // finish reached pauseAfterFailures): then the re-plan drops it.
+    if (
+      event.type === 'RunFinished' &&
+      open.queued &&
+      !replan(this.context(now, job, open), next).dropQueued
+    ) {
+      if (await releaseQueuedRun(client, next.endpointId, now)) {
+        after.wakeOutbox = true;
+        open = await openRuns(client, next.endpointId);
+      }
+    }
+    await this.write(client, replan(this.context(now, job, open), next), now, envelope, after);
   }
 
   //////////////////////////////////////// Shared

@@ -7,7 +7,14 @@ import {
   RunTrigger,
   ScheduleEvent,
 } from '@cronicorn/events';
-import { decideDue, GovernorOptions, planNextRun, RunPlan } from '@cronicorn/domain';
+import {
+  decideDue,
+  GovernedEndpoint,
+  GovernorOptions,
+  planNextRun,
+  RunHistory,
+  RunPlan,
+} from '@cronicorn/domain';
 import { EndpointRow, governedEndpoint, JobRow, OpenRuns, runHistory, StoredPlan } from './schedule.model';
 
 // What the scheduler does with one endpoint when an input changes, when its plan comes due
@@ -40,6 +47,11 @@ export interface Outcome {
   pauseForFailures: boolean;
   /** The stored plan is not the one the row had: any lease on it is void. */
   planChanged: boolean;
+  /**
+   * Why the run `queue_one` holds back must not go out any more (the endpoint or its job is
+   * paused or archived, an AI pause, `pauseAfterFailures`): the writer drops it (`dropQueuedRuns`).
+   */
+  dropQueued?: string | null;
 }
 
 const iso = (date: Date) => date.toISOString();
@@ -54,9 +66,62 @@ const ms = (value: string) => Date.parse(value);
  * missed slots belongs to the moment it is handed out.
  */
 export function replan(ctx: PlanContext, row: EndpointRow): Outcome {
-  const plan = planNextRun(ctx.now, governedEndpoint(row, ctx.job), runHistory(row, ctx.open), ctx.governor);
-  if (row.plan !== null && isCatchUp(plan)) return unchanged(row);
-  return store(ctx, row, plan, []);
+  const plan = planFor(ctx, row, governedEndpoint(row, ctx.job), runHistory(row, ctx.open));
+  const dropQueued = ctx.open.queued ? stoppedBy(ctx, row, plan) : null;
+  if (row.plan !== null && isCatchUp(plan)) return { ...unchanged(row), dropQueued };
+  return { ...store(ctx, row, plan, []), dropQueued };
+}
+
+/** Why no run of the endpoint may go out now, or null. */
+function stoppedBy(ctx: PlanContext, row: EndpointRow, plan: RunPlan): string | null {
+  const paused = (status: string, until: string | null) =>
+    status === 'paused' && (until === null || ms(until) > ctx.now.getTime());
+  if (row.status === 'archived') return 'archived';
+  if (ctx.job?.status === 'archived') return 'job_archived';
+  if (paused(row.status, row.pausedUntil)) return 'paused';
+  if (ctx.job && paused(ctx.job.status, ctx.job.pausedUntil)) return 'job_paused';
+  return plan.reason === 'hint:pause' || plan.reason === 'pause_after_failures' ? plan.reason : null;
+}
+
+/**
+ * The runs `queue_one` held back are dropped (`RunSkipped`, policy `paused`): the endpoint
+ * stopped before the run in flight finished, and a queued run would otherwise go out when it
+ * does. They were never made, so they no longer count against `maxRuns`.
+ */
+export function dropQueuedRuns(
+  outcome: Outcome,
+  runs: ReadonlyArray<{ runId: string; scheduledFor: string }>,
+  now: Date,
+): Outcome {
+  const { row, dropQueued } = outcome;
+  if (runs.length === 0 || !dropQueued) return outcome;
+  const skipped = runs.map((run) =>
+    skippedEvent(row, run.runId, run.scheduledFor, 'paused', `queued:${dropQueued}`, 1, now),
+  );
+  return {
+    ...outcome,
+    row: { ...row, scheduledRuns: Math.max(0, row.scheduledRuns - runs.length) },
+    events: [...skipped, ...outcome.events],
+    dropQueued: null,
+  };
+}
+
+/**
+ * The governor's plan. The endpoint decider does not pause an endpoint for its failures while
+ * its user's pause until a time is in force (it never overrides that pause): the plan is then
+ * the first run after that pause, when the failures are looked at again. Otherwise the
+ * endpoint would be left with no plan, and nothing would plan it again when the pause ends.
+ */
+function planFor(
+  ctx: PlanContext,
+  row: EndpointRow,
+  endpoint: GovernedEndpoint,
+  history: RunHistory,
+): RunPlan {
+  const plan = planNextRun(ctx.now, endpoint, history, ctx.governor);
+  const pausedUntil = row.status === 'paused' && row.pausedUntil !== null ? ms(row.pausedUntil) : -Infinity;
+  if (!plan.pauseForFailures || pausedUntil <= ctx.now.getTime()) return plan;
+  return planNextRun(ctx.now, { ...endpoint, pauseAfterFailures: null }, history, ctx.governor);
 }
 
 function isCatchUp(plan: RunPlan): boolean {
@@ -137,7 +202,7 @@ export function fire(ctx: PlanContext, row: EndpointRow, claimedRunId: string): 
 
   const endpoint = governedEndpoint(row, ctx.job);
   const history = runHistory(row, ctx.open);
-  const plan = planNextRun(ctx.now, endpoint, history, ctx.governor);
+  const plan = planFor(ctx, row, endpoint, history);
   const events: ScheduleEvent[] = [];
   let next = row;
   if (plan.skipped) {

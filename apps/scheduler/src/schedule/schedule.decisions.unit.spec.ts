@@ -1,6 +1,14 @@
 import { EndpointConfig, NextRunPlanned, RunSkipped, ScheduleEvent } from '@cronicorn/events';
 import { endpointConfigWithDefaults } from '@cronicorn/domain';
-import { fire, FireResult, Outcome, PlanContext, replan, requestRun } from './schedule.decisions';
+import {
+  dropQueuedRuns,
+  fire,
+  FireResult,
+  Outcome,
+  PlanContext,
+  replan,
+  requestRun,
+} from './schedule.decisions';
 import { applyRunStarted, createdRow, EndpointRow, JobRow, OpenRuns, StoredPlan } from './schedule.model';
 
 // Fixed instants throughout: the decisions never read the clock.
@@ -10,6 +18,7 @@ const at = (ms: number) => new Date(T0 + ms);
 const iso = (ms: number) => at(ms).toISOString();
 const SECOND = 1_000;
 const MINUTE = 60 * SECOND;
+const HOUR = 60 * MINUTE;
 
 function endpoint(config: Partial<EndpointConfig> = {}, overrides: Partial<EndpointRow> = {}): EndpointRow {
   const full = endpointConfigWithDefaults({
@@ -143,6 +152,58 @@ describe('Scheduler decisions', () => {
       const outcome = replan(context(10 * SECOND), row);
       expect(outcome.pauseForFailures).toBe(true);
       expect(outcome.row.plan).toBeNull();
+    });
+
+    it('should plan the first run after a pause until a time when pauseAfterFailures is reached during it', () => {
+      const row = endpoint(
+        { pauseAfterFailures: 3 },
+        {
+          lastRun: started(0),
+          streak: { count: 3, since: null, lastFailureAt: iso(1) },
+          status: 'paused',
+          pausedUntil: iso(30 * MINUTE),
+        },
+      );
+      const outcome = replan(context(10 * SECOND), row);
+      expect(outcome.pauseForFailures).toBe(false);
+      expect(outcome.row.plan).toMatchObject({ runAt: iso(30 * MINUTE), reason: 'paused_until' });
+
+      const due = fired(fire(context(30 * MINUTE), outcome.row, outcome.row.plan!.runId));
+      expect(due.handOuts).toEqual([]);
+      expect(due.pauseForFailures).toBe(true);
+    });
+
+    it.each([
+      ['paused', { status: 'paused', pausedUntil: null }, null],
+      ['archived', { status: 'archived' }, null],
+      ['job_paused', {}, { jobId: 'job-1', tenantId: 'tenant-1', status: 'paused', pausedUntil: iso(HOUR) }],
+    ] as const)(
+      'should drop the run queue_one holds back when the endpoint stops (%s)',
+      (reason, stop, job) => {
+        const row = endpoint({ overlap: 'queue_one' }, { lastRun: started(0), scheduledRuns: 2, ...stop });
+        const outcome = replan(context(10 * SECOND, { inFlight: true, queued: true }, job), row);
+        expect(outcome.dropQueued).toBe(reason);
+
+        const dropped = dropQueuedRuns(
+          outcome,
+          [{ runId: 'run-queued', scheduledFor: iso(0) }],
+          at(10 * SECOND),
+        );
+        expect(dropped.row.scheduledRuns).toBe(1);
+        expect(skipped(dropped.events)).toEqual([
+          expect.objectContaining({
+            runId: 'run-queued',
+            policy: 'paused',
+            reason: `queued:${reason}`,
+            count: 1,
+          }),
+        ]);
+      },
+    );
+
+    it('should keep the queued run of an endpoint that still runs', () => {
+      const row = endpoint({ overlap: 'queue_one' }, { lastRun: started(0), scheduledRuns: 2 });
+      expect(replan(context(10 * SECOND, { inFlight: true, queued: true }), row).dropQueued).toBeNull();
     });
 
     it('should leave an overdue plan to the due loop rather than decide its catch-up', () => {
@@ -282,6 +343,17 @@ describe('Scheduler decisions', () => {
       expect(outcome.row.plan).toMatchObject({ runAt: iso(30 * MINUTE), reason: 'paused_until' });
     });
 
+    it('should hand out a run planned at endAt though the fire comes a little later', () => {
+      const ending = endpoint(
+        { endAt: iso(MINUTE) },
+        { lastRun: started(0), scheduledRuns: 1, plan: plan(MINUTE, 'run-1') },
+      );
+      const outcome = fired(fire(context(MINUTE + 5), ending, 'run-1'));
+      expect(outcome.decision).toBe('dispatch');
+      expect(outcome.row.plan).toBeNull();
+      expect(fired(fire(context(MINUTE + 2 * MINUTE), ending, 'run-1')).handOuts).toEqual([]);
+    });
+
     it('should hand a one-time run out once', () => {
       const once = endpoint(
         { schedule: { kind: 'once', runAt: iso(MINUTE) } },
@@ -290,6 +362,21 @@ describe('Scheduler decisions', () => {
       const outcome = fired(fire(context(MINUTE), once, 'run-1'));
       expect(outcome.handOuts).toHaveLength(1);
       expect(outcome.row.plan).toBeNull();
+    });
+  });
+
+  describe('When an endpoint that ran is changed to a one-time run', () => {
+    it('should plan the one-time run, and not again once it ran', () => {
+      const changed = endpoint(
+        { schedule: { kind: 'once', runAt: iso(10 * MINUTE) } },
+        { lastRun: started(MINUTE), scheduledRuns: 5 },
+      );
+      const outcome = replan(context(2 * MINUTE), changed);
+      expect(outcome.row.plan).toMatchObject({ runAt: iso(10 * MINUTE), reason: 'once' });
+
+      const ran = fired(fire(context(10 * MINUTE), outcome.row, outcome.row.plan!.runId));
+      expect(ran.handOuts).toHaveLength(1);
+      expect(ran.row.plan).toBeNull();
     });
   });
 

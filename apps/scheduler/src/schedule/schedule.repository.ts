@@ -574,6 +574,18 @@ export async function releaseQueuedRun(
   return rows.length ? rows[0].run_id : null;
 }
 
+/** Deletes the runs `queue_one` holds back for the endpoint; returns them. */
+export async function deleteQueuedRuns(
+  client: PoolClient,
+  endpointId: string,
+): Promise<Array<{ runId: string; scheduledFor: string }>> {
+  const { rows } = await client.query<{ run_id: string; scheduled_for: Date }>(
+    `DELETE FROM scheduler_runs WHERE endpoint_id = $1 AND state = 'queued' RETURNING run_id, scheduled_for`,
+    [endpointId],
+  );
+  return rows.map((r) => ({ runId: r.run_id, scheduledFor: r.scheduled_for.toISOString() }));
+}
+
 /** A run as the dispatch outbox and the missed-run check read it. */
 export interface RunRecord {
   runId: string;

@@ -4,9 +4,9 @@ import { DomainError, endpointDecider, fold } from '@cronicorn/domain';
 import { EventStore } from '@cronicorn/event-store';
 import { MessagingLogger } from '@cronicorn/messaging';
 import { Tally } from '../scheduler.metrics';
-import { Outcome } from './schedule.decisions';
+import { dropQueuedRuns, Outcome } from './schedule.decisions';
 import { EndpointRow } from './schedule.model';
-import { insertRuns, saveEndpoints } from './schedule.repository';
+import { deleteQueuedRuns, insertRuns, saveEndpoints } from './schedule.repository';
 
 export interface Cause {
   correlationId?: string;
@@ -46,10 +46,15 @@ export class ScheduleWriter {
    */
   async applyAll(
     client: PoolClient,
-    writes: ReadonlyArray<{ outcome: Outcome; options: ApplyOptions }>,
+    given: ReadonlyArray<{ outcome: Outcome; options: ApplyOptions }>,
     tally: Tally,
   ): Promise<void> {
-    if (writes.length === 0) return;
+    if (given.length === 0) return;
+    const writes: Array<{ outcome: Outcome; options: ApplyOptions }> = [];
+    for (const { outcome, options } of given) {
+      const dropped = outcome.dropQueued ? await deleteQueuedRuns(client, outcome.row.endpointId) : [];
+      writes.push({ outcome: dropQueuedRuns(outcome, dropped, options.now), options });
+    }
     await saveEndpoints(
       client,
       writes.map(({ outcome, options }) => ({
@@ -130,8 +135,7 @@ function countInto(tally: Tally, events: readonly ScheduleEvent[]): void {
   for (const event of events) {
     if (event.type === 'NextRunPlanned') tally.planned += 1;
     else if (event.type === 'RunSkipped') {
-      if (event.data.policy === 'catch_up') tally.skipped.catch_up += event.data.count;
-      else tally.skipped.overlap += event.data.count;
+      tally.skipped[event.data.policy] += event.data.count;
     } else tally.missed += 1;
   }
 }

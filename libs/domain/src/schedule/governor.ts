@@ -58,7 +58,9 @@ function noRunReason(ctx: Context): RunPlan | null {
   if (endpoint.status.kind === 'archived') return noRun('archived', {});
   if (endpoint.job.kind === 'archived') return noRun('job_archived', {});
   const endAt = instant(endpoint.endAt);
-  if (endAt !== null && now > endAt) return noRun('ended:end_at', { now: iso(now), endAt: endpoint.endAt });
+  if (endAt !== null && now > endAt && !dueBeforeEnd(ctx, endAt)) {
+    return noRun('ended:end_at', { now: iso(now), endAt: endpoint.endAt });
+  }
   if (endpoint.maxRuns !== null && history.scheduledRuns >= endpoint.maxRuns) {
     return noRun('ended:max_runs', { maxRuns: endpoint.maxRuns, scheduledRuns: history.scheduledRuns });
   }
@@ -75,13 +77,26 @@ function noRunReason(ctx: Context): RunPlan | null {
   return null;
 }
 
-/** A one-time schedule has run, or its slot was skipped. */
+/**
+ * A plan made for a time up to `endAt` that came due is still handed out when the hand-out
+ * comes a little after `endAt` (a run planned at `endAt` always does); a plan missed by more
+ * than the catch-up grace is not.
+ */
+function dueBeforeEnd(ctx: Context, endAt: number): boolean {
+  const runAt = instant(ctx.history.pendingPlan?.runAt);
+  return runAt !== null && runAt <= endAt && runAt >= ctx.now - ctx.options.catchUpGraceMs;
+}
+
+/**
+ * A one-time schedule has run, or its slot was skipped. Runs of an earlier schedule (the
+ * endpoint was changed to this one-time run) started before the slot and do not count.
+ */
 function onceDone(ctx: Context, runAt: string): boolean {
   const slot = instant(runAt);
   const skippedThrough = instant(ctx.history.skippedThrough);
-  return (
-    ctx.history.scheduledRuns >= 1 || (slot !== null && skippedThrough !== null && skippedThrough >= slot)
-  );
+  const ran =
+    ctx.history.scheduledRuns >= 1 && (slot === null || ctx.lastRunAt === null || ctx.lastRunAt >= slot);
+  return ran || (slot !== null && skippedThrough !== null && skippedThrough >= slot);
 }
 
 //////////////////////////////////////// 2. Paused until a time
@@ -124,14 +139,20 @@ function timed(reason: PlanReason, until: string | null): Pause {
 
 //////////////////////////////////////// 3–8. The plan as of `ctx.at`
 
-function planAt(ctx: Context): RunPlan {
+function planAt(ctx: Context, expired: ReadonlySet<HintKind> = new Set()): RunPlan {
   try {
-    const draft = draftPlan(ctx, new Set());
+    const draft = draftPlan(ctx, expired);
     const endAt = instant(ctx.endpoint.endAt);
-    if (endAt !== null && draft.slot > endAt) {
+    // `at` is past `now` only after a pause: a run at its end would come after endAt too.
+    if (endAt !== null && Math.max(draft.slot, ctx.at > ctx.now ? ctx.at : -Infinity) > endAt) {
       return noRun('ended:end_at', { ...draft.inputs, slot: iso(draft.slot), endAt: ctx.endpoint.endAt });
     }
-    return catchUp(ctx, draft) ?? withJitter(ctx, draft);
+    const plan = catchUp(ctx, draft) ?? withJitter(ctx, draft);
+    // A catch-up `skip` goes on to a later slot of the hint's cadence: past its expiry, without it.
+    if (draft.hint && plan.runAt !== null && plan.runAt.getTime() >= draft.hint.expiresAt) {
+      return planAt(ctx, new Set([...expired, draft.hint.kind]));
+    }
+    return plan;
   } catch (error) {
     if (!(error instanceof DomainError)) throw error;
     return noRun('invalid_schedule', { schedule: ctx.endpoint.schedule, error: error.message });

@@ -216,6 +216,14 @@ describe('Governor', () => {
       expect(summary(result)).toEqual({ runAt: expected, reason: 'paused_until' });
       expect(result.inputs.planAfterPause).toBe(planAfterPause);
     });
+
+    it('should plan nothing when the pause ends after endAt', () => {
+      const ep = endpoint({
+        status: { kind: 'paused', until: '2025-06-02T14:00:00.000Z' },
+        endAt: '2025-06-02T13:00:00.000Z',
+      });
+      expect(summary(plan(now, ep, lastRun))).toEqual({ runAt: null, reason: 'ended:end_at' });
+    });
   });
 
   describe('When the schedule is a cron', () => {
@@ -775,6 +783,18 @@ describe('Governor', () => {
         first: '2025-06-02T08:30:00.000Z',
         last: '2025-06-02T11:30:00.000Z',
       });
+    });
+
+    it('should hand back to the baseline when the next slot of an interval hint comes after it expires (skip)', () => {
+      const ep = endpoint({
+        schedule: interval(45 * MINUTE),
+        catchUp: 'skip',
+        hints: [hint('interval', 20 * MINUTE, '2025-06-02T12:50:00.000Z')],
+      });
+      const h = { ...ranAt('2025-06-02T12:00:00.000Z'), ...pending('2025-06-02T12:20:00.000Z') };
+      const result = plan('2025-06-02T12:45:30.000Z', ep, h);
+      expect(summary(result)).toEqual({ runAt: '2025-06-02T12:50:00.000Z', reason: 'interval' });
+      expect(result.skipped).toBeUndefined();
     });
 
     it('should skip a missed one-time run for good (skip)', () => {
