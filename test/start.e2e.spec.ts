@@ -55,6 +55,20 @@ async function get(port: number, path: string): Promise<{ status: number; body: 
   }
 }
 
+/** Removes what a launch of the system created: its database and its NATS streams. */
+async function dropDatabaseAndStreams(database: string, names: NatsNames): Promise<void> {
+  const admin = new Client({ connectionString: ADMIN_DB_URL });
+  await admin.connect();
+  await admin.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
+  await admin.end();
+  const nc = await connect({ servers: 'nats://127.0.0.1:4222' });
+  const jsm = await jetstreamManager(nc);
+  for (const stream of [names.eventsStream, names.dispatchStream]) {
+    await jsm.streams.delete(stream).catch(() => undefined);
+  }
+  await nc.close();
+}
+
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -113,16 +127,7 @@ describe('npm start (scripts/start.ts)', () => {
       await exit;
     }
     await proxy?.close();
-    const admin = new Client({ connectionString: ADMIN_DB_URL });
-    await admin.connect();
-    await admin.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
-    await admin.end();
-    const nc = await connect({ servers: 'nats://127.0.0.1:4222' });
-    const jsm = await jetstreamManager(nc);
-    for (const stream of [names.eventsStream, names.dispatchStream]) {
-      await jsm.streams.delete(stream).catch(() => undefined);
-    }
-    await nc.close();
+    await dropDatabaseAndStreams(database, names);
   });
 
   it('brings up all five apps: the banner, then /healthz and /readyz answer 200', async () => {
@@ -220,16 +225,7 @@ describe('npm start with a configuration it cannot use', () => {
     for (const child of launched) {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     }
-    const admin = new Client({ connectionString: ADMIN_DB_URL });
-    await admin.connect();
-    await admin.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
-    await admin.end();
-    const nc = await connect({ servers: 'nats://127.0.0.1:4222' });
-    const jsm = await jetstreamManager(nc);
-    for (const stream of [names.eventsStream, names.dispatchStream]) {
-      await jsm.streams.delete(stream).catch(() => undefined);
-    }
-    await nc.close();
+    await dropDatabaseAndStreams(database, names);
   });
 
   it('names a bad variable and stops before it starts anything', async () => {

@@ -23,6 +23,15 @@ async function plansById(
 /** The scheduled runs handed out, in order, each once. */
 const scheduled = (received: Received[]) => received.filter((r) => r.item.trigger === 'schedule');
 
+/** The ids of the endpoint's runs in `state` in the scheduler's own table. */
+async function runIdsIn(world: SchedulerWorld, endpointId: string, state: string): Promise<string[]> {
+  const { rows } = await world.db.pool.query<{ run_id: string }>(
+    'SELECT run_id FROM scheduler_runs WHERE endpoint_id = $1 AND state = $2',
+    [endpointId, state],
+  );
+  return rows.map((r) => r.run_id);
+}
+
 describe('Scheduler (one replica)', () => {
   let world: SchedulerWorld;
   let jobId: string;
@@ -272,13 +281,7 @@ describe('Scheduler (queue_one while its fold runs behind)', () => {
   });
   afterAll(() => world.close());
 
-  const runsIn = async (endpointId: string, state: string) =>
-    (
-      await world.db.pool.query<{ run_id: string }>(
-        'SELECT run_id FROM scheduler_runs WHERE endpoint_id = $1 AND state = $2',
-        [endpointId, state],
-      )
-    ).rows.map((r) => r.run_id);
+  const runsIn = (endpointId: string, state: string) => runIdsIn(world, endpointId, state);
 
   describe('When the run in flight has finished in the log but not in the fold', () => {
     it('should hand out the queued run at the next due time, before any newer run', async () => {
@@ -537,13 +540,7 @@ describe('Scheduler (a queued run when its endpoint stops)', () => {
   });
   afterAll(() => world.close());
 
-  const runsIn = async (endpointId: string, state: string) =>
-    (
-      await world.db.pool.query<{ run_id: string }>(
-        'SELECT run_id FROM scheduler_runs WHERE endpoint_id = $1 AND state = $2',
-        [endpointId, state],
-      )
-    ).rows.map((r) => r.run_id);
+  const runsIn = (endpointId: string, state: string) => runIdsIn(world, endpointId, state);
 
   it.each([
     [
