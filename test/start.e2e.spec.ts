@@ -55,6 +55,22 @@ async function get(port: number, path: string): Promise<{ status: number; body: 
   }
 }
 
+/** The launcher's environment: its own database, NATS namespace, keys and ports. */
+function launchEnv(databaseUrl: string, names: NatsNames, ports: number[]): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    DATABASE_URL: databaseUrl,
+    NATS_URL: 'nats://127.0.0.1:4222',
+    CRONICORN_NATS_NAMESPACE: names.namespace,
+    ADMIN_API_KEY: `ck_admin_${randomBytes(32).toString('base64url')}`,
+    SECRETS_KEY: randomBytes(32).toString('base64url'),
+    LOG_LEVEL: 'warn',
+    NO_COLOR: '1',
+  };
+  PORT_VARIABLES.forEach((variable, i) => (env[variable] = String(ports[i])));
+  return env;
+}
+
 /** Removes what a launch of the system created: its database and its NATS streams. */
 async function dropDatabaseAndStreams(database: string, names: NatsNames): Promise<void> {
   const admin = new Client({ connectionString: ADMIN_DB_URL });
@@ -98,18 +114,8 @@ describe('npm start (scripts/start.ts)', () => {
   beforeAll(async () => {
     proxy = await TcpProxy.start(5432);
     ports = await freePorts(APPS.length);
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      // Postgres goes through the proxy so the test can take it away from the running apps.
-      DATABASE_URL: `postgres://postgres@127.0.0.1:${proxy.port}/${database}`,
-      NATS_URL: 'nats://127.0.0.1:4222',
-      CRONICORN_NATS_NAMESPACE: names.namespace,
-      ADMIN_API_KEY: `ck_admin_${randomBytes(32).toString('base64url')}`,
-      SECRETS_KEY: randomBytes(32).toString('base64url'),
-      LOG_LEVEL: 'warn',
-      NO_COLOR: '1',
-    };
-    PORT_VARIABLES.forEach((variable, i) => (env[variable] = String(ports[i])));
+    // Postgres goes through the proxy so the test can take it away from the running apps.
+    const env = launchEnv(`postgres://postgres@127.0.0.1:${proxy.port}/${database}`, names, ports);
     launcher = spawn(process.execPath, ['dist/scripts/start.js'], {
       cwd: ROOT,
       env,
@@ -193,18 +199,11 @@ describe('npm start with a configuration it cannot use', () => {
     overrides: NodeJS.ProcessEnv,
     timeoutMs = 30_000,
   ): Promise<{ code: number | null; output: string }> {
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      DATABASE_URL: `postgres://postgres@127.0.0.1:5432/${database}`,
-      NATS_URL: 'nats://127.0.0.1:4222',
-      CRONICORN_NATS_NAMESPACE: names.namespace,
-      ADMIN_API_KEY: `ck_admin_${randomBytes(32).toString('base64url')}`,
-      SECRETS_KEY: randomBytes(32).toString('base64url'),
-      LOG_LEVEL: 'warn',
-      NO_COLOR: '1',
-    };
-    const ports = await freePorts(APPS.length);
-    PORT_VARIABLES.forEach((variable, i) => (env[variable] = String(ports[i])));
+    const env = launchEnv(
+      `postgres://postgres@127.0.0.1:5432/${database}`,
+      names,
+      await freePorts(APPS.length),
+    );
     const child = spawn(process.execPath, ['dist/scripts/start.js'], {
       cwd: ROOT,
       env: { ...env, ...overrides },
