@@ -498,6 +498,30 @@ describe('PostgresEventStore', () => {
       expect(both.events.map((e) => e.type)).toEqual(['Other', 'Rare']);
     });
 
+    it('should read the types every run appends through windows of the log, and find them', async () => {
+      const tenantId = tenant();
+      await store.append(jobStream(), [happened(1), happened(2)], {
+        expectedVersion: 0,
+        metadata: metadata(tenantId),
+      });
+      const finished = await store.append(`run-${randomUUID()}`, [{ type: 'RunFinished', data: {} }], {
+        expectedVersion: 0,
+        metadata: metadata(tenantId),
+      });
+      await waitFor(
+        async () => (await drain(store, tenantId)).events.length === 3,
+        'the events to be visible',
+      );
+
+      const page = await store.readAll(LOG_START, { tenantId, types: ['RunFinished', 'Rare'], limit: 5 });
+      expect(page.events.map((e) => e.id)).toEqual([finished.envelopes[0].id]);
+      const { rows } = await db.pool.query<{ indexdef: string }>(
+        `SELECT indexdef FROM pg_indexes WHERE indexname = 'events_tenant_type_transaction_position_idx'`,
+      );
+      for (const type of ['NextRunPlanned', 'RunStarted', 'RunFinished'])
+        expect(rows[0].indexdef).toContain(type);
+    });
+
     it('should not show an event before every older transaction has finished', async () => {
       const tenantId = tenant();
       const meta = metadata(tenantId);

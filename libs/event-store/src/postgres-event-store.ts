@@ -92,8 +92,15 @@ const PAGE_BY_WINDOW = `
        )`;
 
 /**
- * The same for tenant $4's events of types $5 (distinct): up to $3 from each type's ordered
- * scan of (tenant_id, type, transaction_id, position), merged. No window: `scan_end` is empty.
+ * Types nearly every event has (each run appends them), left out of the index by type
+ * (migration 0003) to spare the appends: a window of the log finds them at once.
+ */
+const PER_RUN_TYPES: readonly string[] = ['NextRunPlanned', 'RunStarted', 'RunFinished'];
+
+/**
+ * The same for tenant $4's events of types $5 (distinct, none of `PER_RUN_TYPES`): up to $3
+ * from each type's ordered scan of the partial index (tenant_id, type, transaction_id,
+ * position), merged. No window: `scan_end` is empty.
  */
 const PAGE_BY_TYPE = `
        scan_end AS (SELECT NULL::xid8 AS transaction_id, NULL::bigint AS position, NULL::bigint AS scanned WHERE false),
@@ -103,6 +110,7 @@ const PAGE_BY_TYPE = `
              CROSS JOIN LATERAL (
                SELECT e.position, e.transaction_id FROM events e
                 WHERE e.tenant_id = $4 AND e.type = t.type
+                  AND e.type NOT IN (${PER_RUN_TYPES.map((type) => `'${type}'`).join(', ')})
                   AND (e.transaction_id, e.position) > ($1::xid8, $2::bigint)
                   AND e.transaction_id < (SELECT xmin FROM snapshot)
                 ORDER BY e.transaction_id, e.position
@@ -206,10 +214,15 @@ export class PostgresEventStore implements EventStore {
    */
   async readAll(after: LogCheckpoint, options: ReadAllOptions = {}): Promise<ReadAllResult> {
     const limit = options.limit ?? DEFAULT_READ_LIMIT;
-    // A tenant's events of some types have their own index (tenant, type, log order): the page
+    // A tenant's events of rare types have their own index (tenant, type, log order): the page
     // is a merge of one ordered index scan per type, whatever lies between the matches.
     const byType = Boolean(
-      options.types && options.tenantId && !options.streamId && !options.categories && !options.unhandledBy,
+      options.types &&
+      options.tenantId &&
+      !options.streamId &&
+      !options.categories &&
+      !options.unhandledBy &&
+      !options.types.some((type) => PER_RUN_TYPES.includes(type)),
     );
     const filtered = !byType && Boolean(options.types || options.categories || options.unhandledBy);
     // Filters that no index serves look at a bounded window of the log per call: an unbounded
