@@ -226,6 +226,62 @@ describe('WebhookDeliveryLoop', () => {
       await db.pool.query('DROP TRIGGER refuse_attempt ON webhook_delivery_attempts');
     }
   });
+  it('should record a failed call while its subscription is being deleted, without a deadlock on either side', async () => {
+    const subscriptionId = await subscription('/fail');
+    const [eventId] = await queue(subscriptionId, 1);
+    const deleting = await db.pool.connect();
+    try {
+      await deleting.query('BEGIN');
+      await deleting.query(`UPDATE webhook_subscriptions SET deleted_at = now() WHERE subscription_id = $1`, [
+        subscriptionId,
+      ]);
+      const round = loop('replica-deleting', { circuitFailures: 1 }).deliverDue();
+      await until(async () => hits.includes(eventId));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      // The command-api's markDeleted: the subscription first, then its deliveries.
+      await deleting.query(
+        `UPDATE webhook_deliveries SET state = 'cancelled', finished_at = now(), next_attempt_at = NULL
+          WHERE subscription_id = $1 AND state = 'pending'`,
+        [subscriptionId],
+      );
+      await deleting.query('COMMIT');
+      await expect(round).resolves.toBe(1);
+    } finally {
+      deleting.release();
+    }
+    const { rows } = await db.pool.query<{ attempt: number; outcome: string }>(
+      'SELECT attempt, outcome FROM webhook_delivery_attempts WHERE event_id = $1',
+      [eventId],
+    );
+    expect(rows).toEqual([{ attempt: 1, outcome: 'retry' }]);
+  });
+
+  it('should retry a delivery not sent no earlier than the end of the cool-off, even when this replica’s clock runs ahead', async () => {
+    const subscriptionId = await subscription('/fail');
+    const [eventId] = await queue(subscriptionId, 1);
+    await db.pool.query(
+      `UPDATE webhook_subscriptions SET consecutive_failures = 5, suspended_until = now() + interval '2 seconds'
+        WHERE subscription_id = $1`,
+      [subscriptionId],
+    );
+    const realNow = Date.now.bind(Date);
+    const ahead = jest.spyOn(Date, 'now').mockImplementation(() => realNow() + 5_000);
+    try {
+      expect(await loop('replica-skewed').deliverDue()).toBe(1);
+    } finally {
+      ahead.mockRestore();
+    }
+    const { rows } = await db.pool.query<{ waits: boolean; logged: boolean }>(
+      `SELECT d.next_attempt_at >= s.suspended_until AS waits, a.next_attempt_at = d.next_attempt_at AS logged
+         FROM webhook_deliveries d JOIN webhook_subscriptions s USING (subscription_id)
+         JOIN webhook_delivery_attempts a USING (delivery_id)
+        WHERE d.event_id = $1`,
+      [eventId],
+    );
+    expect(rows).toEqual([{ waits: true, logged: true }]);
+    expect(hits).toEqual([]);
+  });
+
   it('should give a freed slot to the next delivery at once instead of waiting for the slowest call of its round', async () => {
     const slowReceiver = await subscription('/slow');
     const fastReceiver = await subscription('/fast');

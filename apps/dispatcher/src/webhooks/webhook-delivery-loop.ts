@@ -218,17 +218,23 @@ export class WebhookDeliveryLoop {
                  WHERE d.subscription_id = a.subscription_id AND d.state = 'pending'
                    AND d.next_attempt_at <= now()
                  ORDER BY d.next_attempt_at, d.delivery_id
-                 LIMIT greatest(a.free, 0)
-                 FOR UPDATE SKIP LOCKED) c
+                 LIMIT greatest(a.free, 0)) c
               ORDER BY c.next_attempt_at, c.delivery_id
               LIMIT $1
+           ),
+           -- Only the rows taken are locked, not every subscription's candidates.
+           locked AS (
+             SELECT d.delivery_id FROM webhook_deliveries d
+              WHERE d.delivery_id IN (SELECT delivery_id FROM due) AND d.state = 'pending'
+                AND d.next_attempt_at <= now()
+                FOR UPDATE SKIP LOCKED
            )
            UPDATE webhook_deliveries d
               SET lease_owner = $2,
                   lease_until = now() + $3::bigint * interval '1 millisecond',
                   next_attempt_at = now() + $3::bigint * interval '1 millisecond'
-             FROM due, webhook_subscriptions s
-            WHERE d.delivery_id = due.delivery_id AND s.subscription_id = d.subscription_id
+             FROM locked, webhook_subscriptions s
+            WHERE d.delivery_id = locked.delivery_id AND s.subscription_id = d.subscription_id
            RETURNING d.delivery_id, d.subscription_id, d.event_id, d.event_type, d.body, d.attempts,
                      s.url, s.secret, s.deleted_at IS NOT NULL AS deleted,
                      CASE WHEN s.suspended_until > now() THEN s.suspended_until END AS suspended_until,
@@ -254,14 +260,14 @@ export class WebhookDeliveryLoop {
     }
     if (row.suspended_until) {
       const last = attempt >= this.options.settings.maxAttempts;
-      const resumesInMs = row.suspended_until.getTime() - Date.now();
       await this.record(row, attempt, {
         outcome: last ? 'failed' : 'retry',
         statusCode: null,
         error: `not sent: the receiver failed ${row.consecutive_failures} calls in a row; calls resume after ${row.suspended_until.toISOString()}`,
         durationMs: 0,
-        retryInMs: last ? null : Math.max(this.retryDelay(attempt, null), resumesInMs),
+        retryInMs: last ? null : this.retryDelay(attempt, null),
         called: false,
+        afterCooloff: true,
       });
       this.options.metrics?.onNotSent?.();
       return;
@@ -336,19 +342,43 @@ export class WebhookDeliveryLoop {
       retryInMs: number | null;
       /** A call was made: its outcome moves the subscription's circuit. */
       called: boolean;
+      /**
+       * Not sent: the retry waits for the end of the cool-off too, read in the database (this
+       * replica's clock may run ahead of it).
+       */
+      afterCooloff?: boolean;
     },
   ): Promise<void> {
     await withTransaction(this.options.pool, async (client) => {
-      const nextAttempt = result.retryInMs;
-      await client.query(
-        `INSERT INTO webhook_delivery_attempts
-           (delivery_id, attempt, subscription_id, event_id, event_type, outcome, status_code, error,
-            duration_ms, attempted_at, next_attempt_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::integer,
-                 now() - $9::integer * interval '1 millisecond',
-                 now() + $10::bigint * interval '1 millisecond')
-         ON CONFLICT (delivery_id, attempt) DO NOTHING`,
-        [
+      // The subscription's row is locked before the delivery's, in the order a deletion locks them.
+      if (result.called) await this.moveCircuit(client, row.subscription_id, result.outcome === 'delivered');
+      // One statement: the next attempt's time, the attempt's log line, the delivery's update.
+      await client.query({
+        name: 'webhooks.record',
+        text: `WITH next AS (
+                 SELECT greatest(now() + $10::bigint * interval '1 millisecond',
+                                 (SELECT suspended_until FROM webhook_subscriptions
+                                   WHERE subscription_id = $3 AND $11::boolean)) AS at
+               ),
+               logged AS (
+                 INSERT INTO webhook_delivery_attempts
+                   (delivery_id, attempt, subscription_id, event_id, event_type, outcome, status_code, error,
+                    duration_ms, attempted_at, next_attempt_at)
+                 SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9::integer,
+                        now() - $9::integer * interval '1 millisecond', next.at FROM next
+                 ON CONFLICT (delivery_id, attempt) DO NOTHING
+               )
+               UPDATE webhook_deliveries
+                  SET attempts = $2,
+                      state = CASE $6::text WHEN 'retry' THEN 'pending' ELSE $6::text END,
+                      next_attempt_at = (SELECT at FROM next),
+                      finished_at = CASE $6::text WHEN 'retry' THEN NULL ELSE now() END,
+                      last_status_code = $7,
+                      last_error = $8,
+                      lease_owner = NULL,
+                      lease_until = NULL
+                WHERE delivery_id = $1 AND lease_owner = $12 AND state = 'pending'`,
+        values: [
           row.delivery_id,
           attempt,
           row.subscription_id,
@@ -358,31 +388,11 @@ export class WebhookDeliveryLoop {
           result.statusCode,
           result.error,
           result.durationMs,
-          nextAttempt,
-        ],
-      );
-      await client.query(
-        `UPDATE webhook_deliveries
-            SET attempts = $3,
-                state = CASE $4::text WHEN 'retry' THEN 'pending' ELSE $4::text END,
-                next_attempt_at = now() + $5::bigint * interval '1 millisecond',
-                finished_at = CASE $4::text WHEN 'retry' THEN NULL ELSE now() END,
-                last_status_code = $6,
-                last_error = $7,
-                lease_owner = NULL,
-                lease_until = NULL
-          WHERE delivery_id = $1 AND lease_owner = $2 AND state = 'pending'`,
-        [
-          row.delivery_id,
+          result.retryInMs,
+          result.afterCooloff ?? false,
           this.options.owner,
-          attempt,
-          result.outcome,
-          nextAttempt,
-          result.statusCode,
-          result.error,
         ],
-      );
-      if (result.called) await this.moveCircuit(client, row.subscription_id, result.outcome === 'delivered');
+      });
     });
     this.options.metrics?.onAttempt?.(result.outcome, result.durationMs);
     if (result.outcome === 'failed') {
