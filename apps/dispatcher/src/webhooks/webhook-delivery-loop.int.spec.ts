@@ -282,6 +282,25 @@ describe('WebhookDeliveryLoop', () => {
     expect(hits).toEqual([]);
   });
 
+  it('should fail a delivery whose last attempt is not sent, with no next attempt', async () => {
+    const subscriptionId = await subscription('/fail');
+    const [eventId] = await queue(subscriptionId, 1);
+    await db.pool.query(
+      `UPDATE webhook_subscriptions SET consecutive_failures = 5, suspended_until = now() + interval '1 minute'
+        WHERE subscription_id = $1`,
+      [subscriptionId],
+    );
+    expect(await loop('replica-last', { maxAttempts: 1 }).deliverDue()).toBe(1);
+    const { rows } = await db.pool.query(
+      `SELECT d.state, d.next_attempt_at AS delivery_next, a.outcome, a.next_attempt_at AS attempt_next
+         FROM webhook_deliveries d JOIN webhook_delivery_attempts a USING (delivery_id)
+        WHERE d.event_id = $1`,
+      [eventId],
+    );
+    expect(rows).toEqual([{ state: 'failed', delivery_next: null, outcome: 'failed', attempt_next: null }]);
+    expect(hits).toEqual([]);
+  });
+
   it('should give a freed slot to the next delivery at once instead of waiting for the slowest call of its round', async () => {
     const slowReceiver = await subscription('/slow');
     const fastReceiver = await subscription('/fast');

@@ -355,10 +355,12 @@ export class WebhookDeliveryLoop {
       // One statement: the next attempt's time, the attempt's log line, the delivery's update.
       await client.query({
         name: 'webhooks.record',
+        // No retry, no next time: greatest() would otherwise take the cool-off's end alone.
         text: `WITH next AS (
-                 SELECT greatest(now() + $10::bigint * interval '1 millisecond',
-                                 (SELECT suspended_until FROM webhook_subscriptions
-                                   WHERE subscription_id = $3 AND $11::boolean)) AS at
+                 SELECT CASE WHEN $10::bigint IS NOT NULL THEN
+                          greatest(now() + $10::bigint * interval '1 millisecond',
+                                   (SELECT suspended_until FROM webhook_subscriptions
+                                     WHERE subscription_id = $3 AND $11::boolean)) END AS at
                ),
                logged AS (
                  INSERT INTO webhook_delivery_attempts
