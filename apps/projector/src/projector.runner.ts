@@ -8,9 +8,9 @@ import {
   EventConsumerMetrics,
   eventConsumerSpec,
   MessagingLogger,
-  proveLockSession,
   provisionConsumer,
   sleep,
+  withTimeout,
 } from '@cronicorn/messaging';
 import type { NatsHandle } from '@cronicorn/platform';
 import {
@@ -202,10 +202,12 @@ export class ProjectorRunner {
         // A dead session has dropped the lock: another projector may be writing already.
         if (!signal.aborted) {
           const timeoutMs = this.options.lockCheckTimeoutMs ?? 10_000;
-          await proveLockSession(lockClient, timeoutMs, 'projector').catch((error: Error) => {
-            dropLock(error);
-            throw error;
-          });
+          await withTimeout(lockClient.query('SELECT 1'), timeoutMs, 'projector lock check').catch(
+            (error: Error) => {
+              dropLock(error);
+              throw error;
+            },
+          );
         }
       }
     } finally {

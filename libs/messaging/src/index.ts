@@ -3,7 +3,6 @@ export * from './dead-letters';
 export * from './errors';
 export * from './event-consumer';
 export * from './jetstream-worker';
-export * from './lock-session';
 export * from './logger';
 export * from './nats';
 export * from './outbox-relay';

@@ -2,8 +2,7 @@ import type { JetStreamClient } from '@nats-io/jetstream';
 import type { Pool, PoolClient } from 'pg';
 import { EventEnvelope, NatsNames } from '@cronicorn/events';
 import { EVENTS_NOTIFY_CHANNEL, EventStore, LOG_START, LogCheckpoint } from '@cronicorn/event-store';
-import { backoffMs, sleep, Wakeup } from './backoff';
-import { proveLockSession } from './lock-session';
+import { backoffMs, sleep, Wakeup, withTimeout } from './backoff';
 import { consoleLogger, errorFields, MessagingLogger } from './logger';
 
 /** One published batch, reported after JetStream acknowledged it and before the checkpoint moves. */
@@ -176,8 +175,11 @@ export class OutboxRelay {
       }
       if (!more) {
         await this.wakeup.wait(this.options.pollIntervalMs ?? 1_000, signal);
-        if (!signal.aborted)
-          await proveLockSession(lockClient, this.options.lockCheckTimeoutMs ?? 10_000, `relay ${this.name}`);
+        // Proves the lock's session is alive; a dead or silent one would make this a false leader.
+        if (!signal.aborted) {
+          const timeoutMs = this.options.lockCheckTimeoutMs ?? 10_000;
+          await withTimeout(lockClient.query('SELECT 1'), timeoutMs, `relay ${this.name} lock check`);
+        }
       }
     }
   }
