@@ -125,6 +125,17 @@ describe('WebhookDeliveryLoop', () => {
     }
   };
 
+  /** A subscription to `/fail` whose circuit opened after 5 failures, for `interval` more. */
+  const suspendedSubscription = async (interval: string): Promise<string> => {
+    const subscriptionId = await subscription('/fail');
+    await db.pool.query(
+      `UPDATE webhook_subscriptions SET consecutive_failures = 5, suspended_until = now() + $2::interval
+        WHERE subscription_id = $1`,
+      [subscriptionId, interval],
+    );
+    return subscriptionId;
+  };
+
   const states = async (eventIds: string[]): Promise<string[]> => {
     const { rows } = await db.pool.query<{ state: string }>(
       'SELECT state FROM webhook_deliveries WHERE event_id = ANY($1::uuid[]) ORDER BY event_position',
@@ -257,13 +268,7 @@ describe('WebhookDeliveryLoop', () => {
   });
 
   it('should retry a delivery not sent no earlier than the end of the cool-off, even when this replica’s clock runs ahead', async () => {
-    const subscriptionId = await subscription('/fail');
-    const [eventId] = await queue(subscriptionId, 1);
-    await db.pool.query(
-      `UPDATE webhook_subscriptions SET consecutive_failures = 5, suspended_until = now() + interval '2 seconds'
-        WHERE subscription_id = $1`,
-      [subscriptionId],
-    );
+    const [eventId] = await queue(await suspendedSubscription('2 seconds'), 1);
     const realNow = Date.now.bind(Date);
     const ahead = jest.spyOn(Date, 'now').mockImplementation(() => realNow() + 5_000);
     try {
@@ -283,13 +288,7 @@ describe('WebhookDeliveryLoop', () => {
   });
 
   it('should fail a delivery whose last attempt is not sent, with no next attempt', async () => {
-    const subscriptionId = await subscription('/fail');
-    const [eventId] = await queue(subscriptionId, 1);
-    await db.pool.query(
-      `UPDATE webhook_subscriptions SET consecutive_failures = 5, suspended_until = now() + interval '1 minute'
-        WHERE subscription_id = $1`,
-      [subscriptionId],
-    );
+    const [eventId] = await queue(await suspendedSubscription('1 minute'), 1);
     expect(await loop('replica-last', { maxAttempts: 1 }).deliverDue()).toBe(1);
     const { rows } = await db.pool.query(
       `SELECT d.state, d.next_attempt_at AS delivery_next, a.outcome, a.next_attempt_at AS attempt_next
