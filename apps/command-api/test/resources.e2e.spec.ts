@@ -395,7 +395,12 @@ describe('Resources (jobs, endpoints, runs)', () => {
         status: 'paused',
         pause: { until: null, reason: 'freeze' },
       });
-      expect((await asA('POST', `/v1/jobs/${job.id}/pause`)).status).toBe(409);
+      const repaused = expectStatus(await asA<Answer>('POST', `/v1/jobs/${job.id}/pause`), 202);
+      expect(repaused.position).toBeNull();
+      const until = new Date(Date.now() + 3_600_000).toISOString();
+      const moved = expectStatus(await asA<Answer>('POST', `/v1/jobs/${job.id}/pause`, { until }), 202);
+      read = expectStatus(await readA(`/v1/jobs/${job.id}`, moved.position), 200);
+      expect(read).toMatchObject({ status: 'paused', pause: { until, reason: null } });
       const resumed = expectStatus(await asA<Answer>('POST', `/v1/jobs/${job.id}/resume`), 202);
       read = expectStatus(await readA(`/v1/jobs/${job.id}`, resumed.position), 200);
       expect(read).toMatchObject({ status: 'active', pause: null });

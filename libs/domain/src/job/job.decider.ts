@@ -40,14 +40,15 @@ export function updateJob({ data, metadata }: UpdateJob, state: JobState): JobUp
 export function pauseJob({ data, metadata }: PauseJob, state: JobState): JobPaused[] {
   const job = existing(state, data.jobId);
   assertValid({ until: futureInstantError(data.until, metadata.now), reason: reasonError(data.reason) });
-  if (jobPauseAt(job, metadata.now))
-    throw conflict('JOB.ALREADY_PAUSED', `Job ${job.jobId} is already paused`);
+  // Like an endpoint's: pausing again sets a new end, without a resume that would let runs out between.
+  const until = data.until === null ? null : new Date(data.until).toISOString();
+  if (jobPauseAt(job, metadata.now)?.until === until) return [];
   return [
     {
       type: 'JobPaused',
       data: {
         jobId: job.jobId,
-        until: data.until === null ? null : new Date(data.until).toISOString(),
+        until,
         reason: data.reason,
         pausedAt: metadata.now.toISOString(),
       },

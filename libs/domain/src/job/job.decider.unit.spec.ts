@@ -120,8 +120,12 @@ describe('Job', () => {
   describe('When paused', () => {
     const given = [created, paused(later)];
 
-    it('should refuse to pause again', () => {
-      spec.given(given).when(pause(null)).thenThrows(domainError('JOB.ALREADY_PAUSED', 'conflict'));
+    it('should change nothing when paused again until the same time', () => {
+      spec.given(given).when(pause(later)).then([]);
+    });
+
+    it('should move the end of the pause when paused again until another time', () => {
+      spec.given(given).when(pause(null)).then(paused(null));
     });
 
     it('should resume', () => {

@@ -28,12 +28,16 @@ export class PauseJobHttpController {
 
   @Post(':id/pause')
   @IdempotencyKeyHeader()
-  @ApiOperation({ summary: 'Pause every endpoint of a job', description: 'Until `until`, or until resumed.' })
+  @ApiOperation({
+    summary: 'Pause every endpoint of a job',
+    description:
+      'Until `until`, or until resumed. Pausing a paused job sets its new end; the same `until` changes nothing.',
+  })
   @ApiParam({ name: 'id', format: 'uuid' })
   @ApiAcceptedResponse({ type: JobWriteAnswerDto })
   @ApiBadRequestResponse({ type: ErrorResponseDto })
   @ApiNotFoundResponse({ type: ErrorResponseDto })
-  @ApiConflictResponse({ type: ErrorResponseDto, description: 'Already paused, or archived' })
+  @ApiConflictResponse({ type: ErrorResponseDto, description: 'Archived' })
   async pause(
     @Auth() auth: TenantAuthContext,
     @CorrelationId() correlationId: string,
