@@ -105,6 +105,34 @@ export class SubscriptionRepository {
     );
   }
 
+  /**
+   * Puts the subscription's failed deliveries queued at or after `since` back to pending, due
+   * now, each with a new schedule of attempts, and closes its circuit: the tenant says the
+   * receiver is back. Returns how many. Locks the subscription's row before its deliveries',
+   * in the order the delivery loop and a deletion lock them.
+   */
+  async redeliverFailed(
+    client: PoolClient,
+    tenantId: string,
+    subscriptionId: string,
+    since: string | null,
+  ): Promise<number> {
+    await client.query(
+      `UPDATE webhook_subscriptions SET consecutive_failures = 0, suspended_until = NULL
+        WHERE subscription_id = $1 AND tenant_id = $2`,
+      [subscriptionId, tenantId],
+    );
+    const { rowCount } = await client.query(
+      `UPDATE webhook_deliveries
+          SET state = 'pending', next_attempt_at = now(), finished_at = NULL,
+              attempts_before_redelivery = attempts
+        WHERE subscription_id = $1 AND tenant_id = $2 AND state = 'failed'
+          AND ($3::timestamptz IS NULL OR created_at >= $3::timestamptz)`,
+      [subscriptionId, tenantId, since],
+    );
+    return rowCount ?? 0;
+  }
+
   /** The tenant's subscriptions that are not deleted, oldest first. */
   async listActive(tenantId: string): Promise<SubscriptionRow[]> {
     const { rows } = await this.pool.query<SubscriptionDbRow>(

@@ -221,6 +221,97 @@ describe('Webhook subscriptions API', () => {
     });
   });
 
+  describe('When failed deliveries are redelivered', () => {
+    const failedDelivery = async (subscriptionId: string, tenantId: string, createdAt: string) => {
+      const { rows } = await api.db.pool.query<{ delivery_id: string }>(
+        `INSERT INTO webhook_deliveries
+           (subscription_id, tenant_id, event_id, event_type, event_position, body, state, attempts,
+            created_at, finished_at, last_status_code)
+         VALUES ($1, $2, $3, 'RunFinished', 1, '{}', 'failed', 9, $4, now(), 503)
+         RETURNING delivery_id`,
+        [subscriptionId, tenantId, randomUUID(), createdAt],
+      );
+      return rows[0].delivery_id;
+    };
+    const deliveryRow = async (deliveryId: string) =>
+      (
+        await api.db.pool.query<{ state: string; attempts_before_redelivery: number; due: boolean }>(
+          `SELECT state, attempts_before_redelivery, next_attempt_at <= now() AS due
+             FROM webhook_deliveries WHERE delivery_id = $1`,
+          [deliveryId],
+        )
+      ).rows[0];
+
+    it('should put the failed ones since the instant back to pending, close the circuit, and record the request', async () => {
+      const created = await call('POST', '/v1/subscriptions', a.apiKey, {
+        url: 'https://hooks.example.com/back-again',
+        eventTypes: ['RunFinished'],
+      });
+      const id = created.body.id as string;
+      const old = await failedDelivery(id, a.tenantId, '2020-01-01T00:00:00Z');
+      const recent = await failedDelivery(id, a.tenantId, new Date().toISOString());
+      await api.db.pool.query(
+        `UPDATE webhook_subscriptions SET consecutive_failures = 7, suspended_until = now() + interval '5 minutes'
+          WHERE subscription_id = $1`,
+        [id],
+      );
+
+      const answer = await call('POST', `/v1/subscriptions/${id}/redeliver`, a.apiKey, {
+        since: '2021-01-01T01:00:00+01:00',
+      });
+
+      expect(answer.status).toBe(202);
+      expect(answer.body).toMatchObject({ id, subscriptionId: id, redelivered: 1 });
+      expect(await deliveryRow(recent)).toEqual({
+        state: 'pending',
+        attempts_before_redelivery: 9,
+        due: true,
+      });
+      expect((await deliveryRow(old)).state).toBe('failed');
+      const list = await call<{ subscriptions: SubscriptionView[] }>('GET', '/v1/subscriptions', a.apiKey);
+      expect(list.body.subscriptions.find((s) => s.id === id)).toMatchObject({
+        consecutiveFailures: 0,
+        deliveriesPausedUntil: null,
+      });
+      const events = await call<{ events: { type: string; data: Record<string, unknown> }[] }>(
+        'GET',
+        `/v1/events?type=WebhookRedeliveryRequested&after=${BigInt(answer.body.position as string) - 1n}`,
+        a.apiKey,
+      );
+      expect(events.body.events).toEqual([
+        expect.objectContaining({
+          type: 'WebhookRedeliveryRequested',
+          data: expect.objectContaining({ subscriptionId: id, since: '2021-01-01T00:00:00.000Z' }),
+        }),
+      ]);
+
+      const everything = await call('POST', `/v1/subscriptions/${id}/redeliver`, a.apiKey, {});
+      expect(everything.body).toMatchObject({ redelivered: 1 });
+      expect((await deliveryRow(old)).state).toBe('pending');
+    });
+
+    it('should refuse a bad instant by name, another tenant\u2019s subscription, and a deleted one', async () => {
+      const created = await call('POST', '/v1/subscriptions', a.apiKey, {
+        url: 'https://hooks.example.com/refusals',
+        eventTypes: ['RunFinished'],
+      });
+      const id = created.body.id as string;
+      const failed = await failedDelivery(id, a.tenantId, new Date().toISOString());
+
+      const bad = await call('POST', `/v1/subscriptions/${id}/redeliver`, a.apiKey, { since: 'yesterday' });
+      expect(bad.status).toBe(400);
+      expect(JSON.stringify(bad.body)).toContain('since');
+      expect((await call('POST', `/v1/subscriptions/${id}/redeliver`, b.apiKey, {})).status).toBe(404);
+      expect((await deliveryRow(failed)).state).toBe('failed');
+
+      await call('DELETE', `/v1/subscriptions/${id}`, a.apiKey);
+      const deleted = await call('POST', `/v1/subscriptions/${id}/redeliver`, a.apiKey, {});
+      expect(deleted.status).toBe(409);
+      expect(deleted.body).toMatchObject({ error: 'SUBSCRIPTION.DELETED' });
+      expect((await deliveryRow(failed)).state).toBe('failed');
+    });
+  });
+
   describe('Swagger', () => {
     it('should document the subscription routes and the event stream', async () => {
       const res = await fetch(`${api.url}/docs-json`);
@@ -228,6 +319,7 @@ describe('Webhook subscriptions API', () => {
       expect(Object.keys(doc.paths['/v1/subscriptions'])).toEqual(expect.arrayContaining(['post', 'get']));
       expect(doc.paths['/v1/subscriptions/{id}']).toHaveProperty('delete');
       expect(doc.paths['/v1/subscriptions/{id}/deliveries']).toHaveProperty('get');
+      expect(doc.paths['/v1/subscriptions/{id}/redeliver']).toHaveProperty('post');
       expect(doc.paths['/v1/events/stream']).toHaveProperty('get');
     });
   });

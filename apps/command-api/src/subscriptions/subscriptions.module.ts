@@ -7,6 +7,8 @@ import { DeleteSubscriptionHttpController } from './delete-subscription/delete-s
 import { ListDeliveriesHttpController } from './list-deliveries/list-deliveries.http.controller';
 import { ListSubscriptionsHttpController } from './list-subscriptions/list-subscriptions.http.controller';
 import { subscriptionSecretBoxProvider } from './secret-box.provider';
+import { RedeliverDeliveriesHandler } from './redeliver-deliveries/redeliver-deliveries.handler';
+import { RedeliverDeliveriesHttpController } from './redeliver-deliveries/redeliver-deliveries.http.controller';
 import { SubscriptionRepository } from './subscription.repository';
 
 const httpControllers = [
@@ -14,8 +16,9 @@ const httpControllers = [
   ListSubscriptionsHttpController,
   ListDeliveriesHttpController,
   DeleteSubscriptionHttpController,
+  RedeliverDeliveriesHttpController,
 ];
-const commandHandlers = [CreateSubscriptionHandler, DeleteSubscriptionHandler];
+const commandHandlers = [CreateSubscriptionHandler, DeleteSubscriptionHandler, RedeliverDeliveriesHandler];
 const repositories = [SubscriptionRepository, subscriptionSecretBoxProvider];
 
 /** Outbound webhook subscriptions: tenant configuration recorded on the tenant stream. */

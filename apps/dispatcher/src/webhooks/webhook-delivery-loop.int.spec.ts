@@ -300,6 +300,32 @@ describe('WebhookDeliveryLoop', () => {
     expect(hits).toEqual([]);
   });
 
+  it('should give a redelivered delivery every attempt of the schedule again, numbering its attempts on', async () => {
+    const [eventId] = await queue(await subscription('/fail'), 1);
+    // As `POST /v1/subscriptions/:id/redeliver` leaves a delivery that failed its 3 attempts.
+    await db.pool.query(
+      `UPDATE webhook_deliveries SET attempts = 3, attempts_before_redelivery = 3 WHERE event_id = $1`,
+      [eventId],
+    );
+    const replica = loop('replica-redelivered', { maxAttempts: 3 });
+
+    expect(await replica.deliverDue()).toBe(1);
+    const { rows } = await db.pool.query(
+      `SELECT d.state, d.attempts, a.attempt, a.outcome, a.next_attempt_at IS NOT NULL AS retried
+         FROM webhook_deliveries d JOIN webhook_delivery_attempts a USING (delivery_id)
+        WHERE d.event_id = $1`,
+      [eventId],
+    );
+    expect(rows).toEqual([{ state: 'pending', attempts: 4, attempt: 4, outcome: 'retry', retried: true }]);
+
+    failing = false;
+    await until(async () => {
+      await replica.deliverDue();
+      return (await states([eventId]))[0] === 'delivered';
+    });
+    expect(hits).toEqual([eventId, eventId]);
+  });
+
   it('should give a freed slot to the next delivery at once instead of waiting for the slowest call of its round', async () => {
     const slowReceiver = await subscription('/slow');
     const fastReceiver = await subscription('/fast');

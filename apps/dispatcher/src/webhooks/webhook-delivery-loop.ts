@@ -52,6 +52,8 @@ interface ClaimedRow {
   event_type: string;
   body: string;
   attempts: number;
+  /** Attempts made before it was last redelivered by hand: its schedule counts from there. */
+  attempts_before_redelivery: number;
   url: string;
   secret: string;
   deleted: boolean;
@@ -236,7 +238,7 @@ export class WebhookDeliveryLoop {
              FROM locked, webhook_subscriptions s
             WHERE d.delivery_id = locked.delivery_id AND s.subscription_id = d.subscription_id
            RETURNING d.delivery_id, d.subscription_id, d.event_id, d.event_type, d.body, d.attempts,
-                     s.url, s.secret, s.deleted_at IS NOT NULL AS deleted,
+                     d.attempts_before_redelivery, s.url, s.secret, s.deleted_at IS NOT NULL AS deleted,
                      CASE WHEN s.suspended_until > now() THEN s.suspended_until END AS suspended_until,
                      s.consecutive_failures`,
         values: [limit, this.options.owner, this.leaseMs, concurrencyPerSubscription, circuitFailures],
@@ -247,6 +249,8 @@ export class WebhookDeliveryLoop {
 
   private async attempt(row: ClaimedRow): Promise<void> {
     const attempt = row.attempts + 1;
+    const ofSchedule = attempt - row.attempts_before_redelivery;
+    const last = ofSchedule >= this.options.settings.maxAttempts;
     if (row.deleted) {
       await this.record(row, attempt, {
         outcome: 'cancelled',
@@ -259,13 +263,12 @@ export class WebhookDeliveryLoop {
       return;
     }
     if (row.suspended_until) {
-      const last = attempt >= this.options.settings.maxAttempts;
       await this.record(row, attempt, {
         outcome: last ? 'failed' : 'retry',
         statusCode: null,
         error: `not sent: the receiver failed ${row.consecutive_failures} calls in a row; calls resume after ${row.suspended_until.toISOString()}`,
         durationMs: 0,
-        retryInMs: last ? null : this.retryDelay(attempt, null),
+        retryInMs: last ? null : this.retryDelay(ofSchedule, null),
         called: false,
         afterCooloff: true,
       });
@@ -308,13 +311,12 @@ export class WebhookDeliveryLoop {
       });
       return;
     }
-    const last = attempt >= this.options.settings.maxAttempts;
     await this.record(row, attempt, {
       outcome: last ? 'failed' : 'retry',
       statusCode,
       error: (error ?? `HTTP ${statusCode}`).slice(0, MAX_ERROR_LENGTH),
       durationMs,
-      retryInMs: last ? null : this.retryDelay(attempt, outcome?.retryAfterMs ?? null),
+      retryInMs: last ? null : this.retryDelay(ofSchedule, outcome?.retryAfterMs ?? null),
       called: true,
     });
   }

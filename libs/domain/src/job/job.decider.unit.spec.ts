@@ -121,7 +121,7 @@ describe('Job', () => {
     const given = [created, paused(later)];
 
     it('should change nothing when paused again until the same time', () => {
-      spec.given(given).when(pause(later)).then([]);
+      spec.given(given).when(pause(later)).thenNothing();
     });
 
     it('should move the end of the pause when paused again until another time', () => {

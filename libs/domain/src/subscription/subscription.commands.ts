@@ -16,4 +16,14 @@ export type DeleteWebhookSubscription = Command<
   { tenantId: string; subscriptionId: string }
 >;
 
-export type SubscriptionCommand = CreateWebhookSubscription | DeleteWebhookSubscription;
+/**
+ * Sends the subscription's failed deliveries again, those created at or after `since` (an ISO
+ * instant with an offset; null: every one still kept).
+ */
+export type RedeliverWebhookDeliveries = Command<
+  'RedeliverWebhookDeliveries',
+  { tenantId: string; subscriptionId: string; since: string | null }
+>;
+
+export type SubscriptionCommand =
+  CreateWebhookSubscription | DeleteWebhookSubscription | RedeliverWebhookDeliveries;

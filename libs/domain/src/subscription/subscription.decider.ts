@@ -1,15 +1,17 @@
 import {
   isCronicornEventType,
   TenantEvent,
+  WebhookRedeliveryRequested,
   WebhookSubscriptionCreated,
   WebhookSubscriptionDeleted,
 } from '@cronicorn/events';
 import { Decider } from '../core/decider';
 import { conflict, invalid, notFound } from '../core/errors';
-import { failedChecks, textError } from '../core/validation';
+import { failedChecks, instant, textError } from '../core/validation';
 import {
   CreateWebhookSubscription,
   DeleteWebhookSubscription,
+  RedeliverWebhookDeliveries,
   SubscriptionCommand,
 } from './subscription.commands';
 import { activeSubscriptions, evolve, initialState, SubscriptionsState } from './subscription.state';
@@ -79,6 +81,30 @@ export function deleteSubscription(
   ];
 }
 
+export function redeliver(
+  { data, metadata }: RedeliverWebhookDeliveries,
+  state: SubscriptionsState,
+): WebhookRedeliveryRequested[] {
+  const tenant = existing(state, data.tenantId);
+  const subscription = tenant.subscriptions.get(data.subscriptionId);
+  if (!subscription)
+    throw notFound('SUBSCRIPTION.NOT_FOUND', `Subscription ${data.subscriptionId} not found`);
+  if (subscription.deletedAt !== null)
+    throw conflict('SUBSCRIPTION.DELETED', `Subscription ${data.subscriptionId} is deleted`);
+  const since = instant(data.since);
+  if (since === undefined) assertValid({ since: 'must be an ISO 8601 instant with an offset' });
+  return [
+    {
+      type: 'WebhookRedeliveryRequested',
+      data: {
+        subscriptionId: subscription.subscriptionId,
+        since: since ? since.toISOString() : null,
+        requestedAt: metadata.now.toISOString(),
+      },
+    },
+  ];
+}
+
 export function decide(command: SubscriptionCommand, state: SubscriptionsState): TenantEvent[] {
   const { type } = command;
   switch (type) {
@@ -86,6 +112,8 @@ export function decide(command: SubscriptionCommand, state: SubscriptionsState):
       return createSubscription(command, state);
     case 'DeleteWebhookSubscription':
       return deleteSubscription(command, state);
+    case 'RedeliverWebhookDeliveries':
+      return redeliver(command, state);
     default: {
       const _unknown: never = type;
       throw new Error(`Unknown subscription command ${String(_unknown)}`);

@@ -39,6 +39,9 @@ const create = (
     ...overrides,
   });
 
+const redeliver = (since: string | null, subscriptionId = 'sub-1') =>
+  command('RedeliverWebhookDeliveries', { tenantId, subscriptionId, since });
+
 const created: WebhookSubscriptionCreated = {
   type: 'WebhookSubscriptionCreated',
   data: {
@@ -128,6 +131,37 @@ describe('Webhook subscriptions', () => {
         .when(command('DeleteWebhookSubscription', { tenantId, subscriptionId: 'sub-1' }))
         .then(deleted);
     });
+
+    it('should ask for its failed deliveries again, from an instant given with any offset', () => {
+      spec
+        .given(given)
+        .when(redeliver('2025-03-10T13:00:00+02:00'))
+        .then({
+          type: 'WebhookRedeliveryRequested',
+          data: { subscriptionId: 'sub-1', since: '2025-03-10T11:00:00.000Z', requestedAt: at },
+        });
+      spec
+        .given(given)
+        .when(redeliver(null))
+        .then({
+          type: 'WebhookRedeliveryRequested',
+          data: { subscriptionId: 'sub-1', since: null, requestedAt: at },
+        });
+    });
+
+    it('should refuse a redelivery from a time without an offset, naming the field', () => {
+      spec
+        .given(given)
+        .when(redeliver('2025-03-10T11:00:00'))
+        .thenThrows(domainError('SUBSCRIPTION.INVALID', 'invalid', ['since']));
+    });
+
+    it('should answer not found when redelivering for an unknown subscription', () => {
+      spec
+        .given(given)
+        .when(redeliver(null, 'nope'))
+        .thenThrows(domainError('SUBSCRIPTION.NOT_FOUND', 'not_found'));
+    });
   });
 
   describe('When a subscription is deleted', () => {
@@ -138,6 +172,10 @@ describe('Webhook subscriptions', () => {
         .given(given)
         .when(command('DeleteWebhookSubscription', { tenantId, subscriptionId: 'sub-1' }))
         .thenNothing();
+    });
+
+    it('should refuse to redeliver', () => {
+      spec.given(given).when(redeliver(null)).thenThrows(domainError('SUBSCRIPTION.DELETED', 'conflict'));
     });
 
     it('should no longer count it as active', () => {

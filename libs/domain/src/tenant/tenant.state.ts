@@ -48,6 +48,7 @@ export function evolve(state: TenantState, event: TenantEvent): TenantState {
     case 'TriggerFired':
     case 'WebhookSubscriptionCreated':
     case 'WebhookSubscriptionDeleted':
+    case 'WebhookRedeliveryRequested':
       return state;
     default: {
       const _unknown: never = event;

@@ -57,13 +57,24 @@ export type WebhookSubscriptionDeleted = Event<
   { subscriptionId: string; deletedAt: string }
 >;
 
+/**
+ * The tenant asked for the subscription's failed deliveries to be sent again
+ * (`POST /v1/subscriptions/:id/redeliver`): those created at or after `since` (every one kept
+ * when null) start a new schedule of attempts, and the subscription's circuit is closed.
+ */
+export type WebhookRedeliveryRequested = Event<
+  'WebhookRedeliveryRequested',
+  { subscriptionId: string; since: string | null; requestedAt: string }
+>;
+
 export type TenantEvent =
   | TenantCreated
   | ApiKeyIssued
   | ApiKeyRevoked
   | TriggerFired
   | WebhookSubscriptionCreated
-  | WebhookSubscriptionDeleted;
+  | WebhookSubscriptionDeleted
+  | WebhookRedeliveryRequested;
 export const TenantEventTypes = [
   'TenantCreated',
   'ApiKeyIssued',
@@ -71,4 +82,5 @@ export const TenantEventTypes = [
   'TriggerFired',
   'WebhookSubscriptionCreated',
   'WebhookSubscriptionDeleted',
+  'WebhookRedeliveryRequested',
 ] as const;

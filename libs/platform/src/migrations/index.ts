@@ -17,6 +17,7 @@ import * as m0040 from './0040_ai_planner';
 import * as m0041 from './0041_ai_planner_autovacuum';
 import * as m0050 from './0050_webhooks';
 import * as m0051 from './0051_webhook_fairness';
+import * as m0052 from './0052_webhook_redelivery';
 import { applyMigrations, Migration, MigrationLog } from './runner';
 
 export { applyMigrations } from './runner';
@@ -46,6 +47,7 @@ export const ALL_MIGRATIONS: readonly Migration[] = [
   m0041,
   m0050,
   m0051,
+  m0052,
 ].sort((a, b) => (a.id < b.id ? -1 : 1));
 
 /** Brings the database up to date; safe to call from every app at start-up. */
