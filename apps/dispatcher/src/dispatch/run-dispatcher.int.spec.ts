@@ -172,6 +172,37 @@ describe('RunDispatcher', () => {
       expect(rows.map((row) => row.text).join('\n')).not.toContain(secret.slice(7));
     });
 
+    it('should keep a secret out of the events when the target echoes it in its Content-Type', async () => {
+      const secret = `token-${randomBytes(12).toString('hex')}`;
+      const echo = createServer((req, res) => {
+        res.writeHead(200, { 'content-type': `text/plain; echo=${String(req.headers['x-token'])}` });
+        res.end('ok');
+      });
+      await new Promise<void>((resolve) => echo.listen(0, '127.0.0.1', resolve));
+      try {
+        const { port } = echo.address() as AddressInfo;
+        const base = workItem('/');
+        const item = {
+          ...base,
+          request: {
+            ...base.request,
+            url: `http://127.0.0.1:${port}/`,
+            secretHeaders: { 'x-token': secretBox.encrypt(secret) },
+          },
+        };
+
+        await dispatcher().dispatch(item, { seq: 117, deliveryCount: 1 });
+
+        const finished = ofType(await runEvents(item.runId), 'RunFinished')[0];
+        expect(finished.data.response?.contentType).toBe('text/plain; echo=[redacted]');
+        const { rows } = await db.pool.query<{ text: string }>('SELECT data::text AS text FROM events');
+        expect(rows.map((row) => row.text).join('\n')).not.toContain(secret);
+      } finally {
+        echo.closeAllConnections();
+        await new Promise((resolve) => echo.close(resolve));
+      }
+    });
+
     it('should fail the run without calling when a secret cannot be decrypted', async () => {
       const other = SecretBox.fromSecret('another key entirely');
       const item = workItem('/echo', { secretHeaders: { 'x-token': other.encrypt('nope') } });

@@ -41,15 +41,20 @@ function echoForms(secret: string): Set<string> {
   return new Set([secret, json, json.replace(/\//g, '\\/'), encodeURIComponent(secret), html]);
 }
 
-/** The call's result with every secret value removed from the error and the response snippet. */
+/**
+ * The call's result with every secret value removed from the text the target chose: the error,
+ * the response snippet and the response's Content-Type.
+ */
 export function redactResult(result: CallResult, secrets: readonly string[]): CallResult {
   if (secrets.length === 0) return result;
+  const { response } = result;
   return {
     ...result,
     error: result.error === null ? null : redactText(result.error, secrets),
-    response: result.response && {
-      ...result.response,
-      snippet: redactText(result.response.snippet, secrets),
+    response: response && {
+      ...response,
+      snippet: redactText(response.snippet, secrets),
+      contentType: response.contentType === null ? null : redactText(response.contentType, secrets),
     },
   };
 }

@@ -35,7 +35,7 @@ describe('Secret redaction', () => {
     expect(redactText('x=longsecret-and-more', ['longsecret', 'longsecret-and-more'])).toBe('x=[redacted]');
   });
 
-  it('should redact the snippet and the error of a call result', () => {
+  it('should redact the snippet, the content type and the error of a call result', () => {
     const result = redactResult(
       {
         status: 'failed',
@@ -43,12 +43,18 @@ describe('Secret redaction', () => {
         durationMs: 1,
         attempts: 1,
         error: 'boom key-123456',
-        response: { snippet: '{"auth":"key-123456"}', bytes: 20, truncated: false, contentType: null },
+        response: {
+          snippet: '{"auth":"key-123456"}',
+          bytes: 20,
+          truncated: false,
+          contentType: 'application/json; auth=key-123456',
+        },
         retryAfterMs: null,
       },
       ['key-123456'],
     );
     expect(result.error).toBe('boom [redacted]');
     expect(result.response?.snippet).toBe('{"auth":"[redacted]"}');
+    expect(result.response?.contentType).toBe('application/json; auth=[redacted]');
   });
 });
