@@ -205,8 +205,13 @@ function banner(env: NodeJS.ProcessEnv, adminKeyFile: string | null, seconds: st
     bold(`Cronicorn is up (${seconds}s): all five apps answer /healthz.`),
     `  API            ${api}/v1`,
     `  Swagger        ${api}/docs   (OpenAPI JSON: ${api}/docs-json)`,
-    `  Admin API key  ${env.ADMIN_API_KEY}`,
-    `                 ${adminKeyFile ? `kept in ${rel(adminKeyFile)}` : 'from ADMIN_API_KEY'}; send it as header x-api-key`,
+    // Only a key generated here is printed: one the operator gave would only reach collected logs.
+    ...(adminKeyFile
+      ? [
+          `  Admin API key  ${env.ADMIN_API_KEY}`,
+          `                 kept in ${rel(adminKeyFile)}; send it as header x-api-key`,
+        ]
+      : ['  Admin API key  the one in ADMIN_API_KEY (not shown); send it as header x-api-key']),
     `  Health         ${APPS.map((app) => `:${loadConfig(app, env).port}`).join(' ')}  (/healthz /readyz /metrics)`,
     `  Stop           Ctrl+C (or kill -TERM ${process.pid})`,
     '',
