@@ -100,7 +100,8 @@ export class OpenAIPlanner implements InteractivePlanner {
         );
       } catch (error) {
         const [reason, message] = classify(error, requestTimer, deadline);
-        return fail(reason, message, error);
+        // The message reaches tenants (AIAnalysisFailed); a server that echoes the key must not pass it on.
+        return fail(reason, message.replaceAll(this.options.apiKey, '[REDACTED]'), error);
       }
       tokensIn += nonNegative(completion?.usage?.prompt_tokens);
       tokensOut += nonNegative(completion?.usage?.completion_tokens);
