@@ -95,6 +95,19 @@ describe('Projector', () => {
     return !rows[0].behind;
   }
 
+  /** The projector's sweep checkpoint is at or past every event in the log. */
+  async function sweptToTheEnd(): Promise<boolean> {
+    const { rows } = await db.pool.query<{ behind: boolean }>(
+      `SELECT EXISTS (
+         SELECT 1 FROM events e
+          WHERE NOT EXISTS (
+            SELECT 1 FROM consumer_checkpoints c
+             WHERE c.consumer = 'projector'
+               AND (e.transaction_id, e.position) <= (c.transaction_id::text::xid8, c.position))) AS behind`,
+    );
+    return !rows[0].behind;
+  }
+
   async function appendJob(tenantId: string): Promise<{ jobId: string; position: string }> {
     const jobId = newId('job');
     const [envelope] = await history.append(tenantId, streamIds.job(jobId), {
@@ -128,6 +141,35 @@ describe('Projector', () => {
       const after = await appendJob(tenantId);
       await waitFor(() => readModelProgress(db.pool, after.position), 'the new event to be projected');
       expect(await getJob(db.pool, tenantId, after.jobId)).toMatchObject({ name: 'after' });
+    });
+  });
+
+  describe('When a rebuild stops half-way', () => {
+    it('should leave the rest of the log to the live projector, which completes the read models', async () => {
+      const runner = startRunner();
+      await waitFor(() => runner.isActive, 'the projector to become active');
+      await appendRichHistory(history, { project: false });
+      await waitFor(caughtUp, 'the projector to catch up with the log');
+      await waitFor(sweptToTheEnd, "the projector's sweep checkpoint to pass the history");
+      const live = await snapshotReadModels(db.pool);
+
+      // A crash after a few batches: the lock goes with the session, as when the process dies.
+      let batches = 0;
+      const crashing = rebuildReadModels({
+        pool: db.pool,
+        store,
+        batchSize: 20,
+        lockWaitMs: 10_000,
+        onProgress: () => {
+          batches += 1;
+          if (batches === 3) throw new Error('rebuild killed');
+        },
+      });
+      await expect(crashing).rejects.toThrow('rebuild killed');
+      expect((await snapshotReadModels(db.pool)).rm_runs.length).toBeLessThan(live.rm_runs.length);
+
+      await waitFor(caughtUp, 'the projector to apply what the rebuild did not');
+      expect(await snapshotReadModels(db.pool)).toEqual(live);
     });
   });
 
