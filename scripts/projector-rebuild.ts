@@ -3,7 +3,15 @@
 // the rebuild ends, then continues from where the rebuild stopped. Exits 2 when a projector
 // does not let go of the lock in time (PROJECTOR_REBUILD_LOCK_WAIT_MS, default 30 s).
 import { PostgresEventStore } from '@cronicorn/event-store';
-import { createPool, ensureDatabase, loadConfig, redactUrl, runMigrations } from '@cronicorn/platform';
+import {
+  ConfigError,
+  createPool,
+  ensureDatabase,
+  integerFrom,
+  loadConfig,
+  redactUrl,
+  runMigrations,
+} from '@cronicorn/platform';
 import { ProjectorLockBusyError, rebuildReadModels, RebuildProgress } from '@cronicorn/read-models';
 
 const PROGRESS_EVERY_MS = 1_000;
@@ -17,7 +25,7 @@ function progressLine({ done, total, eventsPerSecond }: RebuildProgress): string
 
 async function main(): Promise<number> {
   const config = loadConfig('projector');
-  const lockWaitMs = Number(process.env.PROJECTOR_REBUILD_LOCK_WAIT_MS || 30_000);
+  const lockWaitMs = integerFrom(process.env, 'PROJECTOR_REBUILD_LOCK_WAIT_MS', 30_000, { min: 1 });
   console.log(`projector:rebuild on ${redactUrl(config.databaseUrl)}`);
   await ensureDatabase(config.databaseUrl);
   const pool = createPool(config.databaseUrl, { max: 4, applicationName: 'cronicorn-projector-rebuild' });
@@ -58,9 +66,14 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (error: unknown) => {
-    console.error(
-      `projector:rebuild failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
-    );
+    // A bad variable is the operator's to fix: its message names it, a stack would bury it.
+    const detail =
+      error instanceof ConfigError
+        ? error.message
+        : error instanceof Error
+          ? (error.stack ?? error.message)
+          : String(error);
+    console.error(`projector:rebuild failed: ${detail}`);
     process.exit(1);
   },
 );

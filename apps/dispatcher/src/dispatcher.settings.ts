@@ -1,3 +1,4 @@
+import { integerFrom } from '@cronicorn/platform';
 /** How the dispatcher consumes `CRONICORN_DISPATCH`; read from the environment once at boot. */
 export interface DispatcherSettings {
   /** Durable consumer shared by every replica. */
@@ -40,28 +41,17 @@ export interface DispatcherSettings {
   retryDelay: { baseMs: number; maxMs: number };
 }
 
-function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isSafeInteger(value) || value < 1) {
-    throw new Error(`${name} must be a positive integer, got "${raw}"`);
-  }
-  return value;
-}
-
 export function dispatcherSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): DispatcherSettings {
-  const ackWaitMs = positiveInt(env, 'DISPATCHER_ACK_WAIT_MS', 30_000);
-  if (ackWaitMs < 300) throw new Error(`DISPATCHER_ACK_WAIT_MS must be at least 300, got ${ackWaitMs}`);
+  const ackWaitMs = integerFrom(env, 'DISPATCHER_ACK_WAIT_MS', 30_000, { min: 300 });
   return {
     durable: 'dispatcher',
-    concurrency: positiveInt(env, 'DISPATCHER_CONCURRENCY', 1024),
-    appendBatch: positiveInt(env, 'DISPATCHER_APPEND_BATCH', 64),
-    appendConcurrency: positiveInt(env, 'DISPATCHER_APPEND_CONCURRENCY', 2),
+    concurrency: integerFrom(env, 'DISPATCHER_CONCURRENCY', 1024, { min: 1 }),
+    appendBatch: integerFrom(env, 'DISPATCHER_APPEND_BATCH', 64, { min: 1 }),
+    appendConcurrency: integerFrom(env, 'DISPATCHER_APPEND_CONCURRENCY', 2, { min: 1 }),
     ackWaitMs,
     heartbeatMs: Math.floor(ackWaitMs / 3),
-    maxDeliver: positiveInt(env, 'DISPATCHER_MAX_DELIVER', 1_000),
-    maxRunAttempts: positiveInt(env, 'DISPATCHER_MAX_RUN_ATTEMPTS', 5),
+    maxDeliver: integerFrom(env, 'DISPATCHER_MAX_DELIVER', 1_000, { min: 1 }),
+    maxRunAttempts: integerFrom(env, 'DISPATCHER_MAX_RUN_ATTEMPTS', 5, { min: 1 }),
     retryDelay: { baseMs: 1_000, maxMs: 30_000 },
   };
 }

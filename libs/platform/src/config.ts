@@ -52,17 +52,23 @@ export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', '
 
 const unset = (raw: string | undefined): raw is undefined => raw === undefined || raw.trim() === '';
 
-function intFrom(
+/** An integer variable within `min`..`max` (default 0..2^53-1); unset is `fallback`; else a ConfigError naming it. */
+export function integerFrom(
   env: NodeJS.ProcessEnv,
   name: string,
   fallback: number,
-  max = Number.MAX_SAFE_INTEGER,
+  { min = 0, max = Number.MAX_SAFE_INTEGER }: { min?: number; max?: number } = {},
 ): number {
   const raw = env[name];
   if (unset(raw)) return fallback;
   const value = Number(raw.trim());
-  if (!Number.isInteger(value) || value < 0 || value > max) {
-    const range = max === Number.MAX_SAFE_INTEGER ? 'a non-negative integer' : `an integer from 0 to ${max}`;
+  if (!Number.isInteger(value) || value < min || value > max) {
+    const range =
+      max === Number.MAX_SAFE_INTEGER
+        ? min === 0
+          ? 'a non-negative integer'
+          : `an integer of at least ${min}`
+        : `an integer from ${min} to ${max}`;
     throw new ConfigError(`${name} must be ${range}, got "${raw}"`);
   }
   return value;
@@ -116,9 +122,9 @@ const orNull = (value: string | undefined) => (value === undefined || value === 
 export function loadConfig(app: AppName, env: NodeJS.ProcessEnv = process.env): CronicornConfig {
   return {
     app,
-    port: intFrom(env, portVariable(app), DEFAULT_PORTS[app], 65_535),
+    port: integerFrom(env, portVariable(app), DEFAULT_PORTS[app], { max: 65_535 }),
     databaseUrl: databaseUrlFrom(env),
-    databasePoolSize: Math.max(2, intFrom(env, 'DATABASE_POOL_SIZE', 10)),
+    databasePoolSize: Math.max(2, integerFrom(env, 'DATABASE_POOL_SIZE', 10)),
     natsUrl: env.NATS_URL || DEFAULT_NATS_URL,
     nats: new NatsNames(env.CRONICORN_NATS_NAMESPACE ?? ''),
     adminApiKey: orNull(env.ADMIN_API_KEY),
@@ -127,9 +133,9 @@ export function loadConfig(app: AppName, env: NodeJS.ProcessEnv = process.env): 
     openaiApiKey: orNull(env.OPENAI_API_KEY),
     openaiBaseUrl: orNull(env.OPENAI_BASE_URL),
     aiModel: env.AI_MODEL || 'gpt-4o-mini',
-    aiAnalysisIntervalMs: intFrom(env, 'AI_ANALYSIS_INTERVAL_MS', 5 * 60_000),
-    aiDailyTokenBudget: intFrom(env, 'AI_DAILY_TOKEN_BUDGET', 200_000),
-    aiMaxPauseMs: intFrom(env, 'AI_MAX_PAUSE_MS', 24 * 3_600_000),
+    aiAnalysisIntervalMs: integerFrom(env, 'AI_ANALYSIS_INTERVAL_MS', 5 * 60_000),
+    aiDailyTokenBudget: integerFrom(env, 'AI_DAILY_TOKEN_BUDGET', 200_000),
+    aiMaxPauseMs: integerFrom(env, 'AI_MAX_PAUSE_MS', 24 * 3_600_000),
     logLevel: logLevelFrom(env),
   };
 }

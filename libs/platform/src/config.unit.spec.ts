@@ -1,4 +1,4 @@
-import { ConfigError, DEFAULT_DATABASE_URL, DEFAULT_NATS_URL, loadConfig } from './config';
+import { ConfigError, DEFAULT_DATABASE_URL, DEFAULT_NATS_URL, integerFrom, loadConfig } from './config';
 
 describe('loadConfig', () => {
   it('should apply the defaults of DESIGN §9 when nothing is set', () => {
@@ -76,5 +76,23 @@ describe('loadConfig', () => {
     ['', false],
   ] as const)('should read ALLOW_PRIVATE_TARGETS=%j as %s', (value, expected) => {
     expect(loadConfig('dispatcher', { ALLOW_PRIVATE_TARGETS: value }).allowPrivateTargets).toBe(expected);
+  });
+});
+
+describe('integerFrom', () => {
+  it('should take the fallback when unset or blank, and the value within its range', () => {
+    expect(integerFrom({}, 'WAIT_MS', 30_000, { min: 300 })).toBe(30_000);
+    expect(integerFrom({ WAIT_MS: ' ' }, 'WAIT_MS', 30_000, { min: 300 })).toBe(30_000);
+    expect(integerFrom({ WAIT_MS: ' 300 ' }, 'WAIT_MS', 30_000, { min: 300 })).toBe(300);
+  });
+
+  it.each([
+    ['abc', 'WAIT_MS must be an integer of at least 300, got "abc"'],
+    ['299', 'WAIT_MS must be an integer of at least 300, got "299"'],
+    ['300.5', 'WAIT_MS must be an integer of at least 300, got "300.5"'],
+  ])('should refuse %j, naming the variable and the range', (value, message) => {
+    expect(() => integerFrom({ WAIT_MS: value }, 'WAIT_MS', 30_000, { min: 300 })).toThrow(
+      new ConfigError(message),
+    );
   });
 });

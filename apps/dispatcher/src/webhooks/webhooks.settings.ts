@@ -1,3 +1,4 @@
+import { integerFrom } from '@cronicorn/platform';
 import type { TargetPolicy } from '../http/target-guard';
 
 /** How the dispatcher delivers webhooks; read from the environment once at boot. */
@@ -48,26 +49,17 @@ export interface WebhookSettings {
   targetPolicy?: TargetPolicy;
 }
 
-function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isSafeInteger(value) || value < 1)
-    throw new Error(`${name} must be a positive integer, got "${raw}"`);
-  return value;
-}
-
 export function webhookSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): WebhookSettings {
   return {
     consumerName: 'webhooks',
-    timeoutMs: positiveInt(env, 'WEBHOOK_TIMEOUT_MS', 10_000),
-    maxAttempts: positiveInt(env, 'WEBHOOK_MAX_ATTEMPTS', 9),
+    timeoutMs: integerFrom(env, 'WEBHOOK_TIMEOUT_MS', 10_000, { min: 1 }),
+    maxAttempts: integerFrom(env, 'WEBHOOK_MAX_ATTEMPTS', 9, { min: 1 }),
     backoffMs: [5_000, 30_000, 120_000, 600_000, 3_600_000, 7_200_000, 14_400_000, 28_800_000],
     jitter: 0.1,
     maxRetryAfterMs: 3_600_000,
-    concurrency: positiveInt(env, 'WEBHOOK_CONCURRENCY', 16),
-    concurrencyPerSubscription: positiveInt(env, 'WEBHOOK_CONCURRENCY_PER_SUBSCRIPTION', 4),
-    circuitFailures: positiveInt(env, 'WEBHOOK_CIRCUIT_FAILURES', 5),
+    concurrency: integerFrom(env, 'WEBHOOK_CONCURRENCY', 16, { min: 1 }),
+    concurrencyPerSubscription: integerFrom(env, 'WEBHOOK_CONCURRENCY_PER_SUBSCRIPTION', 4, { min: 1 }),
+    circuitFailures: integerFrom(env, 'WEBHOOK_CIRCUIT_FAILURES', 5, { min: 1 }),
     circuitCooloffMs: 30_000,
     circuitMaxCooloffMs: 300_000,
     leaseMs: 60_000,
