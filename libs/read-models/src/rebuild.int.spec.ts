@@ -130,6 +130,22 @@ describe('Read-model rebuild', () => {
     });
   });
 
+  describe('When an event cannot be applied', () => {
+    it('should fail naming the positions of the batch that failed and what to do next', async () => {
+      await appendRichHistory(history, { project: false });
+      const { rows } = await db.pool.query<{ position: string }>(
+        `UPDATE events SET data = '{}' WHERE position = (SELECT min(position) FROM events WHERE type = 'JobCreated')
+         RETURNING position::text`,
+      );
+
+      const rebuild = rebuildReadModels({ pool: db.pool, store: history.store, batchSize: 1 });
+
+      await expect(rebuild).rejects.toThrow(
+        new RegExp(`at positions ${rows[0].position}\\.\\.${rows[0].position} .*run the rebuild again`),
+      );
+    });
+  });
+
   describe('When a projector holds the lock', () => {
     let holder: PoolClient;
     beforeEach(async () => {

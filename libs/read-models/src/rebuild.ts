@@ -95,7 +95,15 @@ export async function rebuildReadModels(options: RebuildOptions): Promise<Rebuil
         if (page.events.length > 0) {
           applied += await withTransaction(pool, (client) =>
             applyBatch(client, store, consumer, page.events),
-          );
+          ).catch((error: unknown) => {
+            const positions = `${page.events[0].position}..${page.events[page.events.length - 1].position}`;
+            throw new Error(
+              `could not apply the events at positions ${positions} (${done} applied before them): ` +
+                `${error instanceof Error ? error.message : String(error)}. A running projector completes ` +
+                'the read models from the log; or fix the cause and run the rebuild again',
+              { cause: error },
+            );
+          });
           done += page.events.length;
         }
         checkpoint = page.checkpoint;
