@@ -39,6 +39,26 @@ describe('GET /v1/cron/describe', () => {
     expect(res.body.nextTimes as string[]).toHaveLength(5);
   });
 
+  it('should describe an alias in words and plan it in any case, as endpoints accept it', async () => {
+    const res = await describeCron({ expr: '@Weekdays', timezone: 'Europe/Berlin', count: '2' });
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({
+      valid: true,
+      description: 'At 00:00, Monday through Friday',
+      nextTimes: expect.any(Array),
+    });
+    const berlin = new Intl.DateTimeFormat('en-GB', {
+      timeZone: 'Europe/Berlin',
+      weekday: 'short',
+      hour: '2-digit',
+      minute: '2-digit',
+      hourCycle: 'h23',
+    });
+    for (const time of res.body.nextTimes as string[]) {
+      expect(berlin.format(new Date(time))).toMatch(/^(Mon|Tue|Wed|Thu|Fri) 00:00$/);
+    }
+  });
+
   it('should answer valid false with the reason for an invalid expression', async () => {
     const res = await describeCron({ expr: '61 * * *' });
     expect(res.status).toBe(200);

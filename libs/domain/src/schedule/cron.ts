@@ -48,6 +48,12 @@ export function validateTimezone(timezone: string): string | null {
   }
 }
 
+/** The expression as cron-parser reads it: trimmed, an alias in lower case (`@Daily`). */
+function parserForm(expression: string): string {
+  const trimmed = expression.trim();
+  return ALIAS.test(trimmed) ? trimmed.toLowerCase() : trimmed;
+}
+
 /** Why `expression` is not a cron expression the governor can plan, or null. */
 export function validateCron(expression: string): string | null {
   if (typeof expression !== 'string' || expression.trim() === '') return 'must be a cron expression';
@@ -109,7 +115,7 @@ function fireTimesAfter(expression: string, timezone: string, after: Date): () =
   // The spans start before `after`, so that a recent change is seen: its moved runs may still
   // lie ahead, and the times it repeats must not run again.
   const lookback = Math.max(after.getTime() - DST_LOOKBACK_MS, -MAX_INSTANT);
-  const times = zonedFireTimes(expression.trim(), timezone, lookback, after.getTime());
+  const times = zonedFireTimes(parserForm(expression), timezone, lookback, after.getTime());
   return () => {
     for (;;) {
       const { value } = times.next();
@@ -266,8 +272,11 @@ function assertPlannable(expression: string, timezone: string): void {
 /** A human sentence for the expression ("At 09:00, Monday through Friday"), or null if invalid. */
 export function describeCron(expression: string): string | null {
   if (validateCron(expression) !== null) return null;
+  const parsed = parserForm(expression);
   try {
-    return cronstrue.toString(expression.trim(), {
+    // cronstrue knows only some aliases (not `@weekdays`): it is given what they stand for.
+    const fields = ALIAS.test(parsed) ? wallClock(parsed, PARSE_REFERENCE.getTime()).stringify(true) : parsed;
+    return cronstrue.toString(fields, {
       use24HourTimeFormat: true,
       throwExceptionOnParseError: true,
     });

@@ -152,6 +152,24 @@ describe('Cron', () => {
       ]);
     });
 
+    it('should read an alias in any case, as validation accepts it', () => {
+      expect(validateCron('@Weekdays')).toBeNull();
+      expect(times('@DAILY', 'Europe/Berlin', '2025-06-02T00:00:00.000Z', 2)).toEqual([
+        '2025-06-02T22:00:00.000Z',
+        '2025-06-03T22:00:00.000Z',
+      ]);
+      expect(times('@Weekdays', 'UTC', '2025-06-06T12:00:00.000Z', 1)).toEqual(['2025-06-09T00:00:00.000Z']);
+      expect(
+        cronTimesBetween(
+          '@Hourly',
+          'UTC',
+          new Date('2025-06-02T00:00:00Z'),
+          new Date('2025-06-02T02:00:00Z'),
+          5,
+        ),
+      ).toEqual([new Date('2025-06-02T01:00:00Z'), new Date('2025-06-02T02:00:00Z')]);
+    });
+
     it('should compute in the given zone', () => {
       expect(times('0 9 * * *', 'America/New_York', '2025-06-02T00:00:00.000Z', 1)).toEqual([
         '2025-06-02T13:00:00.000Z',
@@ -461,6 +479,13 @@ describe('Cron', () => {
     it('should say it in words, 24-hour clock', () => {
       expect(describeCron('0 9 * * 1-5')).toBe('At 09:00, Monday through Friday');
       expect(describeCron('*/10 * * * * *')).toBe('Every 10 seconds');
+    });
+
+    it('should say an alias in words too, whatever its case', () => {
+      expect(describeCron('@weekdays')).toBe('At 00:00, Monday through Friday');
+      expect(describeCron('@Weekends')).toBe('At 00:00, only on Sunday and Saturday');
+      expect(describeCron('@MINUTELY')).toBe('Every minute');
+      expect(describeCron(' @daily ')).toBe('At 00:00');
     });
 
     it('should return null for an invalid expression', () => {
