@@ -286,6 +286,25 @@ describe('RunDispatcher', () => {
     });
   });
 
+  describe('When the body template would insert more than 1 MiB', () => {
+    it('should fail the run without calling the target, rather than send a blown-up body', async () => {
+      const payload = 'x'.repeat(32 * 1024);
+      const item = {
+        ...workItem('/too-large', {
+          method: 'POST',
+          body: Array.from({ length: 40 }, () => '{{trigger.payload}}'),
+        }),
+        trigger: 'trigger' as const,
+        templateContext: { trigger: { name: 'bulk', payload }, previousRun: null },
+      };
+      expect(await dispatcher().dispatch(item, { seq: 116, deliveryCount: 1 })).toBe('finished');
+      const finished = ofType(await runEvents(item.runId), 'RunFinished')[0];
+      expect(finished.data).toMatchObject({ status: 'failed', httpStatus: null, attempts: 0 });
+      expect(finished.data.error).toContain('more than 1048576 characters');
+      expect(target.hitsOf('/too-large')).toEqual([]);
+    });
+  });
+
   describe("When the app's clock is shifted", () => {
     it('should take startedAt, lateness and finishedAt from that clock', async () => {
       const at = new Date('2031-05-01T12:00:05.000Z');

@@ -1,7 +1,7 @@
 import { DispatchWorkItem, Event, EventMetadata, streamIds } from '@cronicorn/events';
 import { AppendResult, ConcurrencyError, EventStore } from '@cronicorn/event-store';
 import { backoffMs, MessagingLogger, sleep } from '@cronicorn/messaging';
-import { renderTemplate } from '@cronicorn/domain';
+import { RenderedTemplate, renderTemplate } from '@cronicorn/domain';
 import { Clock, SecretBox, SystemClock } from '@cronicorn/platform';
 import type { HttpExecutor } from '../http/http-executor';
 import { DeliveryOutcome, noRunMetrics, RunMetrics } from './dispatcher.metrics';
@@ -190,7 +190,12 @@ export class RunDispatcher {
     }
     // Only runs that carry a context (requested runs: manual, named triggers, retries) render:
     // a scheduled run sends its body exactly as configured, braces included.
-    const rendered = item.templateContext ? renderTemplate(item.request.body, item.templateContext) : null;
+    let rendered: RenderedTemplate | null;
+    try {
+      rendered = item.templateContext ? renderTemplate(item.request.body, item.templateContext) : null;
+    } catch (error) {
+      return failedBeforeCall(error instanceof Error ? error.message : String(error));
+    }
     const body = rendered ? rendered.value : item.request.body;
     const request = { ...item.request, body, secretHeaders };
     const outcome = await this.options.executor.execute(request);

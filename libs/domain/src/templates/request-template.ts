@@ -1,3 +1,5 @@
+import { invalid } from '../core/errors';
+
 // A deliberately tiny template language for request bodies: `{{trigger.payload.orderId}}`,
 // `{{previousRun.response.json.cursor}}`. Placeholders are property paths, never code; only
 // own properties are followed, so `__proto__` or `constructor` lead nowhere.
@@ -5,6 +7,13 @@
 const PLACEHOLDER = /\{\{\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_-]+)*)\s*\}\}/g;
 const WHOLE_PLACEHOLDER = /^\{\{\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_-]+)*)\s*\}\}$/;
 const FORBIDDEN_KEYS = new Set(['__proto__', 'prototype', 'constructor']);
+
+/**
+ * Text the placeholders of one template may insert in total (a whole value counts as its JSON):
+ * room for many copies of a trigger payload, while a body of thousands of placeholders cannot
+ * make a run send hundreds of megabytes.
+ */
+export const MAX_INSERTED_CHARS = 1024 * 1024;
 
 export interface RenderedTemplate {
   value: unknown;
@@ -26,10 +35,22 @@ export function resolvePath(context: unknown, path: string): unknown {
 /**
  * Renders every string inside `template` (any JSON value). A string that is exactly one
  * placeholder takes the referenced value with its type (a number stays a number, an object
- * stays an object); a placeholder inside a longer string is interpolated as text.
+ * stays an object); a placeholder inside a longer string is interpolated as text. Throws
+ * `TEMPLATE.TOO_LARGE` as soon as the placeholders would insert more than `MAX_INSERTED_CHARS`.
  */
 export function renderTemplate(template: unknown, context: Record<string, unknown>): RenderedTemplate {
   const unresolved = new Set<string>();
+  let inserted = 0;
+
+  const count = (length: number) => {
+    inserted += length;
+    if (inserted > MAX_INSERTED_CHARS) {
+      throw invalid(
+        'TEMPLATE.TOO_LARGE',
+        `the body template's placeholders insert more than ${MAX_INSERTED_CHARS} characters in total`,
+      );
+    }
+  };
 
   const lookup = (path: string): unknown => {
     const value = resolvePath(context, path);
@@ -39,11 +60,17 @@ export function renderTemplate(template: unknown, context: Record<string, unknow
 
   const renderString = (text: string): unknown => {
     const whole = WHOLE_PLACEHOLDER.exec(text);
-    if (whole) return lookup(whole[1]) ?? null;
+    if (whole) {
+      const value = lookup(whole[1]) ?? null;
+      count(JSON.stringify(value).length);
+      return value;
+    }
     return text.replace(PLACEHOLDER, (_match, path: string) => {
       const value = lookup(path);
       if (value === undefined || value === null) return '';
-      return typeof value === 'string' ? value : JSON.stringify(value);
+      const piece = typeof value === 'string' ? value : JSON.stringify(value);
+      count(piece.length);
+      return piece;
     });
   };
 

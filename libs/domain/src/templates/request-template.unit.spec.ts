@@ -51,6 +51,44 @@ describe('Request template', () => {
     });
   });
 
+  describe('When a value holds JSON syntax or placeholders of its own', () => {
+    it('should insert it as data: it can neither break the body nor be rendered again', () => {
+      const hostile = '"}, "admin": true, "x": {"a": "{{previousRun.response.json.cursor}}';
+      const rendered = renderTemplate(
+        { whole: '{{trigger.payload.text}}', inside: 'say {{trigger.payload.text}}' },
+        { ...context, trigger: { name: 't', payload: { text: hostile } } },
+      );
+      expect(JSON.parse(JSON.stringify(rendered.value))).toEqual({
+        whole: hostile,
+        inside: `say ${hostile}`,
+      });
+    });
+  });
+
+  describe('When the placeholders would insert more than 1,048,576 characters', () => {
+    const limit = 1024 * 1024;
+    const payload = 'x'.repeat(32 * 1024);
+    const copies = Math.ceil(limit / payload.length) + 1;
+    const big = { trigger: { name: 't', payload } };
+
+    it.each([
+      ['whole values', Array.from({ length: copies }, () => '{{trigger.payload}}')],
+      ['text', '{{trigger.payload}}'.repeat(copies)],
+    ])('should refuse to render %s', (_kind, template) => {
+      expect(() => renderTemplate(template, big)).toThrow(
+        expect.objectContaining({ code: 'TEMPLATE.TOO_LARGE' }),
+      );
+    });
+
+    it('should render a body just within it', () => {
+      const within = Array.from(
+        { length: Math.floor(limit / (payload.length + 2)) },
+        () => '{{trigger.payload}}',
+      );
+      expect(renderTemplate(within, big).value).toHaveLength(within.length);
+    });
+  });
+
   describe('When the template has no placeholders', () => {
     it('should return the same value', () => {
       const body = { a: 1, b: [true, null, 'text {not a placeholder}'] };
