@@ -84,7 +84,7 @@ export class EndpointSettingsDto {
   readonly secretHeaders?: Record<string, string>;
 
   @ApiPropertyOptional({
-    description: `Request body, any JSON up to ${REQUEST_LIMITS.maxBodyBytes} bytes; sent as JSON.`,
+    description: `Request body, any JSON up to ${REQUEST_LIMITS.maxBodyBytes} bytes: an object, array, number or boolean is sent as JSON (\`application/json\`), a string as it is (\`text/plain\` unless a \`content-type\` header says otherwise).`,
     nullable: true,
     oneOf: [
       { type: 'object' },
