@@ -159,7 +159,39 @@ describe('ScheduleFolder (a finish while a fire holds the endpoint)', () => {
         state: 'finished',
         finished_at: new Date((events[1].data as { finishedAt: string }).finishedAt),
       });
-      expect(rows[0].started_at).not.toBeNull();
+    });
+  });
+
+  describe('When a run starts', () => {
+    const runState = async (runId: string) =>
+      (
+        await world.db.pool.query<{ state: string }>('SELECT state FROM scheduler_runs WHERE run_id = $1', [
+          runId,
+        ])
+      ).rows[0].state;
+
+    it('should leave a run that started in time as handed out (in flight), with no write', async () => {
+      const { first } = await endpointWithARunHandedOut();
+      await world.run(first);
+      const [started] = await runEvents([first.runId]);
+
+      await withTransaction(world.db.pool, (client) => folder.handleBatch([started], client));
+
+      expect(await runState(first.runId)).toBe('dispatched');
+    });
+
+    it('should count a run marked missed that starts after all as in flight again', async () => {
+      const { first } = await endpointWithARunHandedOut();
+      await world.db.pool.query(`UPDATE scheduler_runs SET state = 'missed' WHERE run_id = $1`, [
+        first.runId,
+      ]);
+      await world.run(first);
+      const [started] = await runEvents([first.runId]);
+
+      await withTransaction(world.db.pool, (client) => folder.handleBatch([started], client));
+
+      // Open again: the overlap check counts it in flight until its finish is in the log.
+      expect(await runState(first.runId)).toBe('started');
     });
   });
 

@@ -36,7 +36,7 @@ import {
   lockJob,
   lockResult,
   markRunsFinished,
-  markRunsStarted,
+  markMissedRunsStarted,
   openRuns,
   readEndpoints,
   readJob,
@@ -81,8 +81,8 @@ export class ScheduleFolder {
   constructor(private readonly deps: ScheduleFolderDeps) {}
 
   /**
-   * The consumer's batch handler. The batch's runs are marked started and finished first, a
-   * statement each; the `RunStarted` that change nothing (most of them) are found in one read,
+   * The consumer's batch handler. The batch's runs are marked finished (and missed ones that
+   * started after all, started) first, a statement each; the `RunStarted` that change nothing (most of them) are found in one read,
    * and the rows the finishes need in another. Then each other event is folded in order.
    */
   readonly handleBatch = async (envelopes: readonly EventEnvelope[], client: PoolClient): Promise<void> => {
@@ -97,7 +97,7 @@ export class ScheduleFolder {
       .map((e) => e.data as RunFinished['data']);
     // A batch redone after a failure must not report what the failed attempt planned.
     for (const envelope of envelopes) this.pending.delete(envelope.id);
-    await markRunsStarted(client, started);
+    await markMissedRunsStarted(client, started);
     await markRunsFinished(client, finished);
     // The usual RunStarted: no lock on the row, so a fire waiting for it is not held up.
     const changingNothing = await runsStartedChangingNothing(client, started);

@@ -461,22 +461,25 @@ export async function insertRuns(
 }
 
 /**
- * Marks runs started, the first start of each counting (a retry's `RunStarted` comes later in
- * its stream). One statement for a batch; rows are locked in run id order.
+ * A run marked missed that starts after all is in flight again (the overlap policy counts it).
+ * Runs that start in time are not marked: they stay `dispatched` until their finish is folded
+ * (or found in the log), which is all the state the scheduler reads; the outbox marks those in
+ * flight past `republishAfterMs` started from the log. One statement for a batch, reading
+ * rows by key and locking only the (rare) missed ones, in run id order.
  */
-export async function markRunsStarted(
+export async function markMissedRunsStarted(
   client: PoolClient,
   runs: ReadonlyArray<{ runId: string; startedAt: string }>,
 ): Promise<void> {
   const first = firstPerRun(runs);
   if (first.length === 0) return;
   await client.query({
-    name: 'scheduler.mark-runs-started',
+    name: 'scheduler.mark-missed-runs-started',
     text: `UPDATE scheduler_runs r SET state = 'started', started_at = COALESCE(r.started_at, m.started_at)
        FROM (SELECT u.run_id, u.started_at FROM unnest($1::uuid[], $2::timestamptz[]) AS u (run_id, started_at)
-              JOIN scheduler_runs s ON s.run_id = u.run_id AND s.state IN ('dispatched', 'missed')
+              JOIN scheduler_runs s ON s.run_id = u.run_id AND s.state = 'missed'
              ORDER BY u.run_id FOR UPDATE OF s) m
-      WHERE r.run_id = m.run_id AND r.state IN ('dispatched', 'missed')`,
+      WHERE r.run_id = m.run_id AND r.state = 'missed'`,
     values: [first.map((r) => r.runId), first.map((r) => r.startedAt)],
   });
 }
