@@ -50,4 +50,29 @@ describe('projectEvents (a batch in one transaction)', () => {
     expect(again).toEqual([]);
     expect(await snapshotReadModels(db.pool)).toEqual(live);
   });
+
+  it('should apply an event of a new stream once when two transactions apply it at the same time', async () => {
+    const envelopes = await appendRichHistory(history, { project: true });
+    const live = await snapshotReadModels(db.pool);
+    await db.pool.query(
+      `TRUNCATE rm_stream_versions, rm_jobs, rm_endpoints, rm_runs, rm_analyses, rm_run_stats_hourly`,
+    );
+    const [slow, fast] = await Promise.all([db.pool.connect(), db.pool.connect()]);
+    try {
+      await slow.query('BEGIN');
+      await fast.query('BEGIN');
+      const slowApplied = await projectEventsToReadModels(envelopes, slow);
+      // The second waits for the first's locks, then finds every stream moved.
+      const fastApplied = projectEventsToReadModels(envelopes, fast);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      await slow.query('COMMIT');
+      expect(await fastApplied).toEqual([]);
+      await fast.query('COMMIT');
+      expect(slowApplied).toHaveLength(envelopes.length);
+    } finally {
+      slow.release();
+      fast.release();
+    }
+    expect(await snapshotReadModels(db.pool)).toEqual(live);
+  });
 });
