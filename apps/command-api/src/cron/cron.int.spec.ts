@@ -39,6 +39,20 @@ describe('GET /v1/cron/describe', () => {
     expect(res.body.nextTimes as string[]).toHaveLength(5);
   });
 
+  it('should list only the times within ten years for an expression that fires more rarely', async () => {
+    const res = await describeCron({ expr: '0 0 29 2 *', count: '50' });
+    expect(res.status).toBe(200);
+    const times = res.body.nextTimes as string[];
+    const tenYears = new Date();
+    tenYears.setUTCFullYear(tenYears.getUTCFullYear() + 10);
+    expect(times.length).toBeGreaterThanOrEqual(2);
+    expect(times.length).toBeLessThanOrEqual(3);
+    for (const time of times) {
+      expect(time).toMatch(/^\d{4}-02-29T00:00:00\.000Z$/);
+      expect(new Date(time).getTime()).toBeLessThanOrEqual(tenYears.getTime());
+    }
+  });
+
   it('should describe an alias in words and plan it in any case, as endpoints accept it', async () => {
     const res = await describeCron({ expr: '@Weekdays', timezone: 'Europe/Berlin', count: '2' });
     expect(res.status).toBe(200);

@@ -9,7 +9,8 @@ export class DescribeCronResponseDto {
 
   @ApiPropertyOptional({
     type: [String],
-    description: 'Next fire times after now, ISO 8601 UTC instants',
+    description:
+      'Next fire times after now, ISO 8601 UTC instants: up to `count` of them within the next ten years (fewer for an expression that fires more rarely)',
     example: ['2025-03-11T08:00:00.000Z', '2025-03-12T08:00:00.000Z'],
   })
   nextTimes?: string[];
