@@ -731,6 +731,39 @@ describe('EventConsumer', () => {
       expect(rows[0].error).toContain(`${bad}@1`);
     });
 
+    it('should handle the earlier events it read from the store when it dead-letters an event behind a gap', async () => {
+      const stream = `job-${randomUUID()}`;
+      const [first] = await append(stream, 1);
+      await published([first]);
+      await loseOnJetStream(first);
+
+      const name = consumerName();
+      let attempts = 0;
+      const { handled } = await startConsumer(['job'], {
+        name,
+        maxDeliver: 2,
+        handle: async (envelope, client) => {
+          if (envelope.streamVersion === 2) {
+            attempts += 1;
+            throw new Error('broken for good');
+          }
+          await recording(name)(envelope, client);
+        },
+      });
+      const [second] = await append(stream, 1, 1);
+      await waitFor(async () => (await versionOf(name, stream)) === 2, 'the failing event skipped');
+      await waitFor(() => settled(name), 'every message settled');
+
+      expect(attempts).toBe(2);
+      expect(handled.map((h) => [h.envelope.id, h.via])).toEqual([[first.id, 'gap']]);
+      expect(await rowsOf(name)).toEqual([{ stream_id: stream, version: 1 }]);
+      const { rows } = await db.pool.query<{ error: string }>(
+        'SELECT error FROM dead_letters WHERE consumer = $1',
+        [name],
+      );
+      expect(rows).toEqual([{ error: expect.stringContaining(`${second.streamId}@2`) }]);
+    });
+
     it('should handle the swept event whose earlier event it dead-lettered, in the same pass', async () => {
       const stream = `job-${randomUUID()}`;
       const [first] = await append(stream, 1);

@@ -443,13 +443,7 @@ export class EventConsumer {
       error: err.message,
       deliveryCount: attempts,
     });
-    if (!(await this.skip(err.envelope))) {
-      // Its stream is further behind: the earlier events failed with it in one transaction.
-      const earlier = await this.options.store.readStream(err.envelope.streamId, { fromVersion: 1 });
-      for (const event of earlier.filter((e) => e.streamVersion < err.envelope.streamVersion))
-        await this.handleInOneTransaction([event], 'sweep');
-      await this.skip(err.envelope);
-    }
+    await this.skipAfterEarlier(err.envelope, 'sweep');
     this.sweepFailures.delete(err.envelope.id);
     this.logger.error(
       { consumer: this.options.name, event: err.envelope.id, error: err.message },
@@ -594,7 +588,7 @@ export class EventConsumer {
    */
   private async handleInOneTransaction(
     envelopes: EventEnvelope[],
-    via: 'nats' | 'sweep',
+    via: Via,
     oneByOne = false,
   ): Promise<number> {
     const streamIds = [...new Set(envelopes.map((e) => e.streamId))].sort();
@@ -727,9 +721,21 @@ export class EventConsumer {
     return [...missed, envelope];
   }
 
-  /** Marks a dead-lettered event done, if it is the stream's next version, so the stream moves on. */
+  /** Marks a dead-lettered event done, so its stream moves on. */
   private async onGiveUp(error: unknown): Promise<void> {
-    if (error instanceof EventHandlingError) await this.skip(error.envelope);
+    if (error instanceof EventHandlingError) await this.skipAfterEarlier(error.envelope, 'gap');
+  }
+
+  /**
+   * Marks `envelope` done. When its stream is further behind (the earlier events, read from
+   * the store to fill a gap, failed with it in one transaction), those are handled first.
+   */
+  private async skipAfterEarlier(envelope: EventEnvelope, via: Via): Promise<void> {
+    if (await this.skip(envelope)) return;
+    const earlier = await this.options.store.readStream(envelope.streamId, { fromVersion: 1 });
+    for (const event of earlier.filter((e) => e.streamVersion < envelope.streamVersion))
+      await this.handleInOneTransaction([event], via);
+    await this.skip(envelope);
   }
 
   /** Marks `envelope` done if it is its stream's next version; returns whether it is done now. */
