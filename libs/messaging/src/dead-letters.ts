@@ -23,7 +23,8 @@ export const EVENT_LOG_STREAM = '$event-store';
 
 /**
  * Writes to `dead_letters`. Recording the same message twice (its `term` was lost and it
- * came back) keeps one row with the latest error.
+ * came back) keeps one row with the latest error; another message under the same sequence
+ * (of a re-created stream) gets its own row.
  */
 export class PostgresDeadLetters implements DeadLetterRecorder {
   constructor(private readonly pool: Pool) {}
@@ -32,7 +33,7 @@ export class PostgresDeadLetters implements DeadLetterRecorder {
     await this.pool.query(
       `INSERT INTO dead_letters (consumer, stream, seq, subject, data, error, delivery_count)
        VALUES ($1, $2, $3, $4, $5, $6, $7)
-       ON CONFLICT (consumer, stream, seq) DO UPDATE
+       ON CONFLICT (consumer, stream, seq, md5(data)) DO UPDATE
          SET error = EXCLUDED.error, delivery_count = EXCLUDED.delivery_count, at = now()`,
       [
         letter.consumer,

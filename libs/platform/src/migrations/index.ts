@@ -2,6 +2,7 @@ import { Pool } from 'pg';
 import * as m0001 from './0001_event_store';
 import * as m0002 from './0002_messaging';
 import * as m0003 from './0003_events_tenant_type_idx';
+import * as m0004 from './0004_dead_letters_by_payload';
 import * as m0010 from './0010_command_api';
 import * as m0020 from './0020_read_models';
 import * as m0021 from './0021_read_models_autovacuum';
@@ -32,6 +33,7 @@ export const ALL_MIGRATIONS: readonly Migration[] = [
   m0001,
   m0002,
   m0003,
+  m0004,
   m0010,
   m0020,
   m0021,
