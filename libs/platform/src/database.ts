@@ -19,6 +19,10 @@ export function createPool(url: string, opts: CreatePoolOptions = {}): Pool {
     application_name: opts.applicationName ?? 'cronicorn',
     idleTimeoutMillis: 30_000,
     connectionTimeoutMillis: 10_000,
+    // A query waiting on a network that went silent would otherwise wait for ever: probes from
+    // 10 s of silence (then the OS's interval and count) end such a connection with an error.
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
     // Before the connection is handed out; a server that lacks one of the settings is no reason to fail.
     onConnect: async (client: ClientBase) => {
       await client.query(SHORT_SERVER_KEEPALIVES).catch(() => undefined);
