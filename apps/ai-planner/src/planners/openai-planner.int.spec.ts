@@ -1,31 +1,11 @@
-import { PlannerContext } from '@cronicorn/domain';
 import { FakeOpenAI } from '../../test/fake-openai';
+import { plannerContext } from '../../test/planner-context';
 import { OpenAIPlanner } from './openai-planner';
 import { PlannerFailure } from './planner-failure';
 
 const API_KEY = 'sk-test-0123456789abcdefghijklmnop';
 
-const context: PlannerContext = {
-  endpointId: 'e-echoed-key',
-  jobId: 'j1',
-  name: 'status',
-  description: null,
-  request: { method: 'GET', url: 'https://target.example/status' },
-  schedule: { kind: 'interval', intervalMs: 60_000 },
-  bounds: { minIntervalMs: null, maxIntervalMs: null, startAt: null, endAt: null, pauseAfterFailures: null },
-  activeHints: [],
-  siblings: [],
-  recentRuns: [],
-  health: {
-    failureStreak: 0,
-    successRate1h: 1,
-    successRate24h: 1,
-    latency1h: { runs: 60, p50Ms: 100, p95Ms: 120 },
-    latency24h: { runs: 1440, p50Ms: 100, p95Ms: 120 },
-  },
-  nextRunAt: null,
-  now: '2025-01-01T00:00:00.000Z',
-};
+const context = plannerContext({ endpointId: 'e-echoed-key' });
 
 describe('OpenAIPlanner against an OpenAI-compatible server on loopback', () => {
   let fake: FakeOpenAI;

@@ -1,37 +1,7 @@
-import { PlannerContext } from '@cronicorn/domain';
+import { plannerContext } from '../../test/planner-context';
 import { userPrompt } from './prompt';
 
-const MIN = 60_000;
-
-function context(url: string): PlannerContext {
-  return {
-    endpointId: 'e1',
-    jobId: 'j1',
-    name: 'status',
-    description: null,
-    request: { method: 'GET', url },
-    schedule: { kind: 'interval', intervalMs: MIN },
-    bounds: {
-      minIntervalMs: null,
-      maxIntervalMs: null,
-      startAt: null,
-      endAt: null,
-      pauseAfterFailures: null,
-    },
-    activeHints: [],
-    siblings: [],
-    recentRuns: [],
-    health: {
-      failureStreak: 0,
-      successRate1h: 1,
-      successRate24h: 1,
-      latency1h: { runs: 60, p50Ms: 100, p95Ms: 120 },
-      latency24h: { runs: 1440, p50Ms: 100, p95Ms: 120 },
-    },
-    nextRunAt: null,
-    now: '2025-01-01T00:00:00.000Z',
-  };
-}
+const context = (url: string) => plannerContext({ request: { method: 'GET', url } });
 
 const promptedUrl = (url: string) => JSON.parse(userPrompt(context(url))).endpoint.request.url;
 
