@@ -37,7 +37,6 @@ import {
 } from './lib/proc';
 import { PrivateNats, PrivatePostgres } from './lib/servers';
 import { PostgresSampler, StandInVacuum } from './lib/postgres';
-import { percentiles } from './lib/stats';
 import { CountingTarget } from './lib/target';
 import { CommandProbe } from './lib/command-probe';
 
@@ -503,10 +502,14 @@ function printSummary(result: BenchResult, file: string | null): void {
     `  event lag ms      ${Object.entries(result.eventLagMs)
       .map(
         ([name, lag]) =>
-          `${name} p50 ${lag.p50} · p99 ${lag.p99} · max ${lag.max}${lag.timeouts ? ` (+${lag.timeouts} > 60 s)` : ''}`,
+          `${name} p50 ${lag.p50} · p99 ${lag.p99} · max ${lag.max}${lag.timeouts ? ` (+${lag.timeouts} > 60 s)` : ''}${
+            lag.unfinished ? ` (+${lag.unfinished} unanswered at the end)` : ''
+          }`,
       )
       .join('; ')}`,
-    `  projection lag ms p50 ${lag.p50} · p99 ${lag.p99} · max ${lag.max}${lag.timeouts ? ` · ${lag.timeouts} probe(s) > 60 s` : ''}; caught up ${
+    `  projection lag ms p50 ${lag.p50} · p99 ${lag.p99} · max ${lag.max}${lag.timeouts ? ` · ${lag.timeouts} probe(s) > 60 s` : ''}${
+      lag.unfinished ? ` · ${lag.unfinished} unanswered at the end` : ''
+    }; caught up ${
       lag.caughtUpAfterStopS === null ? 'never' : `${lag.caughtUpAfterStopS.toFixed(1)} s`
     } after the load stopped`,
     `  pause/resume ms   p50 ${result.commandFoldMs.p50} · p99 ${result.commandFoldMs.p99} · max ${result.commandFoldMs.max} (${result.commandFoldMs.count} folded${
@@ -673,6 +676,7 @@ async function main(): Promise<void> {
     ...apps.map((app) => ({ name: app.name, pids: () => (app.pid ? [app.pid] : []) })),
     {
       name: 'postgres',
+      shared: !own,
       pids: () => {
         if (!own) return pidsByName('postgres');
         const pid = Number(readFileSync(join(own.postgres.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
@@ -690,6 +694,7 @@ async function main(): Promise<void> {
     },
     {
       name: 'nats-server',
+      shared: !own,
       pids: () => (own ? pidsByCommandLine(own.nats.storeDir) : pidsByName('nats-server')),
     },
     { name: 'bench', pids: () => [process.pid] },
@@ -744,12 +749,12 @@ async function main(): Promise<void> {
 
   phase = 'drain';
   const stoppedAt = Date.now();
-  for (const stage of stageProbes) stage.stop();
   commands.stop();
   await load.api.request('DELETE', `/v1/jobs/${load.jobId}`);
   say('load stopped (job archived); draining');
   const drained = await drain(options, pool, probe, stoppedAt);
-  probe.stop();
+  // Probes of the window that the stages answer during the drain still count.
+  for (const lagProbe of [probe, ...stageProbes]) lagProbe.stop();
   await sampler.sample();
   sampler.stop();
 
@@ -758,9 +763,7 @@ async function main(): Promise<void> {
   const appMetrics = await scrapeMetrics();
   const peaks = sampler.peakRss();
   const peakRssBytes: Record<string, number> = {};
-  for (const name of [...APP_NAMES, 'nats-server']) {
-    peakRssBytes[name] = Math.max(peaks[name]?.hwmBytes ?? 0, peaks[name]?.sampledMaxBytes ?? 0);
-  }
+  for (const name of [...APP_NAMES, 'nats-server']) peakRssBytes[name] = peaks[name] ?? 0;
   const crashes = apps
     .filter((app) => app.crashed)
     .map((app) => `${app.name}: ${app.exit?.signal ?? `code ${app.exit?.code}`}`);
@@ -813,13 +816,18 @@ async function main(): Promise<void> {
     apps: apps.map((app) => app.name),
     results,
     eventLagMs: {
-      ...Object.fromEntries(stageProbes.map((stage) => [stage.target.name, stage.report()])),
+      ...Object.fromEntries(
+        stageProbes.map((stage) => [stage.target.name, stage.report(window.fromMs, window.toMs)]),
+      ),
       // occurredAt → seen committed, of the newest events: how long appends take to commit.
-      appendToVisible: { ...percentiles(stageProbes[0].appendDelaysMs), timeouts: 0 },
+      appendToVisible: {
+        ...stageProbes[0].appendDelays(window.fromMs, window.toMs),
+        timeouts: 0,
+        unfinished: 0,
+      },
     },
     projectionLagMs: {
-      ...percentiles(probe.lagsMs),
-      timeouts: probe.timeouts,
+      ...probe.report(window.fromMs, window.toMs),
       caughtUpAfterStopS: drained.caughtUpAfterStopS,
     },
     commandFoldMs: commands.report(window.fromMs, window.toMs),

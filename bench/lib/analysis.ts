@@ -342,17 +342,30 @@ export const relayLag: LagTarget = {
   },
 };
 
+/** One lag sample: when the bench saw the probed event committed, and what it measured. */
+interface LagSample {
+  seenAtMs: number;
+  lagMs: number;
+  /** Seen committed − `occurredAt`: how long the append took to commit. */
+  appendDelayMs: number;
+}
+
+/** The lag samples of a window, the probes of it that gave up, and those still waiting at the end. */
+export type LagReport = Percentiles & { timeouts: number; unfinished: number };
+
 /**
  * Samples how long an event takes to reach a stage (relay, scheduler fold, projector): every
  * second it takes the newest event the stage handles and polls until the stage has it; the
  * sample is the time from when the bench saw the event committed until the stage had it.
  * At most three probes are outstanding; one that waits longer than `giveUpMs` is a timeout.
+ * Samples belong to the instant their event was seen, so a window's report leaves out those of
+ * the warm-up and the drain but keeps a probe of the window that the stage answers after it.
  */
 export class LagProbe {
-  readonly lagsMs: number[] = [];
-  /** Seen committed − `occurredAt` of the probed events: how long appends took to commit. */
-  readonly appendDelaysMs: number[] = [];
-  timeouts = 0;
+  private readonly samples: LagSample[] = [];
+  private readonly timeoutsSeenAtMs: number[] = [];
+  /** Probes still waiting for the stage; those left when it stops are unfinished. */
+  private readonly waiting = new Set<{ seenAtMs: number }>();
   latestMs: number | null = null;
   private outstanding = 0;
   private timer: NodeJS.Timeout | null = null;
@@ -376,8 +389,21 @@ export class LagProbe {
     if (this.timer) clearInterval(this.timer);
   }
 
-  report(): Percentiles & { timeouts: number } {
-    return { ...percentiles(this.lagsMs), timeouts: this.timeouts };
+  /** Probes of events seen in [fromMs, toMs); `unfinished`: still waiting when the probe stopped. */
+  report(fromMs: number, toMs: number): LagReport {
+    const inWindow = (seenAtMs: number) => seenAtMs >= fromMs && seenAtMs < toMs;
+    return {
+      ...percentiles(this.samples.filter((s) => inWindow(s.seenAtMs)).map((s) => s.lagMs)),
+      timeouts: this.timeoutsSeenAtMs.filter(inWindow).length,
+      unfinished: [...this.waiting].filter((probe) => inWindow(probe.seenAtMs)).length,
+    };
+  }
+
+  /** `occurredAt` → seen committed of the events probed in [fromMs, toMs). */
+  appendDelays(fromMs: number, toMs: number): Percentiles {
+    return percentiles(
+      this.samples.filter((s) => s.seenAtMs >= fromMs && s.seenAtMs < toMs).map((s) => s.appendDelayMs),
+    );
   }
 
   private async newest(): Promise<NewestEvent | undefined> {
@@ -392,29 +418,34 @@ export class LagProbe {
 
   private async probe(): Promise<void> {
     this.outstanding += 1;
+    const waiting = { seenAtMs: 0 };
     try {
       const event = await this.newest();
       // Measured from when the event was seen committed: `occurredAt` is the appender's clock
       // before its transaction, which a busy appender can make seconds older than the commit.
-      const seenAt = Date.now();
+      waiting.seenAtMs = Date.now();
       if (!event) return;
-      const deadline = Date.now() + this.giveUpMs;
+      this.waiting.add(waiting);
+      const deadline = waiting.seenAtMs + this.giveUpMs;
       while (!this.stopped) {
         if (await this.target.applied(this.pool, event)) {
-          const lag = Date.now() - seenAt;
-          this.appendDelaysMs.push(Math.max(0, seenAt - event.occurred_at.getTime()));
-          this.lagsMs.push(lag);
-          this.latestMs = lag;
+          const lagMs = Date.now() - waiting.seenAtMs;
+          const appendDelayMs = Math.max(0, waiting.seenAtMs - event.occurred_at.getTime());
+          this.samples.push({ seenAtMs: waiting.seenAtMs, lagMs, appendDelayMs });
+          this.latestMs = lagMs;
+          this.waiting.delete(waiting);
           return;
         }
         if (Date.now() > deadline) {
-          this.timeouts += 1;
+          this.timeoutsSeenAtMs.push(waiting.seenAtMs);
+          this.waiting.delete(waiting);
           return;
         }
         await new Promise((resolve) => setTimeout(resolve, this.pollMs));
       }
     } catch {
       // a failed probe is no sample; the next one tries again
+      this.waiting.delete(waiting);
     } finally {
       this.outstanding -= 1;
     }

@@ -106,6 +106,11 @@ export function machineInfo(): MachineInfo {
 export interface ProcessGroup {
   name: string;
   pids: () => number[] | Promise<number[]>;
+  /**
+   * Running before the bench and serving others too (the machine's shared servers): their
+   * VmHWM is the peak of their whole life, so only the RSS sampled during the bench counts.
+   */
+  shared?: boolean;
 }
 
 export interface Sample {
@@ -222,13 +227,16 @@ export class ProcessSampler {
     };
   }
 
-  /** Peak RSS per group: the highest sampled RSS, and the kernel's VmHWM where it is higher. */
-  peakRss(): Record<string, { sampledMaxBytes: number; hwmBytes: number }> {
-    const result: Record<string, { sampledMaxBytes: number; hwmBytes: number }> = {};
+  /**
+   * Peak RSS per group, bytes: the highest sampled RSS, and the kernel's VmHWM where it is
+   * higher, except for a shared group, whose VmHWM may come from long before the bench.
+   */
+  peakRss(): Record<string, number> {
+    const result: Record<string, number> = {};
     for (const group of this.groups) {
       const sampledMaxBytes = Math.max(0, ...this.samples.map((sample) => sample.rss[group.name] ?? 0));
       const hwmBytes = [...(this.peakHwm.get(group.name)?.values() ?? [])].reduce((sum, v) => sum + v, 0);
-      result[group.name] = { sampledMaxBytes, hwmBytes };
+      result[group.name] = group.shared ? sampledMaxBytes : Math.max(sampledMaxBytes, hwmBytes);
     }
     return result;
   }

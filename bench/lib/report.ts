@@ -1,6 +1,6 @@
 import type { LogProblems } from './apps';
 import type { BenchOptions } from './options';
-import type { RunResults } from './analysis';
+import type { LagReport, RunResults } from './analysis';
 import type { MachineInfo } from './proc';
 import type { PostgresReport, VacuumReport } from './postgres';
 import type { Percentiles } from './stats';
@@ -32,13 +32,13 @@ export interface BenchResult {
   results: RunResults;
   /**
    * Seen committed → relayed to NATS (`relay`), → folded by the scheduler (`scheduler`, run
-   * events), sampled each second; `appendToVisible`: `occurredAt` → seen committed.
+   * events), sampled each second of the window; `appendToVisible`: `occurredAt` → seen committed.
    */
-  eventLagMs: Record<string, Percentiles & { timeouts: number }>;
-  projectionLagMs: Percentiles & { timeouts: number; caughtUpAfterStopS: number | null };
+  eventLagMs: Record<string, LagReport>;
+  projectionLagMs: LagReport & { caughtUpAfterStopS: number | null };
   /** A pause or resume of a probe endpoint, from the API's answer to the scheduler's row (every 5 s of the load). */
   commandFoldMs: Percentiles & { timeouts: number; warmup?: Percentiles };
-  /** Peak RSS of each app (VmHWM), and nats-server; bytes. */
+  /** Peak RSS of each app (VmHWM) and nats-server (its sampled RSS when shared); bytes. */
   peakRssBytes: Record<string, number>;
   /**
    * CPU over the window, % of one core per process group; machine = % of all cores;
@@ -104,7 +104,9 @@ export function resultRow(result: BenchResult, file: string): string {
     String(r.duplicates.total),
     String(r.plans.outcomes.skipped),
     String(r.eventsPerSecond),
-    `${[lag.p50, lag.p99, lag.max].map(num).join(' / ')}${lag.timeouts ? ` (+${lag.timeouts} > 60 s)` : ''}`,
+    `${[lag.p50, lag.p99, lag.max].map(num).join(' / ')}${lag.timeouts ? ` (+${lag.timeouts} > 60 s)` : ''}${
+      lag.unfinished ? ` (+${lag.unfinished} unanswered)` : ''
+    }`,
     ['command-api', 'scheduler', 'dispatcher', 'ai-planner', 'projector', 'nats-server']
       .map((name) => mb(rss[name]))
       .join(' / '),
