@@ -195,34 +195,10 @@ async function main(): Promise<void> {
     },
   ];
   const endpoints: DemoEndpoint[] = [];
-  let minPosition: string | null = job.position;
-  for (const spec of specs) {
-    const created = await api<{ endpointId: string; position: string | null }>(
-      'POST',
-      `/v1/jobs/${job.jobId}/endpoints`,
-      key,
-      spec.body,
-    );
-    minPosition = created.position ?? minPosition;
-    endpoints.push({
-      label: spec.label,
-      id: created.endpointId,
-      seen: new Set(),
-      counts: { success: 0, failed: 0, timeout: 0, running: 0 },
-    });
-  }
-  console.log(`  tenant  ${tenant.tenantId}   job ${job.jobId}`);
-  console.log(
-    `  key     ${key}   (try: curl -H 'x-api-key: ${key}' ${BASE_URL}/v1/endpoints?jobId=${job.jobId})`,
-  );
-  console.log(`\n${bold('Runs, live')} ${paint(90, '(Ctrl+C stops the demo and archives its job)')}\n`);
-
   let stopping = false;
-  let refusalExplained = false;
-  let apiDown = false;
-  let lastRunAt = Date.now();
-  let quietHintShown = false;
-  const stop = async () => {
+  // From the job's creation on, Ctrl+C or a failed setup archives it: its endpoints must not
+  // keep calling a target that is gone.
+  const stop = async (exitCode = 0) => {
     if (stopping) return;
     stopping = true;
     console.log(`\n${bold('Summary')}`);
@@ -237,10 +213,42 @@ async function main(): Promise<void> {
       console.log(`  could not archive job ${job.jobId}: ${(error as Error).message}`);
     }
     await target.close();
-    process.exit(0);
+    process.exit(exitCode);
   };
   process.on('SIGINT', () => void stop());
   process.on('SIGTERM', () => void stop());
+  let minPosition: string | null = job.position;
+  try {
+    for (const spec of specs) {
+      if (stopping) return;
+      const created = await api<{ endpointId: string; position: string | null }>(
+        'POST',
+        `/v1/jobs/${job.jobId}/endpoints`,
+        key,
+        spec.body,
+      );
+      minPosition = created.position ?? minPosition;
+      endpoints.push({
+        label: spec.label,
+        id: created.endpointId,
+        seen: new Set(),
+        counts: { success: 0, failed: 0, timeout: 0, running: 0 },
+      });
+    }
+  } catch (error) {
+    console.error(`could not create the demo endpoints: ${(error as Error).message}`);
+    return stop(1);
+  }
+  console.log(`  tenant  ${tenant.tenantId}   job ${job.jobId}`);
+  console.log(
+    `  key     ${key}   (try: curl -H 'x-api-key: ${key}' ${BASE_URL}/v1/endpoints?jobId=${job.jobId})`,
+  );
+  console.log(`\n${bold('Runs, live')} ${paint(90, '(Ctrl+C stops the demo and archives its job)')}\n`);
+
+  let refusalExplained = false;
+  let apiDown = false;
+  let lastRunAt = Date.now();
+  let quietHintShown = false;
 
   while (!stopping) {
     const fresh: Array<[DemoEndpoint, RunView]> = [];
