@@ -8,6 +8,8 @@ import { PostgresEventStore } from '@cronicorn/event-store';
 import { CoreModule, loadConfig } from '@cronicorn/platform';
 import { request } from '../../../command-api/test/http';
 import { startApi, TestApi } from '../../../command-api/test/harness';
+import { SubscriptionRepository } from '../../../command-api/src/subscriptions/subscription.repository';
+import * as matcher from './webhook-matcher';
 import { verifyWebhookSignature, WEBHOOK_HEADERS } from './webhook-signature';
 import { WebhooksModule } from './webhooks.module';
 
@@ -310,6 +312,87 @@ describe('Outbound webhooks (command-api subscriptions → dispatcher delivery)'
     await waitFor('the consumer to handle the early event', () => handled(early));
     expect(await deliveryRows(early.id)).toBe(0);
     expect(receiver.hits.map((hit) => hit.headers[WEBHOOK_HEADERS.eventId])).not.toContain(early.id);
+  });
+
+  it('should deliver an event that follows a subscription in the log though the consumer met it while the subscription was committing', async () => {
+    const tenant = await api.createTenant('Webhooks late commit');
+    const runId = randomUUID();
+    const streamId = `run-${runId}`;
+    const metadata = { tenantId: tenant.tenantId };
+    const run = {
+      runId,
+      endpointId: randomUUID(),
+      jobId: randomUUID(),
+      trigger: 'schedule' as const,
+      retryOf: null,
+    };
+    const times = { scheduledFor: '2025-03-10T12:00:00.000Z', startedAt: '2025-03-10T12:00:00.010Z' };
+    const started: RunStarted = { type: 'RunStarted', data: { ...run, ...times, lateMs: 10, attempt: 1 } };
+    const finished: RunFinished = {
+      type: 'RunFinished',
+      data: {
+        ...run,
+        ...times,
+        status: 'success',
+        httpStatus: 200,
+        durationMs: 12,
+        attempts: 1,
+        error: null,
+        response: null,
+        retryAfterMs: null,
+        finishedAt: '2025-03-10T12:00:00.022Z',
+      },
+    };
+    const matched = jest.spyOn(matcher, 'queueDeliveries');
+    const repository = api.app.get(SubscriptionRepository);
+    const insert = repository.insert.bind(repository);
+    let written: () => void = () => undefined;
+    let commit: () => void = () => undefined;
+    const subscriptionWritten = new Promise<void>((resolve) => (written = resolve));
+    const committing = new Promise<void>((resolve) => (commit = resolve));
+    const held = jest.spyOn(repository, 'insert').mockImplementationOnce(async (client, row) => {
+      await insert(client, row);
+      written();
+      await committing;
+    });
+    // A writer that took its transaction id before the subscription's and appends after it.
+    const olderWriter = await api.db.pool.connect();
+    try {
+      await olderWriter.query('BEGIN');
+      await olderWriter.query('SELECT pg_current_xact_id()');
+      const subscribing = subscribe(tenant.apiKey, {
+        url: `http://127.0.0.1:${receiver.port}/late-commit`,
+        eventTypes: ['*'],
+      });
+      await subscriptionWritten;
+      // Version 1 commits in a younger transaction than the subscription's: it follows it in
+      // the log. Version 2 comes from the older writer: it precedes the subscription, so it is
+      // published first, and the consumer reads version 1 from the store to fill the gap while
+      // the subscription is still committing.
+      const [first] = (await store.append(streamId, [started], { expectedVersion: 0, metadata })).envelopes;
+      const [second] = (
+        await store.append(streamId, [finished], { expectedVersion: 1, metadata, client: olderWriter })
+      ).envelopes;
+      await olderWriter.query('COMMIT');
+      await waitFor('the consumer to match version 1', () =>
+        matched.mock.calls.some(([envelopes]) => envelopes.some((e) => e.id === first.id)),
+      );
+      commit();
+      const subscription = await subscribing;
+      // The deliveries of an event commit with its version: this is final.
+      await waitFor('the consumer to handle both versions', () => handled(second));
+      const { rows } = await api.db.pool.query<{ event_id: string }>(
+        'SELECT event_id FROM webhook_deliveries WHERE subscription_id = $1',
+        [subscription.id],
+      );
+      expect(rows.map((row) => row.event_id)).toEqual([first.id]);
+    } finally {
+      commit();
+      await olderWriter.query('ROLLBACK').catch(() => undefined);
+      olderWriter.release();
+      held.mockRestore();
+      matched.mockRestore();
+    }
   });
 
   it('should stop delivering once the subscription is deleted', async () => {
