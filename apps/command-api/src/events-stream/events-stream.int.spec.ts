@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { connect, Socket } from 'node:net';
 import type { EventEnvelope, RunFinished } from '@cronicorn/events';
-import { LOG_START, PostgresEventStore } from '@cronicorn/event-store';
+import { EventStore, LOG_START, PostgresEventStore } from '@cronicorn/event-store';
+import { EVENT_STORE } from '@cronicorn/platform';
 import { startApi, TestApi } from '../../test/harness';
 import { request } from '../../test/http';
 import { EVENTS_STREAM_OPTIONS, EventsStreamOptions } from './events-stream.options';
@@ -92,6 +93,32 @@ async function waitFor(
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
+
+/**
+ * Holds the next `headCheckpoint` (where a stream without a position starts) until `release`
+ * is called, after running `meanwhile`: something that happens while the request is between
+ * authentication and its first read.
+ */
+function holdNextStartingPoint(api: TestApi, meanwhile: () => Promise<void> = async () => undefined) {
+  const store = api.app.get<EventStore>(EVENT_STORE);
+  const headCheckpoint = store.headCheckpoint.bind(store);
+  let arrived: () => void = () => undefined;
+  let release: () => void = () => undefined;
+  const reached = new Promise<void>((resolve) => (arrived = resolve));
+  const released = new Promise<void>((resolve) => (release = resolve));
+  const spy = jest.spyOn(store, 'headCheckpoint').mockImplementationOnce(async () => {
+    arrived();
+    await meanwhile();
+    await released;
+    return headCheckpoint();
+  });
+  return { reached, release, restore: () => spy.mockRestore() };
+}
+
+const openConnections = (api: TestApi) =>
+  new Promise<number>((resolve, reject) =>
+    api.app.getHttpServer().getConnections((err, count) => (err ? reject(err) : resolve(count))),
+  );
 
 describe('GET /v1/events/stream (Server-Sent Events)', () => {
   let api: TestApi;
@@ -331,8 +358,109 @@ describe('GET /v1/events/stream (Server-Sent Events)', () => {
     expect(client.status).toBe(400);
   });
 
+  it('should answer 400 naming the field for a filter the stream does not have', async () => {
+    const res = await request<{ fields?: Record<string, string> }>(
+      api.url,
+      'GET',
+      '/v1/events/stream?type=RunFinished',
+      { apiKey: a.apiKey },
+    );
+    expect(res.status).toBe(400);
+    expect(Object.keys(res.body.fields ?? {})).toEqual(['type']);
+  });
+
+  it('should not start a stream for a client that left while it was being opened', async () => {
+    const service = api.app.get(EventsStreamService);
+    const othersOpen = service.openStreams;
+    const connectionsBefore = await openConnections(api);
+    const held = holdNextStartingPoint(api);
+    const serve = service.serve.bind(service);
+    let served: () => void = () => undefined;
+    const handedOver = new Promise<void>((resolve) => (served = resolve));
+    const serveSpy = jest.spyOn(service, 'serve').mockImplementationOnce((...args) => {
+      const serving = serve(...args);
+      served();
+      return serving;
+    });
+    const socket = connect(Number(new URL(api.url).port), '127.0.0.1');
+    socket.on('error', () => undefined);
+    try {
+      socket.write(`GET /v1/events/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nx-api-key: ${a.apiKey}\r\n\r\n`);
+      await held.reached;
+      socket.destroy();
+      await waitFor(
+        'the server to see the client leave',
+        async () => (await openConnections(api)) === connectionsBefore,
+      );
+      held.release();
+      await handedOver;
+      expect(service.openStreams).toBe(othersOpen);
+    } finally {
+      held.release();
+      held.restore();
+      serveSpy.mockRestore();
+      socket.destroy();
+    }
+  });
+
+  it('should not stream with a key revoked while the stream was being opened', async () => {
+    const issued = await request<{ keyId: string; apiKey: string }>(api.url, 'POST', '/v1/api-keys', {
+      apiKey: a.apiKey,
+      body: { name: 'revoked while connecting' },
+    });
+    expect(issued.status).toBe(201);
+    const held = holdNextStartingPoint(api, async () => {
+      const revoked = await request(api.url, 'DELETE', `/v1/api-keys/${issued.body.keyId}`, {
+        apiKey: a.apiKey,
+      });
+      expect(revoked.status).toBeLessThan(300);
+    });
+    try {
+      const opening = open('', issued.body.apiKey);
+      await held.reached;
+      held.release();
+      const client = await opening;
+      expect(client.status).toBe(401);
+    } finally {
+      held.release();
+      held.restore();
+    }
+  });
+
   it('should answer 401 without a tenant key', async () => {
     expect((await open('', 'ck_live_wrong')).status).toBe(401);
     expect((await open('', api.adminKey)).status).toBe(401);
+  });
+});
+
+describe('GET /v1/events/stream while command-api shuts down', () => {
+  it('should not keep a stream that was being opened when shutdown began, so the shutdown ends', async () => {
+    const api = await startApi();
+    const tenant = await api.createTenant('Tail shutdown');
+    const service = api.app.get(EventsStreamService);
+    const held = holdNextStartingPoint(api);
+    const endStreams = service.beforeApplicationShutdown.bind(service);
+    jest.spyOn(service, 'beforeApplicationShutdown').mockImplementationOnce(async () => {
+      await endStreams();
+      held.release();
+    });
+    const answer = fetch(`${api.url}/v1/events/stream`, { headers: { 'x-api-key': tenant.apiKey } }).then(
+      async (res) => ({ status: res.status, body: await res.text() }),
+    );
+    answer.catch(() => undefined);
+    await held.reached;
+
+    const closing = api.close().then(() => 'closed');
+    const stuck = new Promise((resolve) => setTimeout(() => resolve('still closing'), 10_000));
+    try {
+      expect(await Promise.race([closing, stuck])).toBe('closed');
+      // Ended like the streams open before: the client reconnects from where it started.
+      const { status, body } = await answer;
+      expect(status).toBe(200);
+      expect(body).toMatch(/^retry: \d+\n\nid: \d+\n\n: connected\n\n$/);
+    } finally {
+      api.app.getHttpServer().closeAllConnections();
+      await closing;
+    }
   });
 });

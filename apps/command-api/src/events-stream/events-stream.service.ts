@@ -23,6 +23,8 @@ import { sseComment, sseId, sseRetry } from './sse';
 export class EventsStreamService implements BeforeApplicationShutdown {
   private readonly logger = nestMessagingLogger('EventsStream');
   private readonly open = new Map<AbortController, Promise<void>>();
+  /** Set when shutdown began: the HTTP server waits for every open response before it closes. */
+  private stopping = false;
 
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
@@ -40,6 +42,8 @@ export class EventsStreamService implements BeforeApplicationShutdown {
    * `keyId` the stream was opened with is revoked (after sending its `ApiKeyRevoked`).
    */
   async serve(tenantId: string, keyId: string, from: LogCheckpoint, res: Response): Promise<void> {
+    // The client left while the starting point was read: its `close` has been and gone.
+    if (res.destroyed) return;
     const controller = new AbortController();
     const { signal } = controller;
     res.on('close', () => controller.abort());
@@ -82,7 +86,8 @@ export class EventsStreamService implements BeforeApplicationShutdown {
       // The starting point as the client's last event id: an EventSource that reconnects before
       // any event came resumes from here (with `Last-Event-ID`) instead of from the new end.
       await write(sseRetry(this.options.retryMs) + sseId(from.position) + sseComment('connected'));
-      await tail.run();
+      // Opened while shutdown ended the others: ended as they were, the client reconnects.
+      if (!this.stopping) await tail.run();
     })();
     this.open.set(controller, running);
     try {
@@ -99,6 +104,7 @@ export class EventsStreamService implements BeforeApplicationShutdown {
 
   /** Before the HTTP server closes (it waits for open responses): end every stream. */
   async beforeApplicationShutdown(): Promise<void> {
+    this.stopping = true;
     const running = [...this.open.entries()];
     for (const [controller] of running) controller.abort();
     await Promise.allSettled(running.map(([, done]) => done));
