@@ -93,6 +93,36 @@ interface DeliveryLine {
   nextAttemptAt: string | null;
 }
 
+/** A scheduled run's `RunStarted` and `RunFinished` (a success), not appended. */
+function runStartedAndFinished(runId: string): { started: RunStarted; finished: RunFinished } {
+  const run = {
+    runId,
+    endpointId: randomUUID(),
+    jobId: randomUUID(),
+    trigger: 'schedule' as const,
+    retryOf: null,
+  };
+  const times = { scheduledFor: '2025-03-10T12:00:00.000Z', startedAt: '2025-03-10T12:00:00.010Z' };
+  return {
+    started: { type: 'RunStarted', data: { ...run, ...times, lateMs: 10, attempt: 1 } },
+    finished: {
+      type: 'RunFinished',
+      data: {
+        ...run,
+        ...times,
+        status: 'success',
+        httpStatus: 200,
+        durationMs: 12,
+        attempts: 1,
+        error: null,
+        response: null,
+        retryAfterMs: null,
+        finishedAt: '2025-03-10T12:00:00.022Z',
+      },
+    },
+  };
+}
+
 describe('Outbound webhooks (command-api subscriptions → dispatcher delivery)', () => {
   const secretsKey = randomBytes(32).toString('base64url');
   let api: TestApi;
@@ -104,32 +134,8 @@ describe('Outbound webhooks (command-api subscriptions → dispatcher delivery)'
 
   const runEvent = async (tenantId: string, type: 'RunFinished' | 'RunStarted'): Promise<EventEnvelope> => {
     const runId = randomUUID();
-    const common = {
-      runId,
-      endpointId: randomUUID(),
-      jobId: randomUUID(),
-      trigger: 'schedule' as const,
-      retryOf: null,
-    };
-    const times = { scheduledFor: '2025-03-10T12:00:00.000Z', startedAt: '2025-03-10T12:00:00.010Z' };
-    const event: Event =
-      type === 'RunFinished'
-        ? ({
-            type,
-            data: {
-              ...common,
-              ...times,
-              status: 'success',
-              httpStatus: 200,
-              durationMs: 12,
-              attempts: 1,
-              error: null,
-              response: null,
-              retryAfterMs: null,
-              finishedAt: '2025-03-10T12:00:00.022Z',
-            },
-          } satisfies RunFinished)
-        : ({ type, data: { ...common, ...times, lateMs: 10, attempt: 1 } } satisfies RunStarted);
+    const { started, finished } = runStartedAndFinished(runId);
+    const event: Event = type === 'RunFinished' ? finished : started;
     const result = await store.append(`run-${runId}`, [event], {
       expectedVersion: 0,
       metadata: { tenantId },
@@ -319,30 +325,7 @@ describe('Outbound webhooks (command-api subscriptions → dispatcher delivery)'
     const runId = randomUUID();
     const streamId = `run-${runId}`;
     const metadata = { tenantId: tenant.tenantId };
-    const run = {
-      runId,
-      endpointId: randomUUID(),
-      jobId: randomUUID(),
-      trigger: 'schedule' as const,
-      retryOf: null,
-    };
-    const times = { scheduledFor: '2025-03-10T12:00:00.000Z', startedAt: '2025-03-10T12:00:00.010Z' };
-    const started: RunStarted = { type: 'RunStarted', data: { ...run, ...times, lateMs: 10, attempt: 1 } };
-    const finished: RunFinished = {
-      type: 'RunFinished',
-      data: {
-        ...run,
-        ...times,
-        status: 'success',
-        httpStatus: 200,
-        durationMs: 12,
-        attempts: 1,
-        error: null,
-        response: null,
-        retryAfterMs: null,
-        finishedAt: '2025-03-10T12:00:00.022Z',
-      },
-    };
+    const { started, finished } = runStartedAndFinished(runId);
     const matched = jest.spyOn(matcher, 'queueDeliveries');
     const repository = api.app.get(SubscriptionRepository);
     const insert = repository.insert.bind(repository);
