@@ -8,7 +8,7 @@ class ClockedLimiter extends RateLimiter {
 }
 
 const limiter = (rateLimitPerSecond: number, rateLimitBurst: number) =>
-  new ClockedLimiter({ rateLimitPerSecond, rateLimitBurst, minPositionTimeoutMs: 0 });
+  new ClockedLimiter({ rateLimitPerSecond, rateLimitBurst, minPositionTimeoutMs: 0, maxStreamsPerTenant: 1 });
 
 describe('RateLimiter', () => {
   it('should allow the burst, then ask to wait for the next token', () => {

@@ -30,6 +30,7 @@ export const ErrorCodes = {
   unsupportedMediaType: 'UNSUPPORTED_MEDIA_TYPE',
   unauthorized: 'AUTH.UNAUTHORIZED',
   rateLimited: 'RATE_LIMITED',
+  tooManyStreams: 'TOO_MANY_STREAMS',
   unavailable: 'SERVICE_UNAVAILABLE',
   concurrency: 'CONCURRENCY_CONFLICT',
   notFound: 'NOT_FOUND',

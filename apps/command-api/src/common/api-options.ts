@@ -1,3 +1,5 @@
+import { integerFrom } from '@cronicorn/platform';
+
 /** Settings of command-api beyond the shared config (DESIGN §9 names stay in CronicornConfig). */
 export interface ApiOptions {
   /** Sustained requests per second per API key; 0 turns the limit off. */
@@ -6,6 +8,8 @@ export interface ApiOptions {
   rateLimitBurst: number;
   /** Longest wait for `x-min-position` before answering with what the read models have. */
   minPositionTimeoutMs: number;
+  /** `GET /v1/events/stream` connections one tenant may hold open on this replica. */
+  maxStreamsPerTenant: number;
 }
 
 export const API_OPTIONS = Symbol('API_OPTIONS');
@@ -25,5 +29,6 @@ export function loadApiOptions(env: NodeJS.ProcessEnv = process.env): ApiOptions
     rateLimitPerSecond,
     rateLimitBurst: Math.max(1, numberFrom(env, 'API_RATE_LIMIT_BURST', Math.max(1, rateLimitPerSecond * 2))),
     minPositionTimeoutMs: numberFrom(env, 'API_MIN_POSITION_TIMEOUT_MS', 5_000),
+    maxStreamsPerTenant: integerFrom(env, 'API_MAX_STREAMS_PER_TENANT', 10, { min: 1 }),
   };
 }

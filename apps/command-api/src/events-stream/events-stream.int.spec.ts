@@ -26,15 +26,22 @@ class SseClient {
   /** The server ended the response. */
   endedByServer = false;
 
-  private constructor(readonly status: number) {}
+  /** The JSON body of an answer other than 200. */
+  refusal: unknown;
+
+  private constructor(
+    readonly status: number,
+    readonly headers: Headers,
+  ) {}
 
   static async open(url: string, headers: Record<string, string>): Promise<SseClient> {
     const probe = new AbortController();
     const res = await fetch(url, { headers, signal: probe.signal });
-    const client = new SseClient(res.status);
+    const client = new SseClient(res.status, res.headers);
     client.controller.signal.addEventListener('abort', () => probe.abort());
     if (res.status !== 200 || !res.body) {
-      await res.text();
+      const text = await res.text();
+      client.refusal = text ? JSON.parse(text) : null;
       return client;
     }
     expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
@@ -430,6 +437,96 @@ describe('GET /v1/events/stream (Server-Sent Events)', () => {
   it('should answer 401 without a tenant key', async () => {
     expect((await open('', 'ck_live_wrong')).status).toBe(401);
     expect((await open('', api.adminKey)).status).toBe(401);
+  });
+});
+
+describe('GET /v1/events/stream with API_MAX_STREAMS_PER_TENANT=2', () => {
+  let api: TestApi;
+  let service: EventsStreamService;
+  let a: { tenantId: string; apiKey: string };
+  let b: { tenantId: string; apiKey: string };
+  const clients: SseClient[] = [];
+
+  /** Opens a stream and, when it is accepted, waits until the server counts it. */
+  const open = async (apiKey: string) => {
+    const before = service.openStreams;
+    const client = await SseClient.open(`${api.url}/v1/events/stream`, { 'x-api-key': apiKey });
+    clients.push(client);
+    if (client.status === 200) await waitFor('the stream to open', () => service.openStreams === before + 1);
+    return client;
+  };
+
+  const close = async (client: SseClient) => {
+    const before = service.openStreams;
+    await client.close();
+    await waitFor('the server to close the stream', () => service.openStreams === before - 1);
+  };
+
+  beforeAll(async () => {
+    api = await startApi({ env: { API_MAX_STREAMS_PER_TENANT: '2' } });
+    service = api.app.get(EventsStreamService);
+    a = await api.createTenant('Capped A');
+    b = await api.createTenant('Capped B');
+  });
+
+  afterEach(async () => {
+    await Promise.all(clients.splice(0).map((c) => c.close()));
+    await waitFor('every stream to close', () => service.openStreams === 0);
+  });
+
+  afterAll(async () => {
+    await api?.close();
+  });
+
+  it('should answer 429 naming the limit to a tenant at its cap, while another tenant can still open one', async () => {
+    expect((await open(a.apiKey)).status).toBe(200);
+    expect((await open(a.apiKey)).status).toBe(200);
+
+    const refused = await open(a.apiKey);
+    expect(refused.status).toBe(429);
+    expect(refused.refusal).toEqual({
+      error: 'TOO_MANY_STREAMS',
+      message: expect.stringContaining('At most 2 event streams'),
+    });
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(service.openStreams).toBe(2);
+
+    expect((await open(b.apiKey)).status).toBe(200);
+  });
+
+  it('should document the 429 of the stream limit', async () => {
+    const docs = await request<{
+      paths: Record<string, { get: { responses: Record<string, { description: string }> } }>;
+    }>(api.url, 'GET', '/docs-json');
+    expect(docs.body.paths['/v1/events/stream'].get.responses['429'].description).toContain(
+      'TOO_MANY_STREAMS',
+    );
+  });
+
+  it('should let a new stream open once one is closed', async () => {
+    const first = await open(a.apiKey);
+    await open(a.apiKey);
+    await close(first);
+    expect((await open(a.apiKey)).status).toBe(200);
+    expect((await open(a.apiKey)).status).toBe(429);
+  });
+
+  it('should free the slot of a stream ended by its key\u2019s revocation', async () => {
+    const issued = await request<{ keyId: string; apiKey: string }>(api.url, 'POST', '/v1/api-keys', {
+      apiKey: a.apiKey,
+      body: { name: 'revoked while streaming' },
+    });
+    expect(issued.status).toBe(201);
+    const revokedStream = await open(issued.body.apiKey);
+    await open(a.apiKey);
+    expect((await open(a.apiKey)).status).toBe(429);
+
+    const revoked = await request(api.url, 'DELETE', `/v1/api-keys/${issued.body.keyId}`, {
+      apiKey: a.apiKey,
+    });
+    expect(revoked.status).toBeLessThan(300);
+    await waitFor('the server to end the stream', () => revokedStream.endedByServer);
+    expect((await open(a.apiKey)).status).toBe(200);
   });
 });
 

@@ -5,6 +5,8 @@ import type { ApiKeyRevoked } from '@cronicorn/events';
 import { Wakeup } from '@cronicorn/messaging';
 import { EVENT_STORE, NatsRuntime, nestMessagingLogger } from '@cronicorn/platform';
 import type { Response } from 'express';
+import { ApiError, ErrorCodes } from '../common/api-error';
+import { API_OPTIONS, ApiOptions } from '../common/api-options';
 import { EventTail } from './event-tail';
 import { EVENTS_STREAM_OPTIONS, EventsStreamOptions } from './events-stream.options';
 import { sseComment, sseId, sseRetry } from './sse';
@@ -23,6 +25,7 @@ import { sseComment, sseId, sseRetry } from './sse';
 export class EventsStreamService implements BeforeApplicationShutdown {
   private readonly logger = nestMessagingLogger('EventsStream');
   private readonly open = new Map<AbortController, Promise<void>>();
+  private readonly openPerTenant = new Map<string, number>();
   /** Set when shutdown began: the HTTP server waits for every open response before it closes. */
   private stopping = false;
 
@@ -30,6 +33,7 @@ export class EventsStreamService implements BeforeApplicationShutdown {
     @Inject(EVENT_STORE) private readonly store: EventStore,
     private readonly nats: NatsRuntime,
     @Inject(EVENTS_STREAM_OPTIONS) private readonly options: EventsStreamOptions,
+    @Inject(API_OPTIONS) private readonly apiOptions: ApiOptions,
   ) {}
 
   /** Streams open on this replica. */
@@ -40,10 +44,21 @@ export class EventsStreamService implements BeforeApplicationShutdown {
   /**
    * Streams from `from` on `res` until the client disconnects, the app stops or the API key
    * `keyId` the stream was opened with is revoked (after sending its `ApiKeyRevoked`).
+   * Throws a 429 when the tenant already has its most streams open here.
    */
   async serve(tenantId: string, keyId: string, from: LogCheckpoint, res: Response): Promise<void> {
     // The client left while the starting point was read: its `close` has been and gone.
     if (res.destroyed) return;
+    const max = this.apiOptions.maxStreamsPerTenant;
+    if (this.openOf(tenantId) >= max) {
+      throw new ApiError(
+        429,
+        ErrorCodes.tooManyStreams,
+        `At most ${max} event streams may be open at once per tenant; close one before opening another`,
+        undefined,
+        { 'Retry-After': String(Math.ceil(this.options.retryMs / 1000)) },
+      );
+    }
     const controller = new AbortController();
     const { signal } = controller;
     res.on('close', () => controller.abort());
@@ -89,17 +104,26 @@ export class EventsStreamService implements BeforeApplicationShutdown {
       // Opened while shutdown ended the others: ended as they were, the client reconnects.
       if (!this.stopping) await tail.run();
     })();
+    // Counted with no await since the check above, so concurrent opens cannot all pass it.
     this.open.set(controller, running);
+    this.openPerTenant.set(tenantId, this.openOf(tenantId) + 1);
     try {
       await running;
     } finally {
       this.open.delete(controller);
+      const left = this.openOf(tenantId) - 1;
+      if (left > 0) this.openPerTenant.set(tenantId, left);
+      else this.openPerTenant.delete(tenantId);
       (subscription as Subscription | null)?.unsubscribe();
       // A client that stopped reading would never take the end either (and the HTTP server
       // waits for it on shutdown): drop the connection instead.
       if (res.writableNeedDrain) res.destroy();
       else if (!res.writableEnded) res.end();
     }
+  }
+
+  private openOf(tenantId: string): number {
+    return this.openPerTenant.get(tenantId) ?? 0;
   }
 
   /** Before the HTTP server closes (it waits for open responses): end every stream. */

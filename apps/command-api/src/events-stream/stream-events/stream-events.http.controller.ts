@@ -6,6 +6,7 @@ import {
   ApiOperation,
   ApiProduces,
   ApiTags,
+  ApiTooManyRequestsResponse,
 } from '@nestjs/swagger';
 import { EventStore, LOG_START, LogCheckpoint } from '@cronicorn/event-store';
 import { EVENT_STORE } from '@cronicorn/platform';
@@ -41,7 +42,8 @@ export class StreamEventsHttpController {
       'Each event is one SSE message: `id:` its global position, `event:` its type, `data:` the envelope JSON ' +
       '(as on NATS). Events come in commit order, without gaps or repeats; reconnect with `Last-Event-ID` ' +
       '(EventSource does) or `?after=` to resume; the stream opens with an `id:` of its starting point. ' +
-      'A `: heartbeat` comment is sent every 15 s. The stream ends when its API key is revoked.',
+      'A `: heartbeat` comment is sent every 15 s. The stream ends when its API key is revoked. ' +
+      'A tenant may hold at most `API_MAX_STREAMS_PER_TENANT` (default 10) streams open per API replica.',
   })
   @ApiProduces('text/event-stream')
   @ApiHeader({
@@ -60,6 +62,12 @@ export class StreamEventsHttpController {
     },
   })
   @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'The position is not one of an event' })
+  @ApiTooManyRequestsResponse({
+    type: ErrorResponseDto,
+    description:
+      'The tenant already has its most streams open (`TOO_MANY_STREAMS`: close one first) ' +
+      'or the key\u2019s rate limit is exceeded (`RATE_LIMITED`); see Retry-After',
+  })
   async stream(
     @Query() query: StreamEventsQueryDto,
     @Headers(LAST_EVENT_ID) lastEventId: string | undefined,
