@@ -107,13 +107,16 @@ interface Facts {
   baselineMs: number | null;
   /** Never tighten below this (the user's minIntervalMs, at least 1 s). */
   floorMs: number;
-  /** Never loosen beyond this (the user's maxIntervalMs, or `maxStretchFactor` × the baseline). */
+  /**
+   * Never propose beyond this: the user's maxIntervalMs (or `maxStretchFactor` × the baseline,
+   * up to a day), which is where the decider clamps an interval hint. A schedule slower than it
+   * keeps its pace only by clearing hints.
+   */
   ceilingMs: number;
   /** The interval in force: the active interval hint, else the baseline. */
   currentMs: number;
   intervalHint: Extract<ActiveHint, { kind: 'interval' }> | undefined;
   latest: PlannerRun | undefined;
-  previous: PlannerRun | undefined;
 }
 
 function readFacts(ctx: PlannerContext, options: HeuristicOptions): Facts {
@@ -128,7 +131,7 @@ function readFacts(ctx: PlannerContext, options: HeuristicOptions): Facts {
   const floorMs = Math.max(1_000, ctx.bounds.minIntervalMs ?? 0);
   const base = baselineMs ?? floorMs;
   const stretchLimit = ctx.bounds.maxIntervalMs ?? Math.min(base * options.maxStretchFactor, DAY);
-  const ceilingMs = Math.max(floorMs, base, stretchLimit);
+  const ceilingMs = Math.max(floorMs, stretchLimit);
   const intervalHint = ctx.activeHints.find(
     (hint): hint is Extract<ActiveHint, { kind: 'interval' }> =>
       hint.kind === 'interval' && Date.parse(hint.expiresAt) > now,
@@ -143,7 +146,6 @@ function readFacts(ctx: PlannerContext, options: HeuristicOptions): Facts {
     currentMs: intervalHint?.value ?? base,
     intervalHint,
     latest: ctx.recentRuns[0],
-    previous: ctx.recentRuns[1],
   };
 }
 
@@ -210,29 +212,50 @@ const failureStreak: Rule = (facts) => {
   const { ctx, latest, options } = facts;
   if (!latest || latest.status === 'success') return null;
   const baselineMs = facts.baselineMs as number;
-  const retryMs = clamp(baselineMs * options.failureRetryFraction, facts.floorMs, baselineMs);
+  const retryMs = clamp(
+    baselineMs * options.failureRetryFraction,
+    facts.floorMs,
+    Math.min(baselineMs, facts.ceilingMs),
+  );
+  // A retry the hint would not live to see: back off from the schedule instead.
+  const startMs = retryMs > options.reactTtlMinutes * MINUTE ? baselineMs : retryMs;
   const why = `failing (${ctx.health.failureStreak} in a row, last ${describeRun(latest)})`;
   return propose(
     facts,
     'failure_streak',
-    retryMs,
+    startMs,
     options.reactTtlMinutes,
-    `${why}: backing off from ${seconds(retryMs)}`,
+    `${why}: backing off from ${seconds(startMs)}`,
   );
 };
 
-/** The first success after a failure: back to the schedule, and hold its pace for a while. */
+/**
+ * Up again after a failure: back to the schedule, and hold its pace until the target has stayed
+ * up for `recoveryHoldMinutes`. Applies once per recovery: a planner hint proposed since the
+ * first success means it was answered (even when that analysis came a run or two late).
+ */
 const recovery: Rule = (facts) => {
-  const { ctx, latest, previous, options } = facts;
-  if (!latest || latest.status !== 'success' || !previous || previous.status === 'success') return null;
-  const intervalMs = clamp(facts.baselineMs as number, facts.floorMs, facts.ceilingMs);
-  const ttlMinutes = options.recoveryHoldMinutes;
-  const reason = `recovered after a failure: every ${seconds(intervalMs)} for ${ttlMinutes} min`;
+  const { ctx, latest, options, now } = facts;
+  if (!latest || latest.status !== 'success') return null;
+  const failed = ctx.recentRuns.findIndex((run) => run.status !== 'success');
+  if (failed < 1) return null;
+  const upSince = Date.parse(ctx.recentRuns[failed - 1].finishedAt);
+  const ttlMinutes = Math.ceil(options.recoveryHoldMinutes - (now - upSince) / MINUTE);
+  if (ttlMinutes <= 0) return null;
+  if (machineHints(ctx).some((hint) => Date.parse(hint.proposedAt) >= upSince)) return null;
+  const baselineMs = facts.baselineMs as number;
   const clear =
     machineHints(ctx).length > 0 ? [call('clear_hints', { reason: 'recovered after a failure' })] : [];
+  // Holding matters only where `stable` could stretch, and an interval hint can say the pace.
+  const holdMs = Math.max(baselineMs, facts.floorMs);
+  if (holdMs >= stretchCeiling(facts)) {
+    if (clear.length === 0) return null;
+    return { rule: 'recovery', calls: clear, summary: 'recovered after a failure: back to the schedule' };
+  }
+  const reason = `recovered after a failure: every ${seconds(holdMs)} for ${ttlMinutes} min`;
   return {
     rule: 'recovery',
-    calls: [...clear, call('propose_interval', { intervalMs, ttlMinutes, reason })],
+    calls: [...clear, call('propose_interval', { intervalMs: holdMs, ttlMinutes, reason })],
     summary: reason,
   };
 };
@@ -286,7 +309,7 @@ const queue: Rule = (facts) => {
       `backlog ${depth} draining, empty in about ${seconds(etaMs)}`,
     );
   }
-  const target = clamp(facts.baselineMs as number, facts.floorMs, facts.ceilingMs);
+  const target = facts.baselineMs as number;
   const trend = before === null ? 'seen' : before < depth ? `growing from ${before}` : 'not draining';
   return propose(facts, 'queue', target, options.reactTtlMinutes, `backlog ${depth} ${trend}: watching it`);
 };
@@ -338,10 +361,13 @@ const stable: Rule = (facts) => {
   if (!latest || latest.status !== 'success') return null;
   if (successRate1h !== 1 || latency1h.runs < options.minStableRuns) return null;
   const runs = latency1h.runs;
-  // Nothing happening is not a reason to look away for longer than a few periods.
-  const stretchCeilingMs = Math.min(facts.ceilingMs, (facts.baselineMs as number) * options.maxStretchFactor);
-  const target = clamp(facts.currentMs * 2, facts.floorMs, Math.max(facts.floorMs, stretchCeilingMs));
   const why = `no failure in the last hour (${runs} runs)`;
+  const baselineMs = facts.baselineMs as number;
+  const stretchCeilingMs = stretchCeiling(facts);
+  if (stretchCeilingMs <= baselineMs) {
+    return propose(facts, 'stable', baselineMs, options.stretchTtlMinutes, `${why}: cannot stretch`);
+  }
+  const target = clamp(facts.currentMs * 2, facts.floorMs, Math.max(facts.floorMs, stretchCeilingMs));
   if (target <= facts.currentMs) {
     return facts.intervalHint
       ? keepOrRefresh(facts, 'stable', options.stretchTtlMinutes, `${why}: at the ceiling`)
@@ -365,6 +391,11 @@ const RULES: Rule[] = [
 ];
 
 //////////////////////////////////////// Helpers
+
+/** How far `stable` may stretch: a few periods, and never beyond the ceiling. */
+function stretchCeiling(facts: Facts): number {
+  return Math.min(facts.ceilingMs, (facts.baselineMs as number) * facts.options.maxStretchFactor);
+}
 
 /**
  * Proposes `targetMs` unless the interval in force is already within 5% of it; the baseline
