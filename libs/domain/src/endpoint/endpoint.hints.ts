@@ -1,5 +1,6 @@
 import { EndpointConfig, HintKind, HintSource } from '@cronicorn/events';
 import { instant, reasonError } from '../core/validation';
+import { Cadence, periodMs } from '../schedule/cadence';
 import { ENDPOINT_LIMITS } from './endpoint.config';
 
 // The rules every hint passes, whoever proposes it: a user's `POST /v1/endpoints/:id/hints`,
@@ -86,10 +87,12 @@ export function validateHint(config: EndpointConfig, proposal: HintProposal, now
       if ('outcome' in expiry) return expiry;
       const floor = Math.max(ENDPOINT_LIMITS.minIntervalMs, config.minIntervalMs ?? 0);
       // Without a user bound, a machine's interval is held to the pause cap: a week-long
-      // interval would be a pause in all but name.
+      // interval would be a pause in all but name. Neither cap makes the schedule itself run
+      // more often (a daily cron with a 2 h max stays daily), as in the governor.
       const ceiling = Math.max(
         floor,
         config.maxIntervalMs ?? (machine ? aiMaxPauseMs : ENDPOINT_LIMITS.longestIntervalMs),
+        schedulePeriodMs(config, now),
       );
       const value = Math.min(Math.max(Math.round(requested), floor), ceiling);
       return accepted(proposal, value, value === requested ? null : requested, expiry.expiresAt);
@@ -119,6 +122,20 @@ export function validateHint(config: EndpointConfig, proposal: HintProposal, now
     }
     default:
       return reject('HINT.INVALID_VALUE', 'kind', 'must be interval, one_shot or pause');
+  }
+}
+
+/** The length of the schedule's period that starts now; 0 for a one-time run. */
+function schedulePeriodMs({ schedule }: EndpointConfig, now: Date): number {
+  if (schedule.kind === 'once') return 0;
+  const cadence: Cadence =
+    schedule.kind === 'cron'
+      ? { kind: 'cron', cron: schedule.cron, timezone: schedule.timezone }
+      : { kind: 'interval', intervalMs: schedule.intervalMs };
+  try {
+    return periodMs(cadence, now.getTime()) ?? 0;
+  } catch {
+    return 0; // a cron with no time left to fire: the caps alone
   }
 }
 

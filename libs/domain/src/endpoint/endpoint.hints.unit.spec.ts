@@ -16,6 +16,16 @@ const bounded: EndpointConfig = endpointConfigWithDefaults({
   maxIntervalMs: 10 * MIN,
 });
 const unbounded: EndpointConfig = { ...bounded, minIntervalMs: null, maxIntervalMs: null };
+const dailyCron: EndpointConfig = {
+  ...bounded,
+  schedule: { kind: 'cron', cron: '0 9 * * *', timezone: 'UTC' },
+  minIntervalMs: null,
+  maxIntervalMs: 2 * HOUR,
+};
+const weeklyCron: EndpointConfig = {
+  ...unbounded,
+  schedule: { kind: 'cron', cron: '0 9 * * 1', timezone: 'UTC' },
+};
 
 const proposal = (
   kind: HintKind,
@@ -55,6 +65,9 @@ describe('Endpoint hints', () => {
       ['without bounds, from the heuristic, custom limit', unbounded, proposal('interval', 3 * DAY, { source: 'heuristic', aiMaxPauseMs: HOUR }), accepted('interval', HOUR, plus(HOUR), 3 * DAY)],
       ['without bounds, from a user: kept', unbounded, proposal('interval', 3 * DAY, { source: 'api' }), accepted('interval', 3 * DAY, plus(HOUR))],
       ['without bounds, from a user, past the dates: capped at ten years', unbounded, proposal('interval', Number.MAX_SAFE_INTEGER, { source: 'api' }), accepted('interval', 3_650 * DAY, plus(HOUR), Number.MAX_SAFE_INTEGER)],
+      ['a daily cron with a 2 h max, its own period: kept (it stays daily)', dailyCron, proposal('interval', DAY), accepted('interval', DAY, plus(HOUR))],
+      ['a daily cron with a 2 h max, past its period: lowered to it', dailyCron, proposal('interval', 3 * DAY), accepted('interval', DAY, plus(HOUR), 3 * DAY)],
+      ['a weekly cron without bounds, from the AI, its own period: kept', weeklyCron, proposal('interval', 7 * DAY), accepted('interval', 7 * DAY, plus(HOUR))],
       ['zero: rejected', bounded, proposal('interval', 0), rejected('HINT.INVALID_VALUE')],
       ['negative: rejected', bounded, proposal('interval', -5_000), rejected('HINT.INVALID_VALUE')],
       ['not a number: rejected', bounded, proposal('interval', '30000'), rejected('HINT.INVALID_VALUE')],
