@@ -24,7 +24,7 @@ const ROOT = resolve(__dirname, '..');
 const K8S = join(ROOT, 'deploy', 'k8s');
 const APPS = Object.keys(DEFAULT_PORTS) as AppName[];
 
-/** DESIGN §9 plus each app's port variable, and APP, which picks the app in the shared image. */
+/** DESIGN §9 and the settings noted beside it, each app's port variable, and APP, which picks the app in the shared image. */
 const CONFIG_CONTRACT = new Set([
   'DATABASE_URL',
   'NATS_URL',
@@ -39,6 +39,8 @@ const CONFIG_CONTRACT = new Set([
   // DESIGN §5's cap on AI pauses, in the README's configuration table.
   'AI_MAX_PAUSE_MS',
   'LOG_LEVEL',
+  // The dispatcher's exact-address exception to ALLOW_PRIVATE_TARGETS, passed beside it.
+  'ALLOWED_TARGET_ADDRESSES',
   ...APPS.map(portVariable),
   'APP',
 ]);
@@ -200,6 +202,22 @@ describe('docker-compose.yml', () => {
     const cap = services.scheduler.environment?.AI_MAX_PAUSE_MS;
     expect(cap).toMatch(/^\$\{AI_MAX_PAUSE_MS:-86400000\}$/);
     expect(services['ai-planner'].environment?.AI_MAX_PAUSE_MS).toBe(cap);
+  });
+
+  it('passes the dispatcher both halves of its SSRF policy from .env', () => {
+    for (const name of ['ALLOW_PRIVATE_TARGETS', 'ALLOWED_TARGET_ADDRESSES']) {
+      expect(services.dispatcher.environment?.[name]).toMatch(new RegExp(`^\\$\\{${name}:-`));
+    }
+  });
+
+  it('lists in env.example every variable compose takes from .env, and no other', () => {
+    const interpolated = new Set(
+      [...read('docker-compose.yml').matchAll(/\$\{([A-Z0-9_]+)/g)].map((m) => m[1]),
+    );
+    const listed = new Set(
+      [...read('deploy/docker/env.example').matchAll(/^([A-Z0-9_]+)=/gm)].map((m) => m[1]),
+    );
+    expect([...listed].sort()).toEqual([...interpolated].sort());
   });
 
   it('publishes the command-api port and runs every app by default', () => {
@@ -543,6 +561,11 @@ describe('deploy/k8s', () => {
       expect(ref.name).toBe(secret.metadata?.name);
       expect(Object.keys(secret.stringData ?? {})).toContain(ref.key);
     }
+  });
+
+  it('lets the ConfigMap set both halves of the dispatcher SSRF policy', () => {
+    const data = ofKind<IConfigMap>(base, 'ConfigMap')[0].data ?? {};
+    expect(data).toMatchObject({ ALLOW_PRIVATE_TARGETS: 'false', ALLOWED_TARGET_ADDRESSES: '' });
   });
 
   it('lets the dispatcher finish the longest call before it is killed', () => {

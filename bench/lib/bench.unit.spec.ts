@@ -1,5 +1,7 @@
 import { metricValue } from './apps';
-import { OptionsError, parseOptions } from './options';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { OptionsError, parseOptions, usage } from './options';
 import { normaliseStatement } from './postgres';
 import { updatePerformanceDoc } from './report';
 import { compareCalls, NextPlan, percentiles, PlannedRun, planOutcome, quantile } from './stats';
@@ -26,6 +28,13 @@ describe('bench:dispatch options', () => {
 
   it('should return null for --help', () => {
     expect(parseOptions(['--help'], {})).toBeNull();
+  });
+
+  it('should document the environment variable of every option in docs/performance.md', () => {
+    const doc = readFileSync(join(__dirname, '..', '..', 'docs', 'performance.md'), 'utf8');
+    const variables = [...usage().matchAll(/\((BENCH_[A-Z_]+)\)$/gm)].map((m) => m[1]);
+    expect(variables.length).toBeGreaterThan(10);
+    expect(variables.filter((name) => !doc.includes(`\`${name}\``))).toEqual([]);
   });
 });
 
