@@ -1,4 +1,4 @@
-import { integerFrom } from '@cronicorn/platform';
+import { ConfigError, integerFrom } from '@cronicorn/platform';
 
 /** Settings of command-api beyond the shared config (DESIGN §9 names stay in CronicornConfig). */
 export interface ApiOptions {
@@ -14,12 +14,13 @@ export interface ApiOptions {
 
 export const API_OPTIONS = Symbol('API_OPTIONS');
 
+/** A non-negative number (rates may be fractional); unset or blank is `fallback`. */
 function numberFrom(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
+  const raw = env[name]?.trim();
+  if (!raw) return fallback;
   const value = Number(raw);
   if (!Number.isFinite(value) || value < 0)
-    throw new Error(`${name} must be a non-negative number, got "${raw}"`);
+    throw new ConfigError(`${name} must be a non-negative number, got "${env[name]}"`);
   return value;
 }
 
