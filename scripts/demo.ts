@@ -122,6 +122,11 @@ function runLine(endpoint: DemoEndpoint, run: RunView): string {
 }
 
 async function main(): Promise<void> {
+  const port = Number(process.env.DEMO_TARGET_PORT?.trim() || 0);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535)
+    throw new Error(
+      `DEMO_TARGET_PORT must be a port number from 0 to 65535, got "${process.env.DEMO_TARGET_PORT}"`,
+    );
   if (!(await reachable())) {
     console.error(
       `Cronicorn does not answer at ${BASE_URL} (set CRONICORN_URL if it runs elsewhere).\n` +
@@ -132,7 +137,7 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   const admin = adminKey();
-  const target = await startDemoTarget(Number(process.env.DEMO_TARGET_PORT ?? 0));
+  const target = await startDemoTarget(port);
   console.log(bold('Cronicorn demo'));
   console.log(`  API     ${BASE_URL}`);
   console.log(`  target  ${target.baseUrl}  (/health /echo /slow /flaky)`);
