@@ -106,6 +106,19 @@ function databaseUrlFrom(env: NodeJS.ProcessEnv): string {
   return raw;
 }
 
+/** A prefix of stream names and a subject token: letters, digits, `_` and `-` only. */
+function natsNamespaceFrom(env: NodeJS.ProcessEnv): string {
+  const raw = env.CRONICORN_NATS_NAMESPACE;
+  if (unset(raw)) return '';
+  const namespace = raw.trim();
+  if (!/^[A-Za-z0-9_-]+$/.test(namespace)) {
+    throw new ConfigError(
+      `CRONICORN_NATS_NAMESPACE must be letters, digits, _ or - (a stream name prefix and a subject token), got "${raw}"`,
+    );
+  }
+  return namespace;
+}
+
 function logLevelFrom(env: NodeJS.ProcessEnv): string {
   const raw = env.LOG_LEVEL;
   if (unset(raw)) return 'info';
@@ -126,7 +139,7 @@ export function loadConfig(app: AppName, env: NodeJS.ProcessEnv = process.env): 
     databaseUrl: databaseUrlFrom(env),
     databasePoolSize: Math.max(2, integerFrom(env, 'DATABASE_POOL_SIZE', 10)),
     natsUrl: env.NATS_URL || DEFAULT_NATS_URL,
-    nats: new NatsNames(env.CRONICORN_NATS_NAMESPACE ?? ''),
+    nats: new NatsNames(natsNamespaceFrom(env)),
     adminApiKey: orNull(env.ADMIN_API_KEY),
     allowPrivateTargets: booleanFrom(env, 'ALLOW_PRIVATE_TARGETS'),
     secretsKey: orNull(env.SECRETS_KEY),

@@ -79,6 +79,22 @@ describe('loadConfig', () => {
   });
 });
 
+describe('CRONICORN_NATS_NAMESPACE', () => {
+  it('should prefix the stream names and subjects', () => {
+    const { nats } = loadConfig('scheduler', { CRONICORN_NATS_NAMESPACE: ' staging_2 ' });
+    expect([nats.eventsStream, nats.eventsSubjectPrefix]).toEqual([
+      'STAGING_2_CRONICORN_EVENTS',
+      'staging_2.cronicorn.events',
+    ]);
+  });
+
+  it.each(['a.b', 'prod>', 'two words', '*'])('should refuse %j, naming the variable', (value) => {
+    expect(() => loadConfig('scheduler', { CRONICORN_NATS_NAMESPACE: value })).toThrow(
+      /^CRONICORN_NATS_NAMESPACE must be/,
+    );
+  });
+});
+
 describe('integerFrom', () => {
   it('should take the fallback when unset or blank, and the value within its range', () => {
     expect(integerFrom({}, 'WAIT_MS', 30_000, { min: 300 })).toBe(30_000);
