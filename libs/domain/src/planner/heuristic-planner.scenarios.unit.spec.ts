@@ -41,6 +41,11 @@ const hourlyUnbounded: Endpoint = {
   minIntervalMs: null,
   maxIntervalMs: null,
 };
+const weeklyUnbounded: Endpoint = {
+  schedule: { kind: 'cron', cron: '59 11 * * 1', timezone: 'UTC' },
+  minIntervalMs: null,
+  maxIntervalMs: null,
+};
 
 type Outcome = 'ok' | 'fail' | 'slow';
 
@@ -274,6 +279,27 @@ describe('HeuristicPlanner in realistic scenarios', () => {
       endpoint: everyMinute,
       runs: runs(Array(20).fill('ok'), 4 * MIN, (i) => ({ queue_depth: 1_000 - i * 10 })),
       hints: [intervalHint(4 * MIN)],
+      rule: 'queue',
+      interval: null,
+    },
+    {
+      name: 'a daily cron with a 2 h max follows a target asking for every 12 h',
+      endpoint: dailyCron,
+      runs: runs(Array(5).fill('ok'), DAY, () => ({ suggested_interval_ms: 12 * HOUR })),
+      rule: 'suggested_interval',
+      interval: 12 * HOUR,
+    },
+    {
+      name: 'a weekly cron without bounds whose target asks for every 2 weeks stays weekly',
+      endpoint: weeklyUnbounded,
+      runs: runs(Array(5).fill('ok'), 7 * DAY, () => ({ suggested_interval_ms: 14 * DAY })),
+      rule: 'suggested_interval',
+      interval: null,
+    },
+    {
+      name: 'a slowly draining queue on a daily cron with a 2 h max stays daily',
+      endpoint: dailyCron,
+      runs: runs(Array(5).fill('ok'), DAY, (i) => ({ queue_depth: 1_000 + i * 100 })),
       rule: 'queue',
       interval: null,
     },

@@ -109,8 +109,8 @@ interface Facts {
   floorMs: number;
   /**
    * Never propose beyond this: the user's maxIntervalMs (or `maxStretchFactor` × the baseline,
-   * up to a day), which is where the decider clamps an interval hint. A schedule slower than it
-   * keeps its pace only by clearing hints.
+   * up to a day), or the schedule's own period when that is longer, as the decider clamps an
+   * interval hint: a bound caps stretching, never makes a slow schedule run more often.
    */
   ceilingMs: number;
   /** The interval in force: the active interval hint, else the baseline. */
@@ -131,7 +131,7 @@ function readFacts(ctx: PlannerContext, options: HeuristicOptions): Facts {
   const floorMs = Math.max(1_000, ctx.bounds.minIntervalMs ?? 0);
   const base = baselineMs ?? floorMs;
   const stretchLimit = ctx.bounds.maxIntervalMs ?? Math.min(base * options.maxStretchFactor, DAY);
-  const ceilingMs = Math.max(floorMs, stretchLimit);
+  const ceilingMs = Math.max(floorMs, base, stretchLimit);
   const intervalHint = ctx.activeHints.find(
     (hint): hint is Extract<ActiveHint, { kind: 'interval' }> =>
       hint.kind === 'interval' && Date.parse(hint.expiresAt) > now,
