@@ -9,6 +9,17 @@ describe('projectEvents (a batch in one transaction)', () => {
   let db: TestDatabase;
   let history: History;
 
+  const waitingForALock = async (pid: number): Promise<void> => {
+    for (;;) {
+      const { rows } = await db.pool.query<{ waiting: boolean }>(
+        `SELECT wait_event_type = 'Lock' AS waiting FROM pg_stat_activity WHERE pid = $1`,
+        [pid],
+      );
+      if (rows[0]?.waiting) return;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  };
+
   beforeEach(async () => {
     db = await createTestDatabase();
     history = new History(db.pool);
@@ -62,9 +73,10 @@ describe('projectEvents (a batch in one transaction)', () => {
       await slow.query('BEGIN');
       await fast.query('BEGIN');
       const slowApplied = await projectEventsToReadModels(envelopes, slow);
+      const { rows } = await fast.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
       // The second waits for the first's locks, then finds every stream moved.
       const fastApplied = projectEventsToReadModels(envelopes, fast);
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      await waitingForALock(rows[0].pid);
       await slow.query('COMMIT');
       expect(await fastApplied).toEqual([]);
       await fast.query('COMMIT');

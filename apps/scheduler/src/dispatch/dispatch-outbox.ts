@@ -205,9 +205,9 @@ export class DispatchOutbox {
   }
 
   /**
-   * Runs due for a republish whose `RunStarted` is in the log are marked started, as the fold
-   * will: while it runs behind, they would otherwise be looked up again at every pass. Rows
-   * the fold holds are skipped.
+   * Runs due for a republish whose `RunStarted` is in the log are marked started (the fold
+   * leaves a run that started in time `dispatched` until it finishes): they would otherwise be
+   * looked up in the log again at every pass. Rows the fold holds are skipped.
    */
   private async markStartedByLog(): Promise<void> {
     for (;;) {
@@ -243,8 +243,8 @@ export class DispatchOutbox {
     if (published.length === 0) return;
     try {
       await this.deps.pool.query(
-        // A row the fold holds (marking the run started) is skipped rather than waited for: a
-        // started run is never republished, and waiting could deadlock with the fold's batch.
+        // A row the fold holds (marking the run finished) is skipped rather than waited for: a
+        // finished run is never republished, and waiting could deadlock with the fold's batch.
         `UPDATE scheduler_runs r
             SET published_at = clock_timestamp(), publish_count = publish_count + 1, publish_claimed_until = NULL
            FROM (SELECT run_id FROM scheduler_runs WHERE run_id = ANY($1::uuid[]) FOR UPDATE SKIP LOCKED) mine

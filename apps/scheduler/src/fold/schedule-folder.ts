@@ -82,8 +82,9 @@ export class ScheduleFolder {
 
   /**
    * The consumer's batch handler. The batch's runs are marked finished (and missed ones that
-   * started after all, started) first, a statement each; the `RunStarted` that change nothing (most of them) are found in one read,
-   * and the rows the finishes need in another. Then each other event is folded in order.
+   * started after all, started) first, a statement each; the `RunStarted` that change nothing
+   * (most of them) are found in one read, and the rows the finishes need in another. Then each
+   * other event is folded in order.
    */
   readonly handleBatch = async (envelopes: readonly EventEnvelope[], client: PoolClient): Promise<void> => {
     const runEvents = envelopes.filter(
@@ -233,7 +234,7 @@ export class ScheduleFolder {
   ): Promise<void> {
     const event = eventOf(envelope);
     const now = this.deps.clock.now();
-    // Marked started or finished already, and the usual finish folded, by `handleBatch`.
+    // Marked finished (or, missed, started) already, and the usual finish folded, by `handleBatch`.
     const locked = await lockEndpoint(client, event.data.endpointId);
     let next: EndpointRow | null = locked;
     if (locked && event.type === 'RunStarted') {
