@@ -125,7 +125,7 @@ export class SubscriptionRepository {
     const { rowCount } = await client.query(
       `UPDATE webhook_deliveries
           SET state = 'pending', next_attempt_at = now(), finished_at = NULL,
-              attempts_before_redelivery = attempts
+              attempts_before_redelivery = attempts, redelivered_at = now()
         WHERE subscription_id = $1 AND tenant_id = $2 AND state = 'failed'
           AND ($3::timestamptz IS NULL OR created_at >= $3::timestamptz)`,
       [subscriptionId, tenantId, since],
@@ -168,10 +168,10 @@ export class SubscriptionRepository {
          LIMIT $2)
        UNION ALL
        (SELECT d.delivery_id, d.event_id, d.event_type, 0, 'pending', NULL, NULL,
-               d.created_at, d.next_attempt_at
+               COALESCE(d.redelivered_at, d.created_at) AS at, d.next_attempt_at
           FROM webhook_deliveries d
-         WHERE d.subscription_id = $1 AND d.state = 'pending' AND d.attempts = 0
-         ORDER BY d.created_at DESC, d.delivery_id DESC
+         WHERE d.subscription_id = $1 AND d.state = 'pending' AND d.attempts = d.attempts_before_redelivery
+         ORDER BY at DESC, d.delivery_id DESC
          LIMIT $2)
        ORDER BY at DESC, delivery_id DESC, attempt DESC
        LIMIT $2`,

@@ -268,6 +268,13 @@ describe('Webhook subscriptions API', () => {
         due: true,
       });
       expect((await deliveryRow(old)).state).toBe('failed');
+      const log = await call<{
+        deliveries: { deliveryId: string; outcome: string; nextAttemptAt: string | null }[];
+      }>('GET', `/v1/subscriptions/${id}/deliveries`, a.apiKey);
+      expect(log.body.deliveries.find((d) => d.deliveryId === recent)).toMatchObject({
+        outcome: 'pending',
+        nextAttemptAt: expect.any(String),
+      });
       const list = await call<{ subscriptions: SubscriptionView[] }>('GET', '/v1/subscriptions', a.apiKey);
       expect(list.body.subscriptions.find((s) => s.id === id)).toMatchObject({
         consecutiveFailures: 0,
