@@ -98,7 +98,7 @@ export async function rebuildReadModels(options: RebuildOptions): Promise<Rebuil
           ).catch((error: unknown) => {
             const positions = `${page.events[0].position}..${page.events[page.events.length - 1].position}`;
             throw new Error(
-              `could not apply the events at positions ${positions} (${done} applied before them): ` +
+              `could not apply the events at positions ${positions} (after ${done} events): ` +
                 `${error instanceof Error ? error.message : String(error)}. A running projector completes ` +
                 'the read models from the log; or fix the cause and run the rebuild again',
               { cause: error },

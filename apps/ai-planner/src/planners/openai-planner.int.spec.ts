@@ -18,13 +18,13 @@ describe('OpenAIPlanner against an OpenAI-compatible server on loopback', () => 
     await fake?.close();
   });
 
-  it('should keep the API key out of the failure a server echoing it causes (tenants see that message)', async () => {
+  const failureOf = async (apiKey: string, serverMessage: string): Promise<string> => {
     fake.script(context.endpointId, {
       status: 401,
-      body: { error: { message: `Incorrect API key provided: ${API_KEY}.`, type: 'invalid_request_error' } },
+      body: { error: { message: serverMessage, type: 'invalid_request_error' } },
     });
     const planner = new OpenAIPlanner({
-      apiKey: API_KEY,
+      apiKey,
       baseURL: fake.baseURL,
       model: 'test-model',
       aiMaxPauseMs: 3_600_000,
@@ -33,13 +33,21 @@ describe('OpenAIPlanner against an OpenAI-compatible server on loopback', () => 
       maxSteps: 2,
       maxRetries: 0,
     });
-
     const failure = await planner.plan(context).then(
       () => null,
       (error: unknown) => error,
     );
-
     expect(failure).toBeInstanceOf(PlannerFailure);
-    expect((failure as PlannerFailure).message).toBe('HTTP 401: 401 Incorrect API key provided: [REDACTED].');
+    return (failure as PlannerFailure).message;
+  };
+
+  it('should keep the API key out of the failure a server echoing it causes (tenants see that message)', async () => {
+    expect(await failureOf(API_KEY, `Incorrect API key provided: ${API_KEY}.`)).toBe(
+      'HTTP 401: 401 Incorrect API key provided: [REDACTED].',
+    );
+  });
+
+  it('should leave the message whole for a placeholder key a local server ignores', async () => {
+    expect(await failureOf('x', 'Unexpected token x')).toBe('HTTP 401: 401 Unexpected token x');
   });
 });

@@ -40,6 +40,8 @@ export interface OpenAIPlannerOptions {
   promptLimits?: PromptLimits;
 }
 
+const MIN_REDACTED_KEY_LENGTH = 8;
+
 export const OPENAI_TOOLS: ChatCompletionTool[] = PLANNER_TOOL_DEFINITIONS.map((tool) => ({
   type: 'function',
   function: { name: tool.name, description: tool.description, parameters: tool.parameters },
@@ -66,6 +68,16 @@ export class OpenAIPlanner implements InteractivePlanner {
 
   get model(): string {
     return this.options.model;
+  }
+
+  /**
+   * The message reaches tenants (AIAnalysisFailed): a server that echoes the key must not pass
+   * it on. A placeholder key a local server ignores (`x`) is left alone: it is no secret, and
+   * replacing it would garble the message.
+   */
+  private withoutKey(message: string): string {
+    const { apiKey } = this.options;
+    return apiKey.length >= MIN_REDACTED_KEY_LENGTH ? message.replaceAll(apiKey, '[REDACTED]') : message;
   }
 
   async plan(context: PlannerContext, applier?: ToolCallApplier): Promise<PlannerDecision> {
@@ -100,8 +112,7 @@ export class OpenAIPlanner implements InteractivePlanner {
         );
       } catch (error) {
         const [reason, message] = classify(error, requestTimer, deadline);
-        // The message reaches tenants (AIAnalysisFailed); a server that echoes the key must not pass it on.
-        return fail(reason, message.replaceAll(this.options.apiKey, '[REDACTED]'), error);
+        return fail(reason, this.withoutKey(message), error);
       }
       tokensIn += nonNegative(completion?.usage?.prompt_tokens);
       tokensOut += nonNegative(completion?.usage?.completion_tokens);
