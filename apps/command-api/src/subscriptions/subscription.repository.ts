@@ -107,8 +107,8 @@ export class SubscriptionRepository {
 
   /**
    * Puts the subscription's failed deliveries queued at or after `since` back to pending, due
-   * now, each with a new schedule of attempts, and closes its circuit: the tenant says the
-   * receiver is back. Returns how many. Locks the subscription's row before its deliveries',
+   * now, each with a new schedule of attempts, makes those waiting for a retry due now, and
+   * closes its circuit: the tenant says the receiver is back. Returns how many failed ones. Locks the subscription's row before its deliveries',
    * in the order the delivery loop and a deletion lock them.
    */
   async redeliverFailed(
@@ -127,6 +127,14 @@ export class SubscriptionRepository {
           SET state = 'pending', next_attempt_at = now(), finished_at = NULL,
               attempts_before_redelivery = attempts, redelivered_at = now()
         WHERE subscription_id = $1 AND tenant_id = $2 AND state = 'failed'
+          AND ($3::timestamptz IS NULL OR created_at >= $3::timestamptz)`,
+      [subscriptionId, tenantId, since],
+    );
+    // Those waiting between attempts (not in a call) are due now too, without a new schedule.
+    await client.query(
+      `UPDATE webhook_deliveries SET next_attempt_at = now()
+        WHERE subscription_id = $1 AND tenant_id = $2 AND state = 'pending'
+          AND lease_owner IS NULL AND next_attempt_at > now()
           AND ($3::timestamptz IS NULL OR created_at >= $3::timestamptz)`,
       [subscriptionId, tenantId, since],
     );

@@ -297,6 +297,37 @@ describe('Webhook subscriptions API', () => {
       expect((await deliveryRow(old)).state).toBe('pending');
     });
 
+    it('should make the deliveries waiting for a retry due now, leaving one in a call alone', async () => {
+      const created = await call('POST', '/v1/subscriptions', a.apiKey, {
+        url: 'https://hooks.example.com/retrying',
+        eventTypes: ['RunFinished'],
+      });
+      const id = created.body.id as string;
+      const waiting = async (leaseOwner: string | null) => {
+        const { rows } = await api.db.pool.query<{ delivery_id: string }>(
+          `INSERT INTO webhook_deliveries
+             (subscription_id, tenant_id, event_id, event_type, event_position, body, attempts,
+              next_attempt_at, lease_owner, lease_until)
+           VALUES ($1, $2, $3, 'RunFinished', 1, '{}', 3, now() + interval '2 hours', $4,
+                   CASE WHEN $4::text IS NULL THEN NULL ELSE now() + interval '2 hours' END)
+           RETURNING delivery_id`,
+          [id, a.tenantId, randomUUID(), leaseOwner],
+        );
+        return rows[0].delivery_id;
+      };
+      const betweenAttempts = await waiting(null);
+      const inACall = await waiting('dispatcher-1');
+
+      expect((await call('POST', `/v1/subscriptions/${id}/redeliver`, a.apiKey, {})).status).toBe(202);
+
+      expect(await deliveryRow(betweenAttempts)).toEqual({
+        state: 'pending',
+        attempts_before_redelivery: 0,
+        due: true,
+      });
+      expect((await deliveryRow(inACall)).due).toBe(false);
+    });
+
     it('should refuse a bad instant by name, another tenant\u2019s subscription, and a deleted one', async () => {
       const created = await call('POST', '/v1/subscriptions', a.apiKey, {
         url: 'https://hooks.example.com/refusals',
