@@ -442,6 +442,8 @@ describe('AI planner whose LLM answers with usage but nothing usable', () => {
       tokensIn: 600,
       tokensOut: 0,
     });
+    // Reported once the analysis committed, which is when the test may already see it.
+    await waitFor(() => world.metrics.tokens.in > 0, 'the tokens to be reported');
     expect(world.metrics.tokens).toEqual({ in: 600, out: 0 });
 
     await world.finishRun(second, jobId, 'success');
