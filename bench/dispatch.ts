@@ -43,7 +43,7 @@ import { CommandProbe } from './lib/command-probe';
 const DIST_ROOT = resolve(__dirname, '..');
 /** Environment the apps read for tuning, passed through and recorded with the result. */
 const TUNING_VARIABLE =
-  /^(DATABASE_POOL_SIZE|DISPATCHER_|SCHEDULER_|PROJECTOR_|AI_|API_RATE|UV_THREADPOOL_SIZE|NODE_OPTIONS)/;
+  /^(DATABASE_POOL_SIZE|DISPATCHER_|SCHEDULER_|PROJECTOR_|WEBHOOK_|AI_|API_|UV_THREADPOOL_SIZE|NODE_OPTIONS)/;
 const PROGRESS_EVERY_MS = 5_000;
 const READY_TIMEOUT_MS = 90_000;
 const STOP_GRACE_MS = 15_000;
