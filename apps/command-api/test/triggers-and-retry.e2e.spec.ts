@@ -124,6 +124,15 @@ async function finishedRun(runId: string): Promise<RunFinished['data']> {
 const NEW_YEAR = '0 0 1 1 *';
 const HOUR = 3_600_000;
 
+describe('A trigger fired with x-min-position 0', () => {
+  it('should not wait: position 0 is before every event', async () => {
+    const tenant = await api.createTenant('Tenant at the log start');
+    const res = await as(tenant)('POST', '/v1/triggers/nobody.listens', {}, { 'x-min-position': '0' });
+    expectStatus(res, 202);
+    expect(res.headers.get('x-read-model-lagging')).toBeNull();
+  });
+});
+
 describe('Named triggers and retries (API, projector, scheduler, dispatcher)', () => {
   const A = () => as(tenantA);
   const B = () => as(tenantB);

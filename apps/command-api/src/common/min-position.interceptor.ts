@@ -13,7 +13,7 @@ import type { Request, Response } from 'express';
 import { from, Observable, switchMap } from 'rxjs';
 import { badInput } from './api-error';
 import { API_OPTIONS, ApiOptions } from './api-options';
-import { isEventPosition, NOT_A_POSITION } from './event-position';
+import { isEventPosition, isLogStart, NOT_A_POSITION } from './event-position';
 import { waitForLogPosition } from './log-catch-up';
 
 export const MIN_POSITION_HEADER = 'x-min-position';
@@ -63,7 +63,7 @@ export class MinPositionInterceptor implements NestInterceptor {
         context.getHandler(),
         context.getClass(),
       ]) ?? 'read-models';
-    if (source === 'inline') return next.handle();
+    if (source === 'inline' || isLogStart(position)) return next.handle();
     const timeoutMs = this.options.minPositionTimeoutMs;
     const wait =
       source === 'event-log'

@@ -15,7 +15,7 @@ import type { TenantAuthContext } from '../../auth/auth-context';
 import { badInput } from '../../common/api-error';
 import { CorrelationId } from '../../common/correlation-id.decorator';
 import { ErrorResponseDto } from '../../common/error-response.dto';
-import { isEventPosition, NOT_A_POSITION } from '../../common/event-position';
+import { isEventPosition, isLogStart, NOT_A_POSITION } from '../../common/event-position';
 import { LAGGING_HEADER, MIN_POSITION_HEADER } from '../../common/min-position.interceptor';
 import { accepted, CommandAnswer } from '../../common/responses';
 import { IdempotencyKeyHeader } from '../../common/swagger';
@@ -71,8 +71,10 @@ export class FireTriggerHttpController {
     if (minPosition !== undefined && !isEventPosition(minPosition)) {
       throw badInput({ [MIN_POSITION_HEADER]: NOT_A_POSITION });
     }
+    // Position 0 is before every event: nothing to wait for.
+    const waitFor = minPosition === undefined || isLogStart(minPosition) ? null : minPosition;
     const result = await this.commandBus.execute(
-      new FireTriggerCommand({ auth, correlationId }, name, body.payload ?? null, minPosition ?? null),
+      new FireTriggerCommand({ auth, correlationId }, name, body.payload ?? null, waitFor),
     );
     const answer = accepted('trigger', result.triggerId, result.position, {
       runs: result.runs,
