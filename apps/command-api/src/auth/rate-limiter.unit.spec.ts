@@ -25,6 +25,14 @@ describe('RateLimiter', () => {
     expect(l.take('k')).toBe(0);
   });
 
+  it('should not spend tokens on rejected requests', () => {
+    const l = limiter(1, 1);
+    l.take('k');
+    for (let i = 0; i < 5; i++) expect(l.take('k')).toBe(1);
+    l.time += 1000;
+    expect(l.take('k')).toBe(0);
+  });
+
   it('should round Retry-After up to whole seconds for slow rates', () => {
     const l = limiter(0.1, 1);
     l.take('k');

@@ -134,6 +134,35 @@ describe('Idempotency-Key', () => {
     });
   });
 
+  describe('When the stored answer is older than 24 h', () => {
+    it('should replay it before then and run the request again after', async () => {
+      const key = randomUUID();
+      const send = () =>
+        request(api.url, 'POST', '/v1/tenants', {
+          apiKey: api.adminKey,
+          body: { name: 'Expiring' },
+          headers: { 'Idempotency-Key': key },
+        });
+      const age = (hours: number) =>
+        api.db.pool.query(`UPDATE idempotency_keys SET created_at = now() - make_interval(hours => $1)`, [
+          hours,
+        ]);
+      const before = await tenantsCreated();
+      const first = await send();
+      await age(23);
+      const replayed = await send();
+      await age(25);
+      const rerun = await send();
+
+      expect(replayed).toMatchObject({ status: 201, body: first.body });
+      expect(replayed.headers.get('idempotency-replayed')).toBe('true');
+      expect(rerun.status).toBe(201);
+      expect(rerun.headers.get('idempotency-replayed')).toBeNull();
+      expect(rerun.body.tenantId).not.toEqual(first.body.tenantId);
+      expect(await tenantsCreated()).toBe(before + 2);
+    });
+  });
+
   describe('When duplicates arrive concurrently', () => {
     it('should create once; the others replay or answer 409 IN_PROGRESS', async () => {
       const key = randomUUID();
