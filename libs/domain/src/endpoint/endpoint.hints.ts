@@ -1,6 +1,6 @@
 import { EndpointConfig, HintKind, HintSource } from '@cronicorn/events';
 import { instant, reasonError } from '../core/validation';
-import { Cadence, periodMs } from '../schedule/cadence';
+import { cadenceOf, periodMs } from '../schedule/cadence';
 import { ENDPOINT_LIMITS } from './endpoint.config';
 
 // The rules every hint passes, whoever proposes it: a user's `POST /v1/endpoints/:id/hints`,
@@ -127,13 +127,8 @@ export function validateHint(config: EndpointConfig, proposal: HintProposal, now
 
 /** The length of the schedule's period that starts now; 0 for a one-time run. */
 function schedulePeriodMs({ schedule }: EndpointConfig, now: Date): number {
-  if (schedule.kind === 'once') return 0;
-  const cadence: Cadence =
-    schedule.kind === 'cron'
-      ? { kind: 'cron', cron: schedule.cron, timezone: schedule.timezone }
-      : { kind: 'interval', intervalMs: schedule.intervalMs };
   try {
-    return periodMs(cadence, now.getTime()) ?? 0;
+    return periodMs(cadenceOf(schedule), now.getTime()) ?? 0;
   } catch {
     return 0; // a cron with no time left to fire: the caps alone
   }

@@ -1,3 +1,4 @@
+import type { EndpointSchedule } from '@cronicorn/events';
 import { cronTimesBetween, nextCronTimes } from './cron';
 
 // How runs repeat, as the governor's steps see it: the endpoint's schedule, or the interval
@@ -9,6 +10,13 @@ export type Cadence =
   | { kind: 'once' };
 
 type Cron = Extract<Cadence, { kind: 'cron' }>;
+
+/** How an endpoint's own schedule repeats. */
+export function cadenceOf(schedule: EndpointSchedule): Cadence {
+  if (schedule.kind === 'cron') return { kind: 'cron', cron: schedule.cron, timezone: schedule.timezone };
+  if (schedule.kind === 'interval') return { kind: 'interval', intervalMs: schedule.intervalMs };
+  return { kind: 'once' };
+}
 
 /** The first cron time strictly after `t`. */
 export function cronAfter(cadence: Cron, t: number): number {
