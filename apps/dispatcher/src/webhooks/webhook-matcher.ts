@@ -10,12 +10,9 @@ import type { PoolClient } from 'pg';
  * A subscription gets the events after its own WebhookSubscriptionCreated in the log's commit
  * order (transaction id, position), never the history before it, even when this consumer
  * is new or far behind. The subscription row commits with its event, so it is there in time
- * once every transaction older than the events has finished. NATS brings an event only then
- * (the relay reads below the oldest open transaction), but the consumer reads the earlier
- * versions of a stream from the store to fill a gap, and a stream's earlier version can be
- * in a younger transaction than its next: such a batch is refused until the older
- * transactions end (the consumer retries it), or a subscription still committing would miss
- * an event that follows it.
+ * once every transaction older than the events has finished: the consumer hands events over
+ * only then (`settledOnly`), or a subscription still committing would miss an event that
+ * follows it.
  *
  * Returns the ids of the events that queued a delivery.
  */
@@ -24,19 +21,13 @@ export async function queueDeliveries(
   client: PoolClient,
 ): Promise<Set<string>> {
   // Most events belong to tenants without a subscription: they are not sent a second time.
-  // One statement, one snapshot: the subscriptions read are those of every finished transaction.
-  const subscribed = await client.query<{ tenants: string[]; settled: boolean }>({
+  const subscribed = await client.query<{ tenant_id: string }>({
     name: 'webhooks.subscribed-tenants',
-    text: `SELECT ARRAY(SELECT DISTINCT tenant_id FROM webhook_subscriptions
-                        WHERE tenant_id = ANY($1::text[]) AND deleted_at IS NULL) AS tenants,
-                  NOT EXISTS (SELECT 1 FROM events
-                               WHERE position = ANY($2::bigint[])
-                                 AND transaction_id >= pg_snapshot_xmin(pg_current_snapshot())) AS settled`,
-    values: [[...new Set(envelopes.map((e) => e.tenantId))], envelopes.map((e) => e.position)],
+    text: `SELECT DISTINCT tenant_id FROM webhook_subscriptions
+            WHERE tenant_id = ANY($1::text[]) AND deleted_at IS NULL`,
+    values: [[...new Set(envelopes.map((e) => e.tenantId))]],
   });
-  if (!subscribed.rows[0].settled)
-    throw new Error('an event read from the store follows a transaction still open: matched once it ends');
-  const tenants = new Set(subscribed.rows[0].tenants);
+  const tenants = new Set(subscribed.rows.map((row) => row.tenant_id));
   const wanted = envelopes.filter((e) => tenants.has(e.tenantId));
   if (wanted.length === 0) return new Set();
   const { rows } = await client.query<{ event_id: string }>({

@@ -140,6 +140,8 @@ export class WebhooksService implements OnApplicationBootstrap, BeforeApplicatio
       sweepIntervalMs: this.settings.sweepIntervalMs,
       // A lost commit loses its version rows too: the gap check and the sweep queue again.
       durableCommit: false,
+      // Subscriptions commit before the events they get: matched only once those have.
+      settledOnly: true,
       batchSize: 200,
       // Deliveries are queued for a loop that retries over hours: a tenth of a second is nothing.
       lingerMs: 100,
