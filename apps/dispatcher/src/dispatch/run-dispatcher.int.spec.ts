@@ -265,6 +265,28 @@ describe('RunDispatcher', () => {
       expect(JSON.parse(target.hitsOf('/echo').at(-1)?.body ?? 'null')).toEqual(template);
     });
 
+    it('should keep a body of JSON text valid when its content-type says JSON, whatever the values hold', async () => {
+      const text = 'say "hi" \\ {{trigger.name}}\n';
+      const item = {
+        ...workItem('/echo', {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json; charset=utf-8' },
+          body: '{"text": "<{{trigger.payload.text}}>", "order": {{trigger.payload.order}}, "gone": {{trigger.payload.missing}}}',
+        }),
+        trigger: 'trigger' as const,
+        templateContext: {
+          trigger: { name: 'chat', payload: { text, order: { id: 7 } } },
+          previousRun: null,
+        },
+      };
+      await dispatcher().dispatch(item, { seq: 117, deliveryCount: 1 });
+      expect(JSON.parse(target.hitsOf('/echo').at(-1)?.body ?? 'null')).toEqual({
+        text: `<${text}>`,
+        order: { id: 7 },
+        gone: null,
+      });
+    });
+
     it('should send unknown paths empty and record them on RunFinished', async () => {
       const item = {
         ...workItem('/echo', {

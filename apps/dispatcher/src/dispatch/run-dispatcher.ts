@@ -192,7 +192,11 @@ export class RunDispatcher {
     // a scheduled run sends its body exactly as configured, braces included.
     let rendered: RenderedTemplate | null;
     try {
-      rendered = item.templateContext ? renderTemplate(item.request.body, item.templateContext) : null;
+      rendered = item.templateContext
+        ? renderTemplate(item.request.body, item.templateContext, {
+            jsonText: declaresJson(item.request.headers, secretHeaders),
+          })
+        : null;
     } catch (error) {
       return failedBeforeCall(error instanceof Error ? error.message : String(error));
     }
@@ -281,6 +285,16 @@ export class RunDispatcher {
       throw error;
     }
   }
+}
+
+/** Whether the request's own `content-type` (a secret header's winning) names JSON. */
+function declaresJson(...sources: Readonly<Record<string, string>>[]): boolean {
+  let contentType = '';
+  for (const source of sources) {
+    for (const [name, value] of Object.entries(source))
+      if (name.toLowerCase() === 'content-type') contentType = value;
+  }
+  return /^\s*application\/(?:[\w.-]+\+)?json\s*(?:;|$)/i.test(contentType);
 }
 
 function failedBeforeCall(error: string): CallResult {

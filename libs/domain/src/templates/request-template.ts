@@ -15,6 +15,15 @@ const FORBIDDEN_KEYS = new Set(['__proto__', 'prototype', 'constructor']);
  */
 export const MAX_INSERTED_CHARS = 1024 * 1024;
 
+export interface RenderOptions {
+  /**
+   * A string template is JSON text (the request says `application/json` or `…+json`): a
+   * placeholder inside one of its string literals inserts the value escaped for it, one
+   * outside inserts the value as JSON, so a value cannot break out of its place.
+   */
+  jsonText?: boolean;
+}
+
 export interface RenderedTemplate {
   value: unknown;
   /** Paths that resolved to nothing; they rendered empty (or null for a whole value). */
@@ -35,10 +44,15 @@ export function resolvePath(context: unknown, path: string): unknown {
 /**
  * Renders every string inside `template` (any JSON value). A string that is exactly one
  * placeholder takes the referenced value with its type (a number stays a number, an object
- * stays an object); a placeholder inside a longer string is interpolated as text. Throws
- * `TEMPLATE.TOO_LARGE` as soon as the placeholders would insert more than `MAX_INSERTED_CHARS`.
+ * stays an object); a placeholder inside a longer string is interpolated as text, or, in a
+ * template of JSON text (`jsonText`), as JSON. Throws `TEMPLATE.TOO_LARGE` as soon as the
+ * placeholders would insert more than `MAX_INSERTED_CHARS`.
  */
-export function renderTemplate(template: unknown, context: Record<string, unknown>): RenderedTemplate {
+export function renderTemplate(
+  template: unknown,
+  context: Record<string, unknown>,
+  options: RenderOptions = {},
+): RenderedTemplate {
   const unresolved = new Set<string>();
   let inserted = 0;
 
@@ -58,6 +72,11 @@ export function renderTemplate(template: unknown, context: Record<string, unknow
     return value;
   };
 
+  const asText = (value: unknown): string => {
+    if (value === undefined || value === null) return '';
+    return typeof value === 'string' ? value : JSON.stringify(value);
+  };
+
   const renderString = (text: string): unknown => {
     const whole = WHOLE_PLACEHOLDER.exec(text);
     if (whole) {
@@ -66,9 +85,19 @@ export function renderTemplate(template: unknown, context: Record<string, unknow
       return value;
     }
     return text.replace(PLACEHOLDER, (_match, path: string) => {
+      const piece = asText(lookup(path));
+      count(piece.length);
+      return piece;
+    });
+  };
+
+  const renderJsonText = (text: string): string => {
+    const literals = new JsonStringTracker();
+    return text.replace(PLACEHOLDER, (_match, path: string, offset: number) => {
       const value = lookup(path);
-      if (value === undefined || value === null) return '';
-      const piece = typeof value === 'string' ? value : JSON.stringify(value);
+      const piece = literals.insideAt(text, offset)
+        ? JSON.stringify(asText(value)).slice(1, -1)
+        : JSON.stringify(value ?? null);
       count(piece.length);
       return piece;
     });
@@ -83,7 +112,26 @@ export function renderTemplate(template: unknown, context: Record<string, unknow
     return node;
   };
 
-  return { value: render(template), unresolved: [...unresolved] };
+  const value =
+    options.jsonText && typeof template === 'string' && !WHOLE_PLACEHOLDER.test(template)
+      ? renderJsonText(template)
+      : render(template);
+  return { value, unresolved: [...unresolved] };
+}
+
+/** Whether a position of JSON text is inside a string literal, read left to right once. */
+class JsonStringTracker {
+  private scanned = 0;
+  private inside = false;
+
+  insideAt(text: string, offset: number): boolean {
+    for (; this.scanned < offset; this.scanned++) {
+      const char = text[this.scanned];
+      if (this.inside && char === '\\') this.scanned++;
+      else if (char === '"') this.inside = !this.inside;
+    }
+    return this.inside;
+  }
 }
 
 /** True when `template` contains at least one placeholder anywhere. */

@@ -65,6 +65,40 @@ describe('Request template', () => {
     });
   });
 
+  describe('When a string template is JSON text (jsonText)', () => {
+    const hostile = 'a "quote", a \\ backslash, {{trigger.name}} and\na line';
+    const withText = {
+      ...context,
+      trigger: { name: 't', payload: { ...context.trigger.payload, text: hostile } },
+    };
+
+    it('should escape values inside its string literals and write the others as JSON', () => {
+      const template =
+        '{"note": "text: {{trigger.payload.text}}", "id": {{trigger.payload.orderId}}, "customer": {{trigger.payload.customer}}, "quoted": "{{trigger.payload.orderId}}", "escaped \\" {{trigger.payload.tags}}": {{trigger.payload.tags}}}';
+      const rendered = renderTemplate(template, withText, { jsonText: true });
+      expect(JSON.parse(rendered.value as string)).toEqual({
+        note: `text: ${hostile}`,
+        id: 42,
+        customer: { email: 'a@example.com' },
+        quoted: '42',
+        'escaped " ["x","y"]': ['x', 'y'],
+      });
+      expect(rendered.unresolved).toEqual([]);
+    });
+
+    it('should write an unknown path as null outside a string and as nothing inside one', () => {
+      const rendered = renderTemplate('[{{trigger.payload.nope}}, "x{{trigger.payload.nope}}y"]', context, {
+        jsonText: true,
+      });
+      expect(JSON.parse(rendered.value as string)).toEqual([null, 'xy']);
+      expect(rendered.unresolved).toEqual(['trigger.payload.nope']);
+    });
+
+    it('should leave a plain text template as text', () => {
+      expect(renderTemplate('say "{{trigger.name}}"', withText).value).toBe('say "t"');
+    });
+  });
+
   describe('When the placeholders would insert more than 1,048,576 characters', () => {
     const limit = 1024 * 1024;
     const payload = 'x'.repeat(32 * 1024);
