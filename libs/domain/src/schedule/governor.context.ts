@@ -25,6 +25,12 @@ export interface Context {
   lastRunAt: number | null;
   /** The later of `lastRunAt` and `skippedThrough`: no slot up to it is planned again. */
   handledThrough: number | null;
+  /**
+   * The instant interval and one-shot hints are judged at: `at`, or the stored plan's `runAt`
+   * when it is due (late by less than the catch-up grace). A hint that planned a run before it
+   * expires still decides that run when its hand-out comes a little after the expiry.
+   */
+  hintsAt: number;
   /** Catch-up applies (not when planning past a pause: the pause explains the gap). */
   catchUp: boolean;
 }
@@ -69,9 +75,15 @@ export function context(
 ): Context {
   const lastRun = history.lastRun;
   const lastRunAt = lastRun ? latest(instant(lastRun.scheduledFor), instant(lastRun.startedAt)) : null;
+  const pendingRunAt = instant(history.pendingPlan?.runAt);
+  const due =
+    pendingRunAt !== null &&
+    pendingRunAt <= now.getTime() &&
+    pendingRunAt >= now.getTime() - options.catchUpGraceMs;
   return {
     now: now.getTime(),
     at: now.getTime(),
+    hintsAt: due ? pendingRunAt : now.getTime(),
     endpoint,
     history,
     options,
@@ -98,11 +110,14 @@ export function noRun(reason: PlanReason, inputs: Record<string, unknown>): RunP
   return { runAt: null, slot: null, reason, inputs };
 }
 
-/** slot + a deterministic offset, within endAt, never before `at` (an overdue run runs now). */
-export function runAtFor(ctx: Context, slot: number): { runAt: number; offset: number } {
+/**
+ * slot + a deterministic offset, within endAt, never before `from` (`at` by default: an overdue
+ * run runs now).
+ */
+export function runAtFor(ctx: Context, slot: number, from = ctx.at): { runAt: number; offset: number } {
   const offset = jitterOffsetMs(ctx.endpoint.endpointId, new Date(slot), ctx.endpoint.jitterMs);
   const endAt = instant(ctx.endpoint.endAt) ?? Infinity;
-  return { runAt: Math.max(Math.min(slot + offset, endAt, MAX_INSTANT), ctx.at), offset };
+  return { runAt: Math.max(Math.min(slot + offset, endAt, MAX_INSTANT), from), offset };
 }
 
 export function withJitter(ctx: Context, draft: Draft): RunPlan {

@@ -142,5 +142,19 @@ describe('Governor properties, planned again', () => {
         expect(due.runAt && iso(due.runAt.getTime())).toBe(stored.runAt);
       });
     });
+
+    it('should find it due when it is handed out late, by less than the catch-up grace', () => {
+      forAll((c, plan) => {
+        const { pauseAfterFailures } = c.endpoint;
+        if (plan.runAt === null || plan.slot === null || plan.catchUpRuns || plan.runAt.getTime() === c.now)
+          return;
+        if (pauseAfterFailures !== null && c.history.consecutiveFailures >= pauseAfterFailures) return;
+        const stored = { runAt: plan.runAt.toISOString(), slot: plan.slot.toISOString() };
+        const skippedThrough = plan.skipped ? plan.skipped.last.toISOString() : c.history.skippedThrough;
+        const now = plan.runAt.getTime() + new Random(c.seed).int(1, DEFAULT_GOVERNOR_OPTIONS.catchUpGraceMs);
+        const due = planFor({ ...withHistory(c, { pendingPlan: stored, skippedThrough }), now });
+        expect(due.runAt && iso(due.runAt.getTime())).toBe(iso(now));
+      });
+    });
   });
 });

@@ -42,7 +42,7 @@ export function planNextRun(
   if (stopped) return stopped;
   const pause = pauseInForce(ctx);
   if (!pause) return planAt(ctx);
-  const plan = planAt({ ...ctx, at: pause.until, catchUp: false });
+  const plan = planAt({ ...ctx, at: pause.until, hintsAt: pause.until, catchUp: false });
   if (plan.runAt === null) return plan;
   return {
     ...plan,
@@ -147,12 +147,12 @@ function planAt(ctx: Context, expired: ReadonlySet<HintKind> = new Set()): RunPl
     if (endAt !== null && Math.max(draft.slot, ctx.at > ctx.now ? ctx.at : -Infinity) > endAt) {
       return noRun('ended:end_at', { ...draft.inputs, slot: iso(draft.slot), endAt: ctx.endpoint.endAt });
     }
-    const plan = catchUp(ctx, draft) ?? withJitter(ctx, draft);
+    const caughtUp = catchUp(ctx, draft);
     // A catch-up `skip` goes on to a later slot of the hint's cadence: past its expiry, without it.
-    if (draft.hint && plan.runAt !== null && plan.runAt.getTime() >= draft.hint.expiresAt) {
+    if (draft.hint && caughtUp?.runAt && caughtUp.runAt.getTime() >= draft.hint.expiresAt) {
       return planAt(ctx, new Set([...expired, draft.hint.kind]));
     }
-    return plan;
+    return caughtUp ?? withJitter(ctx, draft);
   } catch (error) {
     if (!(error instanceof DomainError)) throw error;
     return noRun('invalid_schedule', { schedule: ctx.endpoint.schedule, error: error.message });
@@ -168,7 +168,8 @@ function draftPlan(ctx: Context, expired: ReadonlySet<HintKind>): Draft {
   const cadence = backoff(ctx, intervalHint(ctx, baseline(ctx), expired.has('interval')));
   const draft = floors(ctx, expired.has('one_shot') ? cadence : oneShot(ctx, cadence));
   const { hint } = draft;
-  if (hint && runAtFor(ctx, draft.slot).runAt >= hint.expiresAt) {
+  // Judged from `hintsAt`: a stored plan that came due before the expiry is still the hint's.
+  if (hint && runAtFor(ctx, draft.slot, ctx.hintsAt).runAt >= hint.expiresAt) {
     return draftPlan(ctx, new Set([...expired, hint.kind]));
   }
   return draft;
@@ -242,7 +243,7 @@ function intervalSlot(ctx: Context, intervalMs: number): number {
  * the hint from, so the baseline decides.
  */
 function intervalHint(ctx: Context, base: Draft, expired: boolean): Draft {
-  const hint = hintInForce(ctx.endpoint.hints, 'interval', ctx.at);
+  const hint = hintInForce(ctx.endpoint.hints, 'interval', ctx.hintsAt);
   const expiresAt = instant(hint?.expiresAt);
   if (!hint || expiresAt === null || !(hint.value > 0)) return base;
   if (base.cadence.kind === 'once' || ctx.handledThrough === null) return base;
@@ -325,7 +326,7 @@ function cronBackoff(
  * an explicit request). A run at or after its instant consumed it.
  */
 function oneShot(ctx: Context, draft: Draft): Draft {
-  const hint = hintInForce(ctx.endpoint.hints, 'one_shot', ctx.at);
+  const hint = hintInForce(ctx.endpoint.hints, 'one_shot', ctx.hintsAt);
   const at = instant(hint?.value);
   const expiresAt = instant(hint?.expiresAt);
   if (!hint || at === null || expiresAt === null || at >= draft.slot) return draft;

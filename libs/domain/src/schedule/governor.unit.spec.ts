@@ -530,6 +530,63 @@ describe('Governor', () => {
     });
   });
 
+  describe("When a hint's run comes due just before the hint expires", () => {
+    // The stored plan is handed out a little after its runAt: by then the hint has expired.
+    const lastRun = ranAt('2025-06-02T12:04:59.990Z');
+    const every5 = hint('interval', 5 * MINUTE, '2025-06-02T12:10:00.000Z');
+    const oneShot = hint('one_shot', '2025-06-02T12:07:00.000Z', '2025-06-02T12:07:01.000Z');
+    const hintRun = '2025-06-02T12:09:59.990Z';
+
+    it.each<[string, GovernorHint, string, string, string | null, string]>([
+      [
+        'interval hint, handed out 20 ms late',
+        every5,
+        hintRun,
+        '2025-06-02T12:10:00.010Z',
+        'now',
+        'hint:interval',
+      ],
+      [
+        'interval hint, handed out 30 s late',
+        every5,
+        hintRun,
+        '2025-06-02T12:10:29.990Z',
+        'now',
+        'hint:interval',
+      ],
+      [
+        'one-shot, handed out 2 s late',
+        oneShot,
+        '2025-06-02T12:07:00.000Z',
+        '2025-06-02T12:07:02.000Z',
+        'now',
+        'hint:one_shot',
+      ],
+      // Missed by more than the grace: catch-up decides, as without the hint.
+      [
+        'interval hint, missed for 10 min',
+        every5,
+        hintRun,
+        '2025-06-02T12:20:00.000Z',
+        'now',
+        'catch_up:once',
+      ],
+    ])('should still hand out the run it planned: %s', (_, h, storedRunAt, now, runAt, reason) => {
+      const ep = endpoint({ hints: [h] });
+      const stored = { ...lastRun, ...pending(storedRunAt) };
+      expect(plan(lastRun.lastRun!.startedAt!, ep, lastRun).runAt?.toISOString()).toBe(storedRunAt);
+      expect(summary(plan(now, ep, stored))).toEqual({ runAt: runAt === 'now' ? now : runAt, reason });
+    });
+
+    it('should plan without the expired hint once its run is handed out', () => {
+      const handedOut = ranAt('2025-06-02T12:10:00.010Z', hintRun);
+      expect(summary(plan('2025-06-02T12:10:00.020Z', endpoint({ hints: [every5] }), handedOut))).toEqual({
+        runAt: '2025-06-02T12:20:00.010Z',
+        reason: 'interval',
+      });
+    });
+  });
+
   describe('When runs fail in a row', () => {
     const now = '2025-06-02T12:00:01.000Z';
     const failing = (consecutiveFailures: number) =>
