@@ -323,9 +323,11 @@ function cronBackoff(
 
 /**
  * An unexpired one-shot wins when it is earlier than the cadence (backoff included: it is
- * an explicit request). A run at or after its instant consumed it.
+ * an explicit request). A run at or after its instant consumed it. A one-time schedule takes
+ * none: it runs once, at its runAt (an earlier run would not end it, so it would run twice).
  */
 function oneShot(ctx: Context, draft: Draft): Draft {
+  if (draft.cadence.kind === 'once') return draft;
   const hint = hintInForce(ctx.endpoint.hints, 'one_shot', ctx.hintsAt);
   const at = instant(hint?.value);
   const expiresAt = instant(hint?.expiresAt);

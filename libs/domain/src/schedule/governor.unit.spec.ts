@@ -344,6 +344,20 @@ describe('Governor', () => {
       });
     });
 
+    it('should take no one-shot or interval hint: it runs once, at its runAt', () => {
+      const ep = endpoint({
+        schedule: once('2025-06-02T15:00:00.000Z'),
+        hints: [
+          hint('one_shot', '2025-06-02T13:00:00.000Z', '2025-06-02T16:00:00.000Z'),
+          hint('interval', 10 * MINUTE, '2025-06-02T16:00:00.000Z'),
+        ],
+      });
+      expect(summary(plan('2025-06-02T12:00:00.000Z', ep))).toEqual({
+        runAt: '2025-06-02T15:00:00.000Z',
+        reason: 'once',
+      });
+    });
+
     it('should fire once only', () => {
       const ep = endpoint({ schedule: once('2025-06-02T10:00:00.000Z') });
       const h = ranAt('2025-06-02T10:00:00.000Z');
