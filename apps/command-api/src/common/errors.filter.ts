@@ -2,7 +2,7 @@ import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@n
 import { DomainError } from '@cronicorn/domain';
 import { ConcurrencyError } from '@cronicorn/event-store';
 import type { NextFunction, Request, Response } from 'express';
-import { ApiError, ErrorBody, ErrorCodes } from './api-error';
+import { ApiError, badInput, ErrorBody, ErrorCodes } from './api-error';
 import { isDependencyUnavailable } from './unavailable';
 
 const DOMAIN_STATUS = { invalid: 400, not_found: 404, conflict: 409 } as const;
@@ -67,6 +67,43 @@ function isJson(text: unknown): boolean {
   }
 }
 
+/** Express's router's message when a path segment is not valid percent-encoding (`%E0%A4%A`). */
+const UNDECODABLE_PARAM = /^Failed to decode param /;
+
+interface RouterLayer {
+  route?: { path?: unknown; methods?: Record<string, boolean> };
+}
+
+const decodes = (segment: string) => {
+  try {
+    decodeURIComponent(segment);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/**
+ * The route parameters of the request's path that do not percent-decode. The router fails
+ * before it knows the route, and its message holds the value only: the request's route is
+ * found again by its segments (`/v1/jobs/:id`), literal ones equal and as many.
+ */
+function undecodableParams(req: Request): string[] {
+  const segments = req.path.split('/');
+  const stack = (req.app as unknown as { router?: { stack?: RouterLayer[] } }).router?.stack ?? [];
+  for (const { route } of stack) {
+    if (typeof route?.path !== 'string' || !route.methods?.[req.method.toLowerCase()]) continue;
+    const template = route.path.split('/');
+    if (template.length !== segments.length) continue;
+    const literalsMatch = template.every((part, i) => part.startsWith(':') || part === segments[i]);
+    const names = template
+      .filter((part, i) => part.startsWith(':') && !decodes(segments[i]))
+      .map((part) => part.slice(1));
+    if (literalsMatch && names.length > 0) return names;
+  }
+  return [];
+}
+
 function httpCode(status: number): string {
   if (status === 404) return ErrorCodes.notFound;
   if (status === 401) return ErrorCodes.unauthorized;
@@ -85,12 +122,20 @@ export class ErrorsFilter implements ExceptionFilter {
   catch(exception: unknown, host: ArgumentsHost): void {
     const res = host.switchToHttp().getResponse<Response>();
     if (res.headersSent) return;
-    const { status, body, headers } = this.render(exception);
+    const { status, body, headers } = this.render(exception, host.switchToHttp().getRequest<Request>());
     for (const [name, value] of Object.entries(headers ?? {})) res.setHeader(name, value);
     res.status(status).json(body);
   }
 
-  render(exception: unknown): Rendered {
+  render(exception: unknown, req?: Request): Rendered {
+    if (req && exception instanceof HttpException && UNDECODABLE_PARAM.test(exception.message)) {
+      const names = undecodableParams(req);
+      if (names.length > 0) {
+        return this.render(
+          badInput(Object.fromEntries(names.map((name) => [name, 'is not valid percent-encoding']))),
+        );
+      }
+    }
     if (exception instanceof ApiError) {
       const body: ErrorBody = { error: exception.code, message: exception.message };
       if (exception.fields) body.fields = exception.fields;

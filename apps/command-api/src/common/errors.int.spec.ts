@@ -302,6 +302,21 @@ describe('Error answers', () => {
       expect(written.rowCount).toBe(0);
     });
 
+    it('should answer 400 naming a path parameter that is not valid percent-encoding', async () => {
+      for (const [method, path, field] of [
+        ['GET', '/v1/jobs/%E0%A4%A', 'id'],
+        ['POST', '/v1/jobs/%/endpoints', 'jobId'],
+      ]) {
+        const res = await request(api.url, method, path, { apiKey });
+        expect({ path, status: res.status }).toEqual({ path, status: 400 });
+        expect(res.body).toEqual({
+          error: 'VALIDATION_FAILED',
+          message: `Invalid input: ${field}`,
+          fields: { [field]: 'is not valid percent-encoding' },
+        });
+      }
+    });
+
     it('should answer 404 in the error shape for an unknown route', async () => {
       const res = await request(api.url, 'GET', '/v1/nothing-here', { apiKey });
       expect(res.status).toBe(404);

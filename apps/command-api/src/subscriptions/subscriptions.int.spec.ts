@@ -100,6 +100,16 @@ describe('Webhook subscriptions API', () => {
       ['an unknown event type', { url: 'https://example.com/', eventTypes: ['RunExploded'] }, 'eventTypes'],
       ['no event types', { url: 'https://example.com/', eventTypes: [] }, 'eventTypes'],
       ['a short secret', { url: 'https://example.com/', eventTypes: ['*'], secret: 'short' }, 'secret'],
+      [
+        'a secret holding a NUL (no receiver signs with what it cannot read)',
+        { url: 'https://example.com/', eventTypes: ['*'], secret: 'sixteen-chars-ok\u0000' },
+        'secret',
+      ],
+      [
+        'a secret holding an unpaired surrogate (not UTF-8)',
+        { url: 'https://example.com/', eventTypes: ['*'], secret: 'sixteen-chars-ok\ud800' },
+        'secret',
+      ],
       ['an unknown field', { url: 'https://example.com/', eventTypes: ['*'], retries: 3 }, 'retries'],
     ])('should answer 400 naming the field for %s', async (_name, body, field) => {
       const res = await call<{ error: string; fields: Record<string, string> }>(

@@ -50,5 +50,7 @@ export class CreateSubscriptionRequestDto {
   @IsString()
   @MinLength(16)
   @MaxLength(256)
+  // Receivers sign the UTF-8 bytes: a lone surrogate has none, a control character rarely survives config files.
+  @IsCleanText({ visible: false })
   secret?: string;
 }
