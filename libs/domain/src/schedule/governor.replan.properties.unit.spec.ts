@@ -1,6 +1,7 @@
 import { DEFAULT_GOVERNOR_OPTIONS, RunPlan } from './governor.types';
 import {
   DAY,
+  GovernorCase,
   HOUR,
   Random,
   duration,
@@ -127,32 +128,32 @@ describe('Governor properties, planned again', () => {
   });
 
   describe('When a stored plan comes due', () => {
+    /** The case with `plan` stored as its pending plan, or null when the plan is not one to store. */
+    const withStored = (c: GovernorCase, plan: RunPlan): { stored: GovernorCase; runAt: number } | null => {
+      const { pauseAfterFailures } = c.endpoint;
+      if (plan.runAt === null || plan.slot === null || plan.catchUpRuns || plan.runAt.getTime() === c.now)
+        return null;
+      if (pauseAfterFailures !== null && c.history.consecutiveFailures >= pauseAfterFailures) return null;
+      const pendingPlan = { runAt: plan.runAt.toISOString(), slot: plan.slot.toISOString() };
+      const skippedThrough = plan.skipped ? plan.skipped.last.toISOString() : c.history.skippedThrough;
+      return { stored: withHistory(c, { pendingPlan, skippedThrough }), runAt: plan.runAt.getTime() };
+    };
+
     it('should find it due again when nothing changed', () => {
       forAll((c, plan) => {
-        const { pauseAfterFailures } = c.endpoint;
-        if (plan.runAt === null || plan.slot === null || plan.catchUpRuns || plan.runAt.getTime() === c.now)
-          return;
-        if (pauseAfterFailures !== null && c.history.consecutiveFailures >= pauseAfterFailures) return;
-        const stored = { runAt: plan.runAt.toISOString(), slot: plan.slot.toISOString() };
-        const skippedThrough = plan.skipped ? plan.skipped.last.toISOString() : c.history.skippedThrough;
-        const due = planFor({
-          ...withHistory(c, { pendingPlan: stored, skippedThrough }),
-          now: plan.runAt.getTime(),
-        });
-        expect(due.runAt && iso(due.runAt.getTime())).toBe(stored.runAt);
+        const case_ = withStored(c, plan);
+        if (!case_) return;
+        const due = planFor({ ...case_.stored, now: case_.runAt });
+        expect(due.runAt && iso(due.runAt.getTime())).toBe(iso(case_.runAt));
       });
     });
 
     it('should find it due when it is handed out late, by less than the catch-up grace', () => {
       forAll((c, plan) => {
-        const { pauseAfterFailures } = c.endpoint;
-        if (plan.runAt === null || plan.slot === null || plan.catchUpRuns || plan.runAt.getTime() === c.now)
-          return;
-        if (pauseAfterFailures !== null && c.history.consecutiveFailures >= pauseAfterFailures) return;
-        const stored = { runAt: plan.runAt.toISOString(), slot: plan.slot.toISOString() };
-        const skippedThrough = plan.skipped ? plan.skipped.last.toISOString() : c.history.skippedThrough;
-        const now = plan.runAt.getTime() + new Random(c.seed).int(1, DEFAULT_GOVERNOR_OPTIONS.catchUpGraceMs);
-        const due = planFor({ ...withHistory(c, { pendingPlan: stored, skippedThrough }), now });
+        const case_ = withStored(c, plan);
+        if (!case_) return;
+        const now = case_.runAt + new Random(c.seed).int(1, DEFAULT_GOVERNOR_OPTIONS.catchUpGraceMs);
+        const due = planFor({ ...case_.stored, now });
         expect(due.runAt && iso(due.runAt.getTime())).toBe(iso(now));
       });
     });
