@@ -176,7 +176,7 @@ describe('dispatcher app (child processes)', () => {
     expect(events.map((event) => event.type)).toEqual(['RunStarted', 'RunFinished']);
     expect(starts(events)[0].data).toMatchObject({ attempt: 1, scheduledFor: item.scheduledFor });
     expect(finishes(events)[0].data).toMatchObject({ status: 'success', httpStatus: 200, attempts: 1 });
-    expect(finishes(events)[0].data.response?.snippet).toContain('"x-run-kind": "e2e"');
+    expect(finishes(events)[0].data.response?.snippet).toContain('"x-run-kind":"e2e"');
     await waitFor('the queue to empty', async () => (await queued()) === 0);
   });
 

@@ -147,7 +147,7 @@ describe('RunDispatcher', () => {
       expect(events.map((event) => event.type)).toEqual(['RunStarted', 'RunFinished']);
       expect(events[0].data).toMatchObject({ attempt: 1, scheduledFor: item.scheduledFor, workItemSeq: 101 });
       expect(events[1].data).toMatchObject({ status: 'success', httpStatus: 200, attempts: 1 });
-      expect(ofType(events, 'RunFinished')[0].data.response?.snippet).toContain('"ok": true');
+      expect(ofType(events, 'RunFinished')[0].data.response?.snippet).toContain('"ok":true');
       expect(events[1].metadata).toMatchObject({
         tenantId: 'tenant1',
         actor: 'dispatcher',

@@ -12,10 +12,10 @@ const MIN_TAIL = 4;
  * in the middle of a secret would still leak its start: such a tail goes too.
  */
 export function redactText(text: string, secrets: readonly string[]): string {
-  let out = text;
   // Longest first, so a secret that contains another is not left half-redacted.
-  for (const secret of [...secrets].sort((a, b) => b.length - a.length)) {
-    if (secret === '') continue;
+  const longestFirst = [...secrets].filter((secret) => secret !== '').sort((a, b) => b.length - a.length);
+  let out = redactEscapedStrings(text, longestFirst);
+  for (const secret of longestFirst) {
     for (const form of echoForms(secret)) {
       out = out.split(form).join(REDACTED);
     }
@@ -27,6 +27,29 @@ export function redactText(text: string, secrets: readonly string[]): string {
     }
   }
   return out;
+}
+
+/** A JSON string literal, complete (a snippet may end inside one). */
+const JSON_STRING = /"(?:[^"\\\n]|\\.)*"/g;
+
+/**
+ * JSON string literals holding a secret under escapes no fixed spelling covers (`\u0041`, a
+ * mix): each literal with an escape is decoded, and written again redacted when it holds one.
+ */
+function redactEscapedStrings(text: string, secrets: readonly string[]): string {
+  if (!text.includes('\\')) return text;
+  return text.replace(JSON_STRING, (literal) => {
+    if (!literal.includes('\\')) return literal;
+    let decoded: string;
+    try {
+      decoded = JSON.parse(literal) as string;
+    } catch {
+      return literal;
+    }
+    let redacted = decoded;
+    for (const secret of secrets) redacted = redacted.split(secret).join(REDACTED);
+    return redacted === decoded ? literal : JSON.stringify(redacted);
+  });
 }
 
 /** The spellings a target's echo may give `secret`: as is, JSON-escaped (also `\/`), URL- or HTML-encoded. */

@@ -23,6 +23,23 @@ describe('Secret redaction', () => {
     expect(redacted).not.toMatch(/a.{1,3}b.{1,3}c/);
   });
 
+  it('should remove a secret a JSON echo spells with unicode escapes, also in a snippet cut short', () => {
+    const secret = 'Bearer abc/def';
+    const escaped = '"Bearer \\u0061bc\\/d\\u0065f"';
+    expect(JSON.parse(escaped)).toBe(secret);
+    for (const echoed of [
+      `{"auth":${escaped},"n":12345678901234567890}`,
+      `{"auth":${escaped},"rest":"cut sh`,
+    ]) {
+      const redacted = redactText(echoed, [secret]);
+      expect(redacted).toContain('"auth":"[redacted]"');
+      expect(redacted).not.toMatch(/u0061bc/);
+    }
+    expect(redactText(`{"n":12345678901234567890,"other":"\\u0041"}`, [secret])).toBe(
+      `{"n":12345678901234567890,"other":"\\u0041"}`,
+    );
+  });
+
   it('should remove the start of a secret cut off at the end of a snippet', () => {
     expect(redactText('token: Bearer abcd', ['Bearer abcdefgh'])).toBe('token: [redacted]');
   });

@@ -155,7 +155,7 @@ describe('HttpExecutor', () => {
         'x-plain': 'visible',
         'content-type': 'application/json',
       });
-      expect(outcome.response?.snippet).toContain('\n  "method": "POST"');
+      expect(outcome.response?.snippet).toContain('"method":"POST"');
       expect(outcome.response?.bytes).toBe(Buffer.byteLength(JSON.stringify(echoed)));
       expect(target.requests[0].url).toBe('/hook?x=1');
     });

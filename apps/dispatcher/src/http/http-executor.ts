@@ -345,23 +345,17 @@ async function readBounded(
 }
 
 /**
- * The body as text, JSON pretty-printed when it parses, cut to `maxBytes` on a UTF-8 boundary.
+ * The body as the target sent it, as text, cut to `maxBytes` on a UTF-8 boundary (JSON is not
+ * re-serialised: that would change large numbers and duplicate keys in the record of the run).
  * NUL becomes U+FFFD like any other undecodable byte: Postgres cannot store it in text or jsonb,
  * and the event carrying the snippet could never be appended.
  */
 export function snippetOf(body: Buffer, maxBytes: number): string {
   // StringDecoder holds back an incomplete trailing character instead of emitting U+FFFD.
-  let text = new StringDecoder('utf8')
+  const text = new StringDecoder('utf8')
     .write(body)
     .replace(/^\uFEFF/, '')
     .replace(/\0/g, '\uFFFD');
-  if (/^\s*[[{]/.test(text)) {
-    try {
-      text = JSON.stringify(JSON.parse(text), null, 2);
-    } catch {
-      // not JSON, or cut short: keep the raw text
-    }
-  }
   const bytes = Buffer.from(text, 'utf8');
   return bytes.length <= maxBytes ? text : new StringDecoder('utf8').write(bytes.subarray(0, maxBytes));
 }
