@@ -454,6 +454,26 @@ describe('AI planner whose LLM answers with usage but nothing usable', () => {
   });
 });
 
+describe('AI planner whose LLM reports no usage', () => {
+  const suite = withBudgetedLlm('500');
+
+  it('should charge an estimate against the budget, so the budget still runs out', async () => {
+    const { fake, world } = suite;
+    const jobId = await world.createJob();
+    const first = await world.createEndpoint(jobId);
+    const second = await world.createEndpoint(jobId);
+    fake.script(first, { content: 'No change.', usage: null });
+    await world.finishRun(first, jobId, 'success');
+    const data = completedData(await world.analysis(first));
+    expect(data.planner).toBe('ai');
+    expect(data.tokensIn).toBeGreaterThan(500);
+
+    await world.finishRun(second, jobId, 'success');
+    expect(completedData(await world.analysis(second)).planner).toBe('heuristic');
+    expect(fake.requestsFor(second)).toHaveLength(0);
+  });
+});
+
 describe('AI planner without an API key', () => {
   let world: PlannerWorld;
 

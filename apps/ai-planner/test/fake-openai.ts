@@ -12,11 +12,14 @@ export type Scripted =
   | {
       toolCalls?: ScriptedCall[];
       content?: string | null;
-      usage?: { prompt: number; completion: number };
+      /** Null: the answer has no `usage` (some OpenAI-compatible servers send none). */
+      usage?: { prompt: number; completion: number } | null;
       /** Answer this late (the model is slow). */
       delayMs?: number;
     }
   | { status: number; body?: unknown }
+  /** An error page that is no JSON (a proxy in front of the server). */
+  | { status: number; html: string }
   | { hang: true }
   | { raw: unknown };
 
@@ -89,6 +92,10 @@ export class FakeOpenAI {
       typeof next === 'function' ? next(request) : (next ?? { content: 'Healthy: no change.' });
 
     if ('hang' in answer) return; // never answers; the client's timeout must end it
+    if ('html' in answer) {
+      res.writeHead(answer.status, { 'content-type': 'text/html' }).end(answer.html);
+      return;
+    }
     if ('status' in answer) {
       res
         .writeHead(answer.status, { 'content-type': 'application/json' })
@@ -109,7 +116,7 @@ export class FakeOpenAI {
         arguments: typeof call.arguments === 'string' ? call.arguments : JSON.stringify(call.arguments),
       },
     }));
-    const usage = answer.usage ?? { prompt: 100, completion: 20 };
+    const usage = answer.usage === undefined ? { prompt: 100, completion: 20 } : answer.usage;
     res.writeHead(200, { 'content-type': 'application/json' }).end(
       JSON.stringify({
         id: `chatcmpl-${id}`,
@@ -127,11 +134,15 @@ export class FakeOpenAI {
             },
           },
         ],
-        usage: {
-          prompt_tokens: usage.prompt,
-          completion_tokens: usage.completion,
-          total_tokens: usage.prompt + usage.completion,
-        },
+        ...(usage
+          ? {
+              usage: {
+                prompt_tokens: usage.prompt,
+                completion_tokens: usage.completion,
+                total_tokens: usage.prompt + usage.completion,
+              },
+            }
+          : {}),
       }),
     );
   }

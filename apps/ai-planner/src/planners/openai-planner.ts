@@ -42,6 +42,18 @@ export interface OpenAIPlannerOptions {
 
 const MIN_REDACTED_KEY_LENGTH = 8;
 
+// What one answer may put into the analysis' event. Events pass through NATS (1 MB a message by
+// default) and the read models: a server that ignores `max_completion_tokens`, or a proxy's
+// error page, must not make an event too large to publish.
+/** Characters of the summary and of a failure's message. */
+export const MAX_MESSAGE_CHARS = 2_000;
+/** Tool calls of one answer applied; the others are refused to the model. */
+export const MAX_TOOL_CALLS_PER_ANSWER = 10;
+/** Characters of one tool call's name and arguments (a valid call needs far fewer). */
+export const MAX_ARGUMENT_CHARS = 4_000;
+/** Tokens one request is charged at most, whatever the server reports (rm_analyses holds an int4). */
+export const MAX_TOKENS_PER_REQUEST = 10_000_000;
+
 export const OPENAI_TOOLS: ChatCompletionTool[] = PLANNER_TOOL_DEFINITIONS.map((tool) => ({
   type: 'function',
   function: { name: tool.name, description: tool.description, parameters: tool.parameters },
@@ -97,6 +109,7 @@ export class OpenAIPlanner implements InteractivePlanner {
     for (let step = 1; step <= this.options.maxSteps; step++) {
       let completion: ChatCompletion;
       const requestTimer = AbortSignal.timeout(this.options.requestTimeoutMs);
+      const promptEstimate = estimateTokens(messages, OPENAI_TOOLS);
       try {
         completion = await this.client.chat.completions.create(
           {
@@ -112,24 +125,33 @@ export class OpenAIPlanner implements InteractivePlanner {
         );
       } catch (error) {
         const [reason, message] = classify(error, requestTimer, deadline);
-        return fail(reason, this.withoutKey(message), error);
+        // Sent but unanswered (or unreadable): the provider may have billed the prompt.
+        if (reason !== 'error') tokensIn += promptEstimate;
+        return fail(reason, cut(this.withoutKey(message), MAX_MESSAGE_CHARS), error);
       }
-      tokensIn += nonNegative(completion?.usage?.prompt_tokens);
-      tokensOut += nonNegative(completion?.usage?.completion_tokens);
       const message = Array.isArray(completion?.choices) ? completion.choices[0]?.message : undefined;
+      // A server that reports no usage is charged an estimate, or the budget would never run out.
+      tokensIn += tokenCount(completion?.usage?.prompt_tokens) ?? promptEstimate;
+      tokensOut += tokenCount(completion?.usage?.completion_tokens) ?? estimateTokens(message ?? '');
       if (!message || typeof message !== 'object') {
         return fail('malformed', 'the response holds no message (not a chat completion)');
       }
       if (typeof message.content === 'string' && message.content.trim() !== '')
-        summary = message.content.trim();
+        summary = cut(message.content.trim(), MAX_MESSAGE_CHARS);
       const calls = Array.isArray(message.tool_calls) ? message.tool_calls : [];
       if (calls.length === 0) break;
 
-      const requests = calls.map(toRequest);
+      const requests = calls.slice(0, MAX_TOOL_CALLS_PER_ANSWER).map(toRequest);
       toolCalls.push(...requests);
-      const outcomes: ToolCallOutcome[] = applier
-        ? await applier.apply(requests)
-        : requests.map(() => ({ accepted: true, reason: 'not applied yet' }));
+      const outcomes: ToolCallOutcome[] = [
+        ...(applier
+          ? await applier.apply(requests)
+          : requests.map(() => ({ accepted: true, reason: 'not applied yet' }))),
+        ...calls.slice(MAX_TOOL_CALLS_PER_ANSWER).map(() => ({
+          accepted: false,
+          reason: `too many tool calls in one answer (at most ${MAX_TOOL_CALLS_PER_ANSWER})`,
+        })),
+      ];
       messages.push({ role: 'assistant', content: message.content ?? null, tool_calls: calls });
       calls.forEach((call, i) =>
         messages.push({
@@ -152,13 +174,26 @@ export class OpenAIPlanner implements InteractivePlanner {
   }
 }
 
+/** A tool call as the decider takes it; an absurdly long name or arguments are cut (and fail to parse). */
 function toRequest(call: ChatCompletionMessageToolCall): ToolCallRequest {
-  if (call.type === 'function') return { name: call.function?.name, arguments: call.function?.arguments };
-  return { name: call.custom?.name ?? call.type, arguments: call.custom?.input };
+  const bounded = (value: unknown) => (typeof value === 'string' ? cut(value, MAX_ARGUMENT_CHARS) : value);
+  if (call.type === 'function')
+    return { name: bounded(call.function?.name) as string, arguments: bounded(call.function?.arguments) };
+  return { name: bounded(call.custom?.name ?? call.type) as string, arguments: bounded(call.custom?.input) };
 }
 
-const nonNegative = (value: unknown) =>
-  typeof value === 'number' && Number.isFinite(value) && value > 0 ? Math.round(value) : 0;
+const cut = (text: string, max: number) => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
+
+/** A token count the server reported, capped; undefined when it reported none. */
+const tokenCount = (value: unknown) =>
+  typeof value === 'number' && value >= 0
+    ? Math.min(Number.isFinite(value) ? Math.round(value) : MAX_TOKENS_PER_REQUEST, MAX_TOKENS_PER_REQUEST)
+    : undefined;
+
+/** Tokens of what is sent or answered, by the common rule of thumb: four characters a token. */
+function estimateTokens(...parts: unknown[]): number {
+  return Math.ceil(parts.reduce<number>((sum, part) => sum + (JSON.stringify(part)?.length ?? 0), 0) / 4);
+}
 
 /**
  * Timeouts (per request or for the whole analysis), unusable answers, everything else. A
