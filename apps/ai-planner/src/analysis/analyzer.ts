@@ -133,7 +133,7 @@ export class Analyzer {
       if (!(error instanceof PlannerFailure)) throw error;
       deps.metrics?.onSkipped?.(error.reason);
       deps.logger.warn(
-        { endpointId: target.endpointId, reason: error.reason, error: error.message },
+        { endpointId: target.endpointId, reason: error.reason, error: error.detail },
         'LLM analysis cycle skipped',
       );
       event = interrupted(target, analysisId, model ?? 'unknown', error, session, deps.clock.now());

@@ -27,9 +27,9 @@ describe('OpenAIPlanner against an OpenAI-compatible server on loopback', () => 
     await fake?.close();
   });
 
-  const failureOf = async (apiKey: string, serverMessage: string): Promise<string> => {
+  const failureOf = async (apiKey: string, serverMessage: string, status = 401): Promise<PlannerFailure> => {
     fake.script(context.endpointId, {
-      status: 401,
+      status,
       body: { error: { message: serverMessage, type: 'invalid_request_error' } },
     });
     const planner = new OpenAIPlanner({
@@ -47,17 +47,27 @@ describe('OpenAIPlanner against an OpenAI-compatible server on loopback', () => 
       (error: unknown) => error,
     );
     expect(failure).toBeInstanceOf(PlannerFailure);
-    return (failure as PlannerFailure).message;
+    return failure as PlannerFailure;
   };
 
-  it('should keep the API key out of the failure a server echoing it causes (tenants see that message)', async () => {
-    expect(await failureOf(API_KEY, `Incorrect API key provided: ${API_KEY}.`)).toBe(
-      'HTTP 401: 401 Incorrect API key provided: [REDACTED].',
+  it("should tell tenants what happened, never the server's text (it names the operator's account)", async () => {
+    const failure = await failureOf(
+      API_KEY,
+      'Rate limit reached for test-model in organization org-operator123 on tokens per min',
+      429,
     );
+    expect(failure.message).toBe('the LLM server answered HTTP 429 (rate limited or out of quota)');
+    expect(failure.detail).toContain('org-operator123');
   });
 
-  it('should leave the message whole for a placeholder key a local server ignores', async () => {
-    expect(await failureOf('x', 'Unexpected token x')).toBe('HTTP 401: 401 Unexpected token x');
+  it("should keep the API key out of the log's copy of a server's text that echoes it", async () => {
+    const failure = await failureOf(API_KEY, `Incorrect API key provided: ${API_KEY}.`);
+    expect(failure.message).toBe('the LLM server answered HTTP 401 (it refused the configured credentials)');
+    expect(failure.detail).toBe('401 Incorrect API key provided: [REDACTED].');
+  });
+
+  it('should leave the text whole for a placeholder key a local server ignores', async () => {
+    expect((await failureOf('x', 'Unexpected token x')).detail).toBe('401 Unexpected token x');
   });
 
   const plannerWith = (options: Partial<OpenAIPlannerOptions> = {}) =>
@@ -132,8 +142,9 @@ describe('OpenAIPlanner against an OpenAI-compatible server on loopback', () => 
 
       const failure = await failing(plannerWith().plan(ctx));
 
-      expect(failure.message.startsWith('HTTP 502: 502 <html>')).toBe(true);
-      expect(failure.message.length).toBeLessThanOrEqual(MAX_MESSAGE_CHARS + 1);
+      expect(failure.message).toBe('the LLM server answered HTTP 502 (the server failed)');
+      expect(failure.detail.startsWith('502 <html>')).toBe(true);
+      expect(failure.detail.length).toBeLessThanOrEqual(MAX_MESSAGE_CHARS);
     });
 
     it('should cut an endless summary', async () => {

@@ -1,4 +1,4 @@
-import OpenAI, { APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
+import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
 import type {
   ChatCompletion,
   ChatCompletionMessageParam,
@@ -102,8 +102,8 @@ export class OpenAIPlanner implements InteractivePlanner {
     let tokensIn = 0;
     let tokensOut = 0;
     let summary = '';
-    const fail = (reason: PlannerFailureReason, message: string, cause?: unknown): never => {
-      throw new PlannerFailure(reason, message, { tokensIn, tokensOut, toolCalls }, { cause });
+    const fail = (reason: PlannerFailureReason, message: string, cause?: unknown, detail?: string): never => {
+      throw new PlannerFailure(reason, message, { tokensIn, tokensOut, toolCalls }, { cause, detail });
     };
 
     for (let step = 1; step <= this.options.maxSteps; step++) {
@@ -124,10 +124,10 @@ export class OpenAIPlanner implements InteractivePlanner {
           { signal: AbortSignal.any([deadline, requestTimer]) },
         );
       } catch (error) {
-        const [reason, message] = classify(error, requestTimer, deadline);
+        const [reason, message, detail] = classify(error, requestTimer, deadline);
         // Sent but unanswered (or unreadable): the provider may have billed the prompt.
         if (reason !== 'error') tokensIn += promptEstimate;
-        return fail(reason, cut(this.withoutKey(message), MAX_MESSAGE_CHARS), error);
+        return fail(reason, message, error, detail && cut(this.withoutKey(detail), MAX_MESSAGE_CHARS));
       }
       const message = Array.isArray(completion?.choices) ? completion.choices[0]?.message : undefined;
       // A server that reports no usage is charged an estimate, or the budget would never run out.
@@ -204,14 +204,25 @@ function classify(
   error: unknown,
   request: AbortSignal,
   deadline: AbortSignal,
-): [PlannerFailureReason, string] {
+): [PlannerFailureReason, string, string?] {
   if (deadline.aborted) return ['timeout', 'the analysis ran out of time'];
   if (request.aborted || error instanceof APIConnectionTimeoutError)
     return ['timeout', 'the LLM request timed out'];
   if (error instanceof APIUserAbortError) return ['error', 'the LLM request was aborted'];
-  if (error instanceof SyntaxError) return ['malformed', `unreadable response: ${error.message}`];
-  if (error instanceof APIError) {
-    return ['error', error.status ? `HTTP ${error.status}: ${error.message}` : error.message];
+  const text = error instanceof Error ? error.message : String(error);
+  if (error instanceof SyntaxError) return ['malformed', 'the LLM server sent an unreadable response', text];
+  if (error instanceof APIConnectionError) return ['error', 'the LLM server could not be reached', text];
+  if (error instanceof APIError && error.status) {
+    return ['error', `the LLM server answered HTTP ${error.status} (${httpMeaning(error.status)})`, text];
   }
-  return ['error', error instanceof Error ? error.message : String(error)];
+  return ['error', 'the LLM request failed', text];
+}
+
+/** What a status from an LLM server means for the operator, in words a tenant may read. */
+function httpMeaning(status: number): string {
+  if (status === 401 || status === 403) return 'it refused the configured credentials';
+  if (status === 404) return 'the configured model or URL was not found';
+  if (status === 429) return 'rate limited or out of quota';
+  if (status >= 500) return 'the server failed';
+  return 'the request was refused';
 }

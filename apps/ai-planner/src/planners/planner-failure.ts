@@ -10,13 +10,21 @@ export type PlannerFailureReason = 'timeout' | 'error' | 'malformed';
 export class PlannerFailure extends Error {
   readonly code = 'PLANNER.FAILED';
 
+  /**
+   * @param message what the tenant is told (in `AIAnalysisFailed`): never the LLM server's own
+   *   text, which may name the operator's account, quota or billing.
+   * @param detail that text, for the operator's log.
+   */
   constructor(
     readonly reason: PlannerFailureReason,
     message: string,
     readonly spent: { tokensIn: number; tokensOut: number; toolCalls: ToolCallRequest[] },
-    options?: ErrorOptions,
+    options?: ErrorOptions & { detail?: string },
   ) {
     super(message, options);
     this.name = 'PlannerFailure';
+    this.detail = options?.detail ?? message;
   }
+
+  readonly detail: string;
 }
