@@ -157,7 +157,13 @@ describe('createValidationPipe', () => {
       'intervalMs',
       'must be an integer number',
     ],
-    ['a missing reason', { kind: 'interval', intervalMs: 60_000 }, 'reason', 'must be a string'],
+    ['a missing reason', { kind: 'interval', intervalMs: 60_000 }, 'reason', 'is required: must be a string'],
+    [
+      'a missing kind',
+      { intervalMs: 60_000, reason: 'r' },
+      'kind',
+      'is required: must be one of interval, one_shot, pause',
+    ],
   ])('should tell the type rule for %s, not a range', async (_, body, field, message) => {
     expect((await fieldsOf(ProposeHintRequestDto, body))[field]).toBe(message);
   });
@@ -169,7 +175,12 @@ describe('createValidationPipe', () => {
     );
   });
 
-  it('should tell a missing name it must be a string, not that it is too long', async () => {
-    expect(await fieldsOf(CreateTenantRequestDto, {})).toEqual({ name: 'must be a string' });
+  it('should tell a missing name it is required, not that it is too long', async () => {
+    expect(await fieldsOf(CreateTenantRequestDto, {})).toEqual({ name: 'is required: must be a string' });
+  });
+
+  it('should not call a field given as null or of the wrong type required', async () => {
+    expect(await fieldsOf(CreateTenantRequestDto, { name: null })).toEqual({ name: 'must be a string' });
+    expect(await fieldsOf(CreateTenantRequestDto, { name: 42 })).toEqual({ name: 'must be a string' });
   });
 });

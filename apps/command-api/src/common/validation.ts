@@ -4,7 +4,8 @@ import { ApiError, ErrorCodes } from './api-error';
 export const NOT_ACCEPTED = 'is not an accepted field';
 
 /**
- * Flattens class-validator errors to `path → message`, e.g. `schedule.cron`. Of a field's failed
+ * Flattens class-validator errors to `path → message`, e.g. `schedule.cron`; a field left out
+ * is told it is required. Of a field's failed
  * rules the one written first in the DTO is told (decorators apply bottom-up, so it is the
  * last constraint): the type check, so that `"abc"` is "must be an integer number", not "must
  * not be greater than …". class-validator adds its own "nested property" check after them: it
@@ -19,9 +20,11 @@ export function fieldErrors(errors: readonly ValidationError[], parent = ''): Re
       fields[path] = NOT_ACCEPTED;
     } else {
       const { nestedValidation, ...rules } = constraints;
-      const told = Object.values(rules).at(-1) ?? nestedValidation;
-      if (told)
-        fields[path] = told.startsWith(`${error.property} `) ? told.slice(error.property.length + 1) : told;
+      let told = Object.values(rules).at(-1) ?? nestedValidation;
+      if (told?.startsWith(`${error.property} `)) told = told.slice(error.property.length + 1);
+      // A field left out fails its type rule: say so first ("is required: must be a string").
+      if (told && 'value' in error && error.value === undefined) told = `is required: ${told}`;
+      if (told) fields[path] = told;
     }
     Object.assign(fields, fieldErrors(error.children ?? [], path));
   }
@@ -54,7 +57,7 @@ export function createValidationPipe(): ValidationPipe {
     whitelist: true,
     forbidNonWhitelisted: true,
     transform: true,
-    validationError: { target: false, value: false },
+    validationError: { target: false, value: true },
     exceptionFactory: (errors) => validationError(errors),
   });
 }
