@@ -1,5 +1,8 @@
+import { CommandBus } from '@nestjs/cqrs';
 import { request } from '../../test/http';
 import { startApi, TestApi } from '../../test/harness';
+import { tenantContext } from '../auth/auth-context';
+import { RevokeApiKeyCommand } from './revoke-api-key/revoke-api-key.command';
 
 interface KeyView {
   id: string;
@@ -23,6 +26,14 @@ describe('API keys', () => {
   afterAll(async () => {
     await api?.close();
   });
+
+  const tenantEvents = async (tenantId: string) =>
+    (
+      await api.db.pool.query<{ type: string }>(
+        'SELECT type FROM events WHERE stream_id = $1 ORDER BY stream_version',
+        [`tenant-${tenantId}`],
+      )
+    ).rows.map((r) => r.type);
 
   describe('When a key is issued', () => {
     it('should answer 201 with the key once, and list it without key or hash', async () => {
@@ -84,14 +95,90 @@ describe('API keys', () => {
       );
     });
 
-    it('should allow revoking the key that makes the call', async () => {
+    it('should allow revoking the key that makes the call while another stays active', async () => {
       const own = await api.createTenant('Self revoker');
       const keys = await request<{ apiKeys: KeyView[] }>(api.url, 'GET', '/v1/api-keys', {
         apiKey: own.apiKey,
       });
+      const spare = await call('POST', '/v1/api-keys', own.apiKey, { name: 'spare' });
       const res = await call('DELETE', `/v1/api-keys/${keys.body.apiKeys[0].id}`, own.apiKey);
       expect(res.status).toBe(202);
       expect((await call('GET', '/v1/api-keys', own.apiKey)).status).toBe(401);
+      expect((await call('GET', '/v1/api-keys', spare.body.apiKey as string)).status).toBe(200);
+    });
+
+    it('should refuse to revoke the last active key with 409, write nothing, and keep it working', async () => {
+      const own = await api.createTenant('Last key');
+      const keys = await request<{ apiKeys: KeyView[] }>(api.url, 'GET', '/v1/api-keys', {
+        apiKey: own.apiKey,
+      });
+      const before = await tenantEvents(own.tenantId);
+
+      const res = await call('DELETE', `/v1/api-keys/${keys.body.apiKeys[0].id}`, own.apiKey);
+
+      expect(res.status).toBe(409);
+      expect(res.body).toMatchObject({
+        error: 'API_KEY.LAST_KEY',
+        message: expect.stringMatching(/issue a new key first/),
+      });
+      expect(await tenantEvents(own.tenantId)).toEqual(before);
+      const { rows } = await api.db.pool.query(
+        'SELECT 1 FROM api_keys WHERE tenant_id = $1 AND revoked_at IS NULL',
+        [own.tenantId],
+      );
+      expect(rows).toHaveLength(1);
+      expect((await call('GET', '/v1/api-keys', own.apiKey)).status).toBe(200);
+    });
+
+    it('should refuse the last active key once the others are revoked', async () => {
+      const own = await api.createTenant('Down to one');
+      const spare = await call('POST', '/v1/api-keys', own.apiKey, { name: 'spare' });
+      expect((await call('DELETE', `/v1/api-keys/${spare.body.keyId as string}`, own.apiKey)).status).toBe(
+        202,
+      );
+      const keys = await request<{ apiKeys: KeyView[] }>(api.url, 'GET', '/v1/api-keys', {
+        apiKey: own.apiKey,
+      });
+      const first = keys.body.apiKeys.find((k) => k.name === 'default')!;
+      const res = await call('DELETE', `/v1/api-keys/${first.id}`, own.apiKey);
+      expect(res).toMatchObject({ status: 409, body: { error: 'API_KEY.LAST_KEY' } });
+      expect((await call('GET', '/v1/api-keys', own.apiKey)).status).toBe(200);
+    });
+
+    it('should let only one of two racing revokes of the last two keys through', async () => {
+      // Straight to the command bus: over HTTP the later request may fail authentication
+      // instead (its key was just revoked), which would not exercise the decider's check.
+      const bus = api.app.get(CommandBus);
+      for (let round = 0; round < 5; round++) {
+        const own = await api.createTenant(`Racing revokes ${round}`);
+        const spare = await call('POST', '/v1/api-keys', own.apiKey, { name: 'spare' });
+        const keys = await request<{ apiKeys: KeyView[] }>(api.url, 'GET', '/v1/api-keys', {
+          apiKey: own.apiKey,
+        });
+        const ids = keys.body.apiKeys.map((k) => k.id);
+        expect(ids).toHaveLength(2);
+        expect(ids).toContain(spare.body.keyId);
+
+        // Each revoke is made with the other key.
+        const results = await Promise.allSettled(
+          ids.map((id, i) =>
+            bus.execute(
+              new RevokeApiKeyCommand(id, tenantContext(own.tenantId, ids[1 - i]), `race-${round}-${i}`),
+            ),
+          ),
+        );
+
+        expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+        const refused = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+        expect(refused?.reason).toMatchObject({ code: 'API_KEY.LAST_KEY', kind: 'conflict' });
+        const types = await tenantEvents(own.tenantId);
+        expect(types.filter((type) => type === 'ApiKeyRevoked')).toHaveLength(1);
+        const { rows } = await api.db.pool.query(
+          'SELECT 1 FROM api_keys WHERE tenant_id = $1 AND revoked_at IS NULL',
+          [own.tenantId],
+        );
+        expect(rows).toHaveLength(1);
+      }
     });
 
     it('should answer 202 with a null position when revoking again', async () => {

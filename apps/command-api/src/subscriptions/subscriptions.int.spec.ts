@@ -122,6 +122,27 @@ describe('Webhook subscriptions API', () => {
       expect(Object.keys(res.body.fields)).toContain(field);
     });
 
+    it('should answer 400 naming url for credentials in the URL, saying how receivers authenticate', async () => {
+      const res = await call<{ error: string; fields: Record<string, string> }>(
+        'POST',
+        '/v1/subscriptions',
+        a.apiKey,
+        { url: 'https://u:p@hooks.example.com/in', eventTypes: ['*'] },
+      );
+      expect(res.status).toBe(400);
+      expect(Object.keys(res.body.fields)).toEqual(['url']);
+      expect(res.body.fields.url).toMatch(/user name or password.*signature/);
+      const { rows } = await api.db.pool.query<{ data: string }>(
+        'SELECT data::text AS data FROM events WHERE tenant_id = $1',
+        [a.tenantId],
+      );
+      expect(rows.some((r) => r.data.includes('u:p@'))).toBe(false);
+      const stored = await api.db.pool.query('SELECT 1 FROM webhook_subscriptions WHERE url LIKE $1', [
+        '%u:p@%',
+      ]);
+      expect(stored.rows).toHaveLength(0);
+    });
+
     it('should answer 401 without a key', async () => {
       expect((await call('GET', '/v1/subscriptions')).status).toBe(401);
     });

@@ -23,6 +23,14 @@ export function futureInstantError(value: string | null, now: Date): string | nu
   return date !== null && date.getTime() <= now.getTime() ? 'must be in the future' : null;
 }
 
+/**
+ * Why a parsed URL must not be stored: user info (`user:password@`) would sit in clear in
+ * events, answers and NATS messages (DESIGN §8). `instead` says where credentials belong.
+ */
+export function urlUserInfoError(url: URL, instead: string): string | null {
+  return url.username || url.password ? `must not contain a user name or password; ${instead}` : null;
+}
+
 export function textError(value: string, maxLength: number, required: boolean): string | null {
   if (typeof value !== 'string') return 'must be a string';
   if (required && value.trim() === '') return 'must not be empty';

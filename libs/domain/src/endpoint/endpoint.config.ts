@@ -1,6 +1,13 @@
 import { CronPreset, EndpointConfig, EndpointSchedule } from '@cronicorn/events';
 import { invalid } from '../core/errors';
-import { definedOnly, instant, integerError, MAX_REASON_LENGTH, textError } from '../core/validation';
+import {
+  definedOnly,
+  instant,
+  integerError,
+  MAX_REASON_LENGTH,
+  textError,
+  urlUserInfoError,
+} from '../core/validation';
 import { validateCron, validateTimezone } from '../schedule/cron';
 import { presetErrors, presetToCron } from '../schedule/presets';
 
@@ -273,7 +280,11 @@ function urlError(value: string): string | null {
   } catch {
     return 'must be an absolute URL';
   }
-  return url.protocol === 'http:' || url.protocol === 'https:' ? null : 'must use http or https';
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return 'must use http or https';
+  return urlUserInfoError(
+    url,
+    'send credentials as a secret header instead (e.g. Authorization in secretHeaders)',
+  );
 }
 
 function headersError(headers: Record<string, string>): string | null {

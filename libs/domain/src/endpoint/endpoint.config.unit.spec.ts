@@ -54,6 +54,9 @@ describe('Endpoint configuration', () => {
       ['an empty name', { name: '' }, 'name'],
       ['a non-http url', { url: 'file:///etc/passwd' }, 'url'],
       ['a relative url', { url: '/health' }, 'url'],
+      ['a url with user and password', { url: 'http://u:p@example.com/x' }, 'url'],
+      ['a url with a user name only', { url: 'https://token@example.com/x' }, 'url'],
+      ['a url with a password only', { url: 'https://:p@example.com/x' }, 'url'],
       ['an unknown method', { method: 'TRACE' as EndpointConfig['method'] }, 'method'],
       ['a header name with a space', { headers: { 'X Bad': '1' } }, 'headers'],
       ['a header value with a newline', { headers: { 'X-Ok': 'a\r\nInjected: 1' } }, 'headers'],
@@ -88,6 +91,18 @@ describe('Endpoint configuration', () => {
     ])('should name the field for %s', (_title, change, field) => {
       const errors = validateEndpointConfig({ ...valid, ...change }, now, { scheduleIsNew: true });
       expect(Object.keys(errors)).toEqual([field]);
+    });
+
+    it('should tell where credentials in a url belong instead', () => {
+      const errors = validateEndpointConfig({ ...valid, url: 'http://u:p@example.com/x' }, now, {
+        scheduleIsNew: true,
+      });
+      expect(errors.url).toMatch(/secret header.*Authorization.*secretHeaders/);
+    });
+
+    it('should accept an @ in the path or query, which is no user info', () => {
+      const url = 'https://example.com/users/a@b.example?to=c@d.example';
+      expect(validateEndpointConfig({ ...valid, url }, now, { scheduleIsNew: true })).toEqual({});
     });
 
     it('should accept a past one-time run that is not being set', () => {

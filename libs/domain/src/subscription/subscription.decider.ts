@@ -7,7 +7,7 @@ import {
 } from '@cronicorn/events';
 import { Decider } from '../core/decider';
 import { conflict, invalid, notFound } from '../core/errors';
-import { failedChecks, instant, textError } from '../core/validation';
+import { failedChecks, instant, textError, urlUserInfoError } from '../core/validation';
 import {
   CreateWebhookSubscription,
   DeleteWebhookSubscription,
@@ -145,8 +145,10 @@ function urlError(url: string): string | null {
     return 'must be an absolute http or https URL';
   }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') return 'must be an http or https URL';
-  if (parsed.username || parsed.password) return 'must not contain credentials';
-  return null;
+  return urlUserInfoError(
+    parsed,
+    'receivers authenticate deliveries by their signature (made with the subscription secret)',
+  );
 }
 
 function eventTypesError(eventTypes: readonly string[]): string | null {

@@ -13,7 +13,10 @@ export type IssueApiKey = Command<
   { tenantId: string; keyId: string; name: string; keyHash: string; prefix: string }
 >;
 
-/** Stops a key from authenticating. Revoking a revoked key does nothing. */
+/**
+ * Stops a key from authenticating. Revoking a revoked key does nothing; the tenant's last
+ * active key cannot be revoked (409 `API_KEY.LAST_KEY`: issue a new key first).
+ */
 export type RevokeApiKey = Command<'RevokeApiKey', { tenantId: string; keyId: string }>;
 
 /**

@@ -41,6 +41,15 @@ export function revokeApiKey({ data, metadata }: RevokeApiKey, state: TenantStat
   const key = tenant.keys.get(data.keyId);
   if (!key) throw notFound('API_KEY.NOT_FOUND', `API key ${data.keyId} not found`);
   if (key.revoked) return [];
+  // Only a tenant key can issue keys (the admin key cannot): without one the tenant is locked
+  // out for good. The append expects the version this state was read at, so two racing
+  // revokes of the last two keys cannot both pass.
+  const othersActive = [...tenant.keys.values()].some((other) => !other.revoked && other.keyId !== key.keyId);
+  if (!othersActive)
+    throw conflict(
+      'API_KEY.LAST_KEY',
+      `API key ${key.keyId} is the tenant's last active key; issue a new key first, then revoke this one`,
+    );
   return [{ type: 'ApiKeyRevoked', data: { keyId: key.keyId, revokedAt: metadata.now.toISOString() } }];
 }
 

@@ -13,6 +13,10 @@ const issued: ApiKeyIssued = {
   type: 'ApiKeyIssued',
   data: { keyId: 'key-1', name: 'ci', keyHash: 'hash-1', prefix: 'cc_ab12', issuedAt: at },
 };
+const issued2: ApiKeyIssued = {
+  type: 'ApiKeyIssued',
+  data: { keyId: 'key-2', name: 'spare', keyHash: 'hash-2', prefix: 'cc_cd34', issuedAt: at },
+};
 const revoked: ApiKeyRevoked = { type: 'ApiKeyRevoked', data: { keyId: 'key-1', revokedAt: at } };
 
 const command = <C extends TenantCommand>(type: C['type'], data: C['data']) =>
@@ -183,18 +187,43 @@ describe('Tenant', () => {
         .thenThrows(domainError('API_KEY.ALREADY_EXISTS', 'conflict'));
     });
 
-    it('should revoke it', () => {
+    it('should refuse to revoke it, the last active key, so the tenant cannot lock itself out', () => {
+      spec
+        .given(given)
+        .when(command('RevokeApiKey', { tenantId, keyId: 'key-1' }))
+        .thenThrows(domainError('API_KEY.LAST_KEY', 'conflict'));
+    });
+
+    it('should refuse it too when every other key is revoked', () => {
+      spec
+        .given([...given, issued2, { type: 'ApiKeyRevoked', data: { keyId: 'key-2', revokedAt: at } }])
+        .when(command('RevokeApiKey', { tenantId, keyId: 'key-1' }))
+        .thenThrows(domainError('API_KEY.LAST_KEY', 'conflict'));
+    });
+  });
+
+  describe('When two keys are issued', () => {
+    const given = [created, issued, issued2];
+
+    it('should revoke either of them', () => {
       spec
         .given(given)
         .when(command('RevokeApiKey', { tenantId, keyId: 'key-1' }))
         .then(revoked);
+    });
+
+    it('should refuse the second revoke once the first is recorded', () => {
+      spec
+        .given([...given, revoked])
+        .when(command('RevokeApiKey', { tenantId, keyId: 'key-2' }))
+        .thenThrows(domainError('API_KEY.LAST_KEY', 'conflict'));
     });
   });
 
   describe('When a key is revoked', () => {
     it('should do nothing when it is revoked again', () => {
       spec
-        .given([created, issued, revoked])
+        .given([created, issued, issued2, revoked])
         .when(command('RevokeApiKey', { tenantId, keyId: 'key-1' }))
         .thenNothing();
     });

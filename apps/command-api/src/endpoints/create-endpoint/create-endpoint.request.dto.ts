@@ -13,7 +13,8 @@ export class CreateEndpointRequestDto extends EndpointSettingsDto {
   readonly name!: string;
 
   @ApiProperty({
-    description: 'Target, http or https.',
+    description:
+      'Target, http or https, without a user name or password (send credentials in `secretHeaders`, e.g. `Authorization`).',
     maxLength: ENDPOINT_LIMITS.maxUrlLength,
     example: 'https://billing.example.com/hooks/dunning',
   })

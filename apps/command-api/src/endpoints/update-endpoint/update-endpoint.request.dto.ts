@@ -17,6 +17,8 @@ export class UpdateEndpointRequestDto extends EndpointSettingsDto {
   readonly name?: string;
 
   @ApiPropertyOptional({
+    description:
+      'Target, http or https, without a user name or password (send credentials in `secretHeaders`, e.g. `Authorization`).',
     maxLength: ENDPOINT_LIMITS.maxUrlLength,
     example: 'https://billing.example.com/hooks/dunning?region=eu',
   })

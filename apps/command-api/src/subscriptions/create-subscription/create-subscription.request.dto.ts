@@ -18,7 +18,8 @@ const EVENT_TYPE_NAMES = [ALL_EVENT_TYPES_WILDCARD, ...ALL_EVENT_TYPES];
 
 export class CreateSubscriptionRequestDto {
   @ApiProperty({
-    description: 'Where events are POSTed (http or https). The dispatcher\u2019s SSRF guard applies.',
+    description:
+      'Where events are POSTed (http or https, without a user name or password: receivers check the signature). The dispatcher\u2019s SSRF guard applies.',
     example: 'https://hooks.example.com/cronicorn',
     maxLength: SUBSCRIPTION_LIMITS.maxUrlLength,
   })
