@@ -44,6 +44,13 @@ describe('command-api app', () => {
     });
   });
 
+  it('should not name its framework in an X-Powered-By header', async () => {
+    for (const path of ['/healthz', '/v1/jobs', '/docs-json']) {
+      const res = await fetch(`${api.url}${path}`);
+      expect({ path, poweredBy: res.headers.get('x-powered-by') }).toEqual({ path, poweredBy: null });
+    }
+  });
+
   it.each(['/healthz', '/readyz', '/metrics'])('should answer %s with 200', async (path) => {
     expect((await fetch(`${api.url}${path}`)).status).toBe(200);
   });

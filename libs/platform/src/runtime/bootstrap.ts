@@ -30,6 +30,8 @@ export async function bootstrapApp(
     bodyParser: false,
   });
   app.useLogger(app.get(Logger));
+  // Tells scanners what to try; says nothing a client needs.
+  app.disable('x-powered-by');
   const limit = options.bodyLimit ?? '100kb';
   app.useBodyParser('json', { limit, type: options.jsonBodyType ?? 'application/json' });
   app.enableShutdownHooks(['SIGTERM', 'SIGINT'], { useProcessExit: true });
