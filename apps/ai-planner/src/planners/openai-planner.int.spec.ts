@@ -27,49 +27,6 @@ describe('OpenAIPlanner against an OpenAI-compatible server on loopback', () => 
     await fake?.close();
   });
 
-  const failureOf = async (apiKey: string, serverMessage: string, status = 401): Promise<PlannerFailure> => {
-    fake.script(context.endpointId, {
-      status,
-      body: { error: { message: serverMessage, type: 'invalid_request_error' } },
-    });
-    const planner = new OpenAIPlanner({
-      apiKey,
-      baseURL: fake.baseURL,
-      model: 'test-model',
-      aiMaxPauseMs: 3_600_000,
-      requestTimeoutMs: 5_000,
-      analysisTimeoutMs: 10_000,
-      maxSteps: 2,
-      maxRetries: 0,
-    });
-    const failure = await planner.plan(context).then(
-      () => null,
-      (error: unknown) => error,
-    );
-    expect(failure).toBeInstanceOf(PlannerFailure);
-    return failure as PlannerFailure;
-  };
-
-  it("should tell tenants what happened, never the server's text (it names the operator's account)", async () => {
-    const failure = await failureOf(
-      API_KEY,
-      'Rate limit reached for test-model in organization org-operator123 on tokens per min',
-      429,
-    );
-    expect(failure.message).toBe('the LLM server answered HTTP 429 (rate limited or out of quota)');
-    expect(failure.detail).toContain('org-operator123');
-  });
-
-  it("should keep the API key out of the log's copy of a server's text that echoes it", async () => {
-    const failure = await failureOf(API_KEY, `Incorrect API key provided: ${API_KEY}.`);
-    expect(failure.message).toBe('the LLM server answered HTTP 401 (it refused the configured credentials)');
-    expect(failure.detail).toBe('401 Incorrect API key provided: [REDACTED].');
-  });
-
-  it('should leave the text whole for a placeholder key a local server ignores', async () => {
-    expect((await failureOf('x', 'Unexpected token x')).detail).toBe('401 Unexpected token x');
-  });
-
   const plannerWith = (options: Partial<OpenAIPlannerOptions> = {}) =>
     new OpenAIPlanner({
       apiKey: API_KEY,
@@ -92,6 +49,35 @@ describe('OpenAIPlanner against an OpenAI-compatible server on loopback', () => 
         return error as PlannerFailure;
       },
     );
+
+  const failureOf = async (apiKey: string, serverMessage: string, status = 401): Promise<PlannerFailure> => {
+    fake.script(context.endpointId, {
+      status,
+      body: { error: { message: serverMessage, type: 'invalid_request_error' } },
+    });
+    return failing(plannerWith({ apiKey }).plan(context));
+  };
+
+  it("should tell tenants what happened, never the server's text (it names the operator's account)", async () => {
+    const failure = await failureOf(
+      API_KEY,
+      'Rate limit reached for test-model in organization org-operator123 on tokens per min',
+      429,
+    );
+    expect(failure.message).toBe('the LLM server answered HTTP 429 (rate limited or out of quota)');
+    expect(failure.detail).toContain('org-operator123');
+  });
+
+  it("should keep the API key out of the log's copy of a server's text that echoes it", async () => {
+    const failure = await failureOf(API_KEY, `Incorrect API key provided: ${API_KEY}.`);
+    expect(failure.message).toBe('the LLM server answered HTTP 401 (it refused the configured credentials)');
+    expect(failure.detail).toBe('401 Incorrect API key provided: [REDACTED].');
+  });
+
+  it('should leave the text whole for a placeholder key a local server ignores', async () => {
+    expect((await failureOf('x', 'Unexpected token x')).detail).toBe('401 Unexpected token x');
+  });
+
   /** The characters of what was sent, a quarter of which is the estimate of its tokens. */
   const sentChars = (endpointId: string) => JSON.stringify(fake.requestsFor(endpointId)[0].messages).length;
 
