@@ -639,6 +639,7 @@ describe('EventConsumer', () => {
 
     it('should, when settledOnly, fill a gap only once every transaction older than the events read has ended', async () => {
       const job = `job-${randomUUID()}`;
+      // Waits shorter than the test's timeout: the open transactions end (finally) before the next test.
       const older = await db.pool.connect();
       const middle = await db.pool.connect();
       try {
@@ -659,16 +660,19 @@ describe('EventConsumer', () => {
         await older.query('COMMIT');
         await published([second]);
         const readsOfJob = jest.spyOn(store, 'readStream');
-        const settledOnly = await startConsumer(['job'], { settledOnly: true });
+        // Attempts enough to outlast the test's wait: past the last, the sweep (off here) would find it.
+        const settledOnly = await startConsumer(['job'], { settledOnly: true, maxDeliver: 1_000 });
         const anyOrder = await startConsumer(['job']);
 
         await waitFor(
           () => anyOrder.handled.length === 2,
           'the consumer without settledOnly to fill the gap',
+          10_000,
         );
         await waitFor(
           () => readsOfJob.mock.calls.filter(([streamId]) => streamId === job).length >= 3,
           'the settledOnly consumer to try the gap again',
+          10_000,
         );
         readsOfJob.mockRestore();
         expect(settledOnly.handled).toEqual([]);
@@ -677,6 +681,7 @@ describe('EventConsumer', () => {
         await waitFor(
           () => settledOnly.handled.length === 2,
           'the gap filled once the middle transaction ended',
+          10_000,
         );
         expect(settledOnly.handled.map((h) => h.envelope.id)).toEqual([first.id, second.id]);
         expect(await rowsOf(settledOnly.name)).toEqual(

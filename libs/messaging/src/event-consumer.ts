@@ -744,8 +744,9 @@ export class EventConsumer {
       [events.map((e) => e.position)],
     );
     if (rows[0].open) {
+      // Retried; should the transaction outlast the attempts, the sweep finds the event (no dead letter).
       const first = events[0];
-      throw new Error(
+      throw new DeferredMessageError(
         `${first.streamId}@${first.streamVersion}, read from the store, follows a transaction still open: handled once it ends`,
       );
     }
