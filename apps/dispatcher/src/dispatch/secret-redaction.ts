@@ -29,8 +29,13 @@ export function redactText(text: string, secrets: readonly string[]): string {
   return out;
 }
 
-/** A JSON string literal, complete (a snippet may end inside one). */
-const JSON_STRING = /"(?:[^"\\\n]|\\.)*"/g;
+/**
+ * A JSON string literal, its closing quote captured when it has one (a snippet may end inside
+ * one, a line break ends it). Matching always succeeds and resumes after the match, so the text
+ * is read once: a required closing quote would make every quote of an unclosed run restart a
+ * scan to its end.
+ */
+const JSON_STRING = /"(?:[^"\\\n]|\\.)*("?)/g;
 
 /**
  * JSON string literals holding a secret under escapes no fixed spelling covers (`\u0041`, a
@@ -38,8 +43,8 @@ const JSON_STRING = /"(?:[^"\\\n]|\\.)*"/g;
  */
 function redactEscapedStrings(text: string, secrets: readonly string[]): string {
   if (!text.includes('\\')) return text;
-  return text.replace(JSON_STRING, (literal) => {
-    if (!literal.includes('\\')) return literal;
+  return text.replace(JSON_STRING, (literal, closed: string) => {
+    if (!closed || !literal.includes('\\')) return literal;
     let decoded: string;
     try {
       decoded = JSON.parse(literal) as string;

@@ -40,6 +40,15 @@ describe('Secret redaction', () => {
     );
   });
 
+  it('should scan text full of escaped quotes in linear time (no literal closes)', () => {
+    // Every quote opens a literal that only the end of the text would close: a scan started
+    // again at each one reads to the end, quadratic in the text.
+    const text = `"${'\\"'.repeat(32 * 1024)}`;
+    const started = Date.now();
+    expect(redactText(text, ['s3cr3t-token'])).toBe(text);
+    expect(Date.now() - started).toBeLessThan(1_000);
+  });
+
   it('should remove the start of a secret cut off at the end of a snippet', () => {
     expect(redactText('token: Bearer abcd', ['Bearer abcdefgh'])).toBe('token: [redacted]');
   });
