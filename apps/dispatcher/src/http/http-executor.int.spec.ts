@@ -149,14 +149,22 @@ describe('HttpExecutor', () => {
       const echoed = JSON.parse(outcome.response?.snippet ?? '');
       expect(echoed.method).toBe('POST');
       expect(echoed.body).toEqual({ event: 'tick', n: [1, 2] });
-      expect(echoed.headers).toMatchObject({
+      // The secrets reach the target; the echo of them kept in the snippet is redacted.
+      expect(target.requests[0].headers).toMatchObject({
         authorization: 'Bearer top-secret',
         'x-api-key': 'k-123',
         'x-plain': 'visible',
         'content-type': 'application/json',
       });
+      expect(echoed.headers).toMatchObject({
+        authorization: '[redacted]',
+        'x-api-key': '[redacted]',
+        'x-plain': 'visible',
+      });
       expect(outcome.response?.snippet).toContain('"method":"POST"');
-      expect(outcome.response?.bytes).toBe(Buffer.byteLength(JSON.stringify(echoed)));
+      expect(outcome.response?.bytes).toBe(
+        Buffer.byteLength(JSON.stringify({ ...echoed, headers: target.requests[0].headers })),
+      );
       expect(target.requests[0].url).toBe('/hook?x=1');
     });
 

@@ -6,6 +6,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import axios, { AxiosInstance } from 'axios';
 import { DispatchWorkItem, RunResponse, RunStatus } from '@cronicorn/events';
 import { TargetGuard, TargetRefusedError } from './target-guard';
+import { redactText } from '../dispatch/secret-redaction';
 
 /** The request of a work item with `secretHeaders` already decrypted: never log it. */
 export type HttpRequestSpec = DispatchWorkItem['request'];
@@ -196,7 +197,7 @@ export class HttpExecutor {
       const contentTypeHeader = res.headers['content-type'];
       const declaredLength = Number(res.headers['content-length']);
       const response: RunResponse = {
-        snippet: snippetOf(body.kept, options.snippetBytes ?? DEFAULTS.snippetBytes),
+        snippet: snippetOf(body.kept, options.snippetBytes ?? DEFAULTS.snippetBytes, secrets),
         // Content-Length may be the compressed size, hence the max with what was received.
         bytes:
           body.truncated && Number.isSafeInteger(declaredLength)
@@ -226,7 +227,7 @@ export class HttpExecutor {
       return {
         ...failure,
         staleConnection: !controller.signal.aborted && failedOnReusedSocket(err),
-        error: redact(failure.error, secrets),
+        error: redactText(failure.error, secrets),
         httpStatus: null,
         response: null,
         retryAfterMs: null,
@@ -347,15 +348,17 @@ async function readBounded(
 /**
  * The body as the target sent it, as text, cut to `maxBytes` on a UTF-8 boundary (JSON is not
  * re-serialised: that would change large numbers and duplicate keys in the record of the run).
+ * Secrets are removed before the cut, while the strings that may spell them are whole.
  * NUL becomes U+FFFD like any other undecodable byte: Postgres cannot store it in text or jsonb,
  * and the event carrying the snippet could never be appended.
  */
-export function snippetOf(body: Buffer, maxBytes: number): string {
+export function snippetOf(body: Buffer, maxBytes: number, secrets: readonly string[] = []): string {
   // StringDecoder holds back an incomplete trailing character instead of emitting U+FFFD.
-  const text = new StringDecoder('utf8')
+  const decoded = new StringDecoder('utf8')
     .write(body)
     .replace(/^\uFEFF/, '')
     .replace(/\0/g, '\uFFFD');
+  const text = secrets.length > 0 ? redactText(decoded, secrets) : decoded;
   const bytes = Buffer.from(text, 'utf8');
   return bytes.length <= maxBytes ? text : new StringDecoder('utf8').write(bytes.subarray(0, maxBytes));
 }
@@ -399,8 +402,4 @@ function causesOf(err: unknown): object[] {
     cause = 'cause' in cause ? cause.cause : undefined;
   }
   return chain;
-}
-
-function redact(message: string, secrets: string[]): string {
-  return secrets.reduce((text, secret) => text.split(secret).join('[redacted]'), message);
 }

@@ -62,6 +62,19 @@ describe('snippetOf', () => {
     expect(snippetOf(Buffer.alloc(10), 7)).toBe('\uFFFD\uFFFD');
   });
 
+  it('should remove secrets before the cut, while the strings that spell them are whole', () => {
+    const secret = 'Bearer tok+en/abcdef';
+    const escaped = 'Bearer tok\\u002Ben\\/abcdef';
+    expect(JSON.parse(`"${escaped}"`)).toBe(secret);
+    const head = `{"pad":"${'x'.repeat(100)}","auth":"`;
+    const body = Buffer.from(`${head}${escaped}"}`);
+    // The cut falls inside the escaped secret: cut first, its start would be left.
+    const snippet = snippetOf(body, head.length + 12, [secret]);
+    expect(snippet.startsWith(head)).toBe(true);
+    expect(snippet).not.toContain('tok');
+    expect(snippetOf(Buffer.from(`${head}${escaped}"}`), 1_000, [secret])).toBe(`${head}[redacted]"}`);
+  });
+
   it('should strip a byte order mark', () => {
     expect(snippetOf(Buffer.from('\uFEFF[1]'), 100)).toBe('[1]');
   });
