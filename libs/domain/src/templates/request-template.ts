@@ -92,12 +92,15 @@ export function renderTemplate(
   };
 
   const renderJsonText = (text: string): string => {
-    const literals = new JsonStringTracker();
+    const scanner = new JsonTextScanner();
     return text.replace(PLACEHOLDER, (_match, path: string, offset: number) => {
       const value = lookup(path);
-      const piece = literals.insideAt(text, offset)
-        ? JSON.stringify(asText(value)).slice(1, -1)
-        : JSON.stringify(value ?? null);
+      const place = scanner.placeAt(text, offset);
+      const escaped = JSON.stringify(asText(value)).slice(1, -1);
+      // A lone backslash before the placeholder would escape the value's first character (a
+      // quote could then close the string): it is written as a backslash of its own.
+      const piece =
+        place === 'outside' ? JSON.stringify(value ?? null) : place === 'escaping' ? `\\${escaped}` : escaped;
       count(piece.length);
       return piece;
     });
@@ -113,24 +116,30 @@ export function renderTemplate(
   };
 
   const value =
-    options.jsonText && typeof template === 'string' && !WHOLE_PLACEHOLDER.test(template)
-      ? renderJsonText(template)
-      : render(template);
+    options.jsonText && typeof template === 'string' ? renderJsonText(template) : render(template);
   return { value, unresolved: [...unresolved] };
 }
 
-/** Whether a position of JSON text is inside a string literal, read left to right once. */
-class JsonStringTracker {
+/** A position of JSON text: outside a string literal, inside one, or inside right after a lone backslash. */
+type JsonTextPlace = 'outside' | 'inside' | 'escaping';
+
+/** Tells where positions of JSON text are, read left to right once. */
+class JsonTextScanner {
   private scanned = 0;
   private inside = false;
 
-  insideAt(text: string, offset: number): boolean {
+  placeAt(text: string, offset: number): JsonTextPlace {
     for (; this.scanned < offset; this.scanned++) {
       const char = text[this.scanned];
-      if (this.inside && char === '\\') this.scanned++;
-      else if (char === '"') this.inside = !this.inside;
+      if (this.inside && char === '\\') {
+        if (this.scanned + 1 === offset) {
+          this.scanned = offset;
+          return 'escaping';
+        }
+        this.scanned++;
+      } else if (char === '"') this.inside = !this.inside;
     }
-    return this.inside;
+    return this.inside ? 'inside' : 'outside';
   }
 }
 

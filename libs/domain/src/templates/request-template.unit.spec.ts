@@ -86,12 +86,29 @@ describe('Request template', () => {
       expect(rendered.unresolved).toEqual([]);
     });
 
+    it('should keep a value in its string when a lone backslash comes right before the placeholder', () => {
+      const breakOut = '"}, "admin": true, "y": "';
+      const rendered = renderTemplate(
+        '{"a": "p\\{{trigger.payload.text}}", "b": "\\\\{{trigger.payload.text}}"}',
+        { ...context, trigger: { name: 't', payload: { text: breakOut } } },
+        { jsonText: true },
+      );
+      expect(JSON.parse(rendered.value as string)).toEqual({ a: `p\\${breakOut}`, b: `\\${breakOut}` });
+    });
+
     it('should write an unknown path as null outside a string and as nothing inside one', () => {
       const rendered = renderTemplate('[{{trigger.payload.nope}}, "x{{trigger.payload.nope}}y"]', context, {
         jsonText: true,
       });
       expect(JSON.parse(rendered.value as string)).toEqual([null, 'xy']);
       expect(rendered.unresolved).toEqual(['trigger.payload.nope']);
+    });
+
+    it('should write a body that is one placeholder as JSON text of its value', () => {
+      const render = (template: string) => renderTemplate(template, withText, { jsonText: true }).value;
+      expect(render('{{trigger.payload.text}}')).toBe(JSON.stringify(hostile));
+      expect(render('{{ trigger.payload.customer }}')).toBe('{"email":"a@example.com"}');
+      expect(render('{{trigger.payload.nope}}')).toBe('null');
     });
 
     it('should leave a plain text template as text', () => {
