@@ -12,6 +12,8 @@ import {
   newId,
   nextRunPlanned,
   runEvents,
+  runMissed,
+  runSkipped,
   RunSpec,
   snapshotReadModels,
   TenantHistory,
@@ -134,11 +136,19 @@ describe('Endpoints read model', () => {
         noRunReason: 'job_paused',
       });
 
+      await tenant.endpointEvent(endpointId, hintProposed(endpointId, 'interval', 30_000, 600, 1));
+      expect(await getEndpoint(db.pool, tenant.tenantId, endpointId, { now })).toMatchObject({
+        activeHints: [{ kind: 'interval' }],
+      });
+
       await tenant.jobEvent(jobId, { type: 'JobArchived', data: { jobId, archivedAt: at(2) } });
       expect(await getEndpoint(db.pool, tenant.tenantId, endpointId, { now })).toMatchObject({
+        status: 'active',
         jobPaused: false,
         effectiveStatus: 'archived',
         noRunReason: 'job_archived',
+        // Nothing of the endpoint is in force any more: the governor plans no run at all.
+        activeHints: [],
       });
     });
 
@@ -288,6 +298,83 @@ describe('Endpoints read model', () => {
       expect(await getEndpoint(db.pool, tenant.tenantId, endpointId, { now })).toMatchObject({
         nextRun: null,
         noRunReason: reason,
+      });
+    });
+
+    it('should not call a one-time schedule ended by runs of the schedule it replaced', async () => {
+      // An interval endpoint ran, then was changed to run once at a time still ahead: the
+      // governor counts only a scheduled run at or after that time (docs/governor.md rule 1).
+      const { tenant, jobId, endpointId } = await givenEndpoint();
+      await tenant.run(endpointId, jobId, { status: 'success', startedAtMin: 2 });
+      const changes = { schedule: { kind: 'once' as const, runAt: at(90) } };
+      await tenant.endpointEvent(endpointId, {
+        type: 'EndpointUpdated',
+        data: { endpointId, changes, config: endpointConfig(changes), updatedAt: at(20) },
+      });
+      const plan = nextRunPlanned(endpointId, jobId, 90, 20);
+      await tenant.scheduleEvent(endpointId, plan);
+
+      expect(await getEndpoint(db.pool, tenant.tenantId, endpointId, { now })).toMatchObject({
+        nextRun: { runId: plan.data.runId, at: at(90) },
+        noRunReason: null,
+      });
+
+      const [started] = runEvents(plan.data.runId, endpointId, jobId, {
+        status: 'success',
+        startedAtMin: 90,
+      });
+      await history.given(tenant.tenantId, streamIds.run(plan.data.runId), started);
+      expect(
+        await getEndpoint(db.pool, tenant.tenantId, endpointId, { now: new Date(at(91)) }),
+      ).toMatchObject({ nextRun: null, noRunReason: 'ended:once' });
+    });
+
+    it('should show no next run once the planned run was skipped and nothing followed it', async () => {
+      // A one-time run whose slot the overlap policy skipped (a manual run was in flight) has
+      // ended: the scheduler plans nothing after the skip.
+      const { tenant, jobId } = await givenEndpoint();
+      const endpointId = await tenant.endpoint(jobId, { schedule: { kind: 'once', runAt: at(5) } });
+      const plan = nextRunPlanned(endpointId, jobId, 5, 1);
+      const skipped = runSkipped(endpointId, 5);
+      await tenant.scheduleEvent(endpointId, plan, {
+        ...skipped,
+        data: { ...skipped.data, runId: plan.data.runId },
+      });
+
+      expect(await getEndpoint(db.pool, tenant.tenantId, endpointId, { now })).toMatchObject({
+        nextRun: null,
+      });
+
+      // A recurring schedule plans the next slot right after the skip.
+      const recurring = await tenant.endpoint(jobId);
+      const first = nextRunPlanned(recurring, jobId, 5, 1);
+      const second = nextRunPlanned(recurring, jobId, 6, 5);
+      const skippedFirst = runSkipped(recurring, 5);
+      await tenant.scheduleEvent(
+        recurring,
+        first,
+        { ...skippedFirst, data: { ...skippedFirst.data, runId: first.data.runId } },
+        second,
+      );
+      expect(await getEndpoint(db.pool, tenant.tenantId, recurring, { now })).toMatchObject({
+        nextRun: { runId: second.data.runId, at: at(6) },
+      });
+    });
+
+    it('should show no next run once the planned run was missed and nothing followed it', async () => {
+      // The last run of a schedule that ended with it (a one-time run) was handed out and did
+      // not start within its lateness budget: it is overdue, not next.
+      const { tenant, jobId } = await givenEndpoint();
+      const endpointId = await tenant.endpoint(jobId, { schedule: { kind: 'once', runAt: at(5) } });
+      const plan = nextRunPlanned(endpointId, jobId, 5, 1);
+      const missed = runMissed(endpointId, 5);
+      await tenant.scheduleEvent(endpointId, plan, {
+        ...missed,
+        data: { ...missed.data, runId: plan.data.runId },
+      });
+
+      expect(await getEndpoint(db.pool, tenant.tenantId, endpointId, { now })).toMatchObject({
+        nextRun: null,
       });
     });
   });

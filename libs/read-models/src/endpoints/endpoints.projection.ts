@@ -146,6 +146,8 @@ export const endpointsProjection: Projection = {
     'AIHintProposed',
     'AIHintsCleared',
     'NextRunPlanned',
+    'RunSkipped',
+    'RunMissed',
     'RunStarted',
     'RunFinished',
     'AIAnalysisCompleted',
@@ -243,6 +245,20 @@ export const endpointsProjection: Projection = {
                next_run_at = EXCLUDED.next_run_at, next_run_reason = EXCLUDED.next_run_reason,
                next_run_planned_at = EXCLUDED.next_run_planned_at`,
         values: [endpointId, tenantId, jobId, runId, runAt, reason, plannedAt],
+      });
+    } else if (isEvent(envelope, 'RunSkipped') || isEvent(envelope, 'RunMissed')) {
+      // The planned run was skipped (overlap policy) or handed out and not started in time: it
+      // is no longer next. A recurring schedule has planned its successor (in the same
+      // transaction, or when the run was handed out); a schedule that ended with it (a one-time
+      // run, maxRuns, endAt) plans nothing more.
+      const { endpointId, runId } = envelope.data;
+      if (runId === null) return;
+      await client.query({
+        name: 'rm.endpoints.run-not-made',
+        text: `UPDATE rm_endpoints SET next_run_id = NULL, next_run_at = NULL, next_run_reason = NULL,
+                next_run_planned_at = NULL
+          WHERE endpoint_id = $1 AND next_run_id = $2`,
+        values: [endpointId, runId],
       });
     } else if (isEvent(envelope, 'RunStarted') || isEvent(envelope, 'RunFinished')) {
       const { endpointId, jobId, runId } = envelope.data;

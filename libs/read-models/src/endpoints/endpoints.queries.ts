@@ -70,7 +70,7 @@ export interface EndpointView {
   /** Failed/timed-out schedule and manual runs since the last such success, reset or resume. */
   failureStreak: number;
   lastSuccessAt: string | null;
-  /** Hints not yet expired at query time, one per kind at most, in kind order. */
+  /** Hints not yet expired at query time, one per kind at most, in kind order; none when archived (or its job). */
   activeHints: HintView[];
   /** The latest AI analysis: which planner decided and with which model. */
   lastAnalysis: {
@@ -133,19 +133,30 @@ interface EndpointRow {
   job_paused_until: Date | null;
   /** Null when not counted (see SCHEDULED_RUNS). */
   scheduled_runs: number | null;
+  /** Null when the schedule is not one-time (see ONCE_RAN). */
+  once_ran: boolean | null;
 }
 
-// The runs the schedule made, as the governor counts them for `maxRuns` and a one-time run
-// (manual, trigger and retry runs aside), counted only when it matters.
+// The runs the schedule made, as the governor counts them for `maxRuns` (manual, trigger and
+// retry runs aside), counted only when it matters.
 const SCHEDULED_RUNS = `
-  CASE WHEN (e.config->>'maxRuns') IS NOT NULL OR e.config->'schedule'->>'kind' = 'once'
+  CASE WHEN (e.config->>'maxRuns') IS NOT NULL
        THEN (SELECT count(*)::int FROM rm_runs r WHERE r.endpoint_id = e.endpoint_id AND r.trigger = 'schedule')
+  END`;
+
+// A one-time schedule has run: a scheduled run at or after its runAt. Runs of an earlier
+// schedule (the endpoint was changed to this one-time run) came before it and do not count.
+const ONCE_RAN = `
+  CASE WHEN e.config->'schedule'->>'kind' = 'once'
+       THEN EXISTS (SELECT 1 FROM rm_runs r
+                     WHERE r.endpoint_id = e.endpoint_id AND r.trigger = 'schedule'
+                       AND GREATEST(r.scheduled_for, r.started_at) >= (e.config->'schedule'->>'runAt')::timestamptz)
   END`;
 
 const SELECT = `
   SELECT e.*, ${statusAt('e', '$2::timestamptz')} AS own_status,
          ${statusAt('j', '$2::timestamptz')} AS job_status, j.paused_until AS job_paused_until,
-         ${SCHEDULED_RUNS} AS scheduled_runs
+         ${SCHEDULED_RUNS} AS scheduled_runs, ${ONCE_RAN} AS once_ran
     FROM rm_endpoints e LEFT JOIN rm_jobs j ON j.job_id = e.job_id`;
 
 function toView(row: EndpointRow, now: Date): EndpointView {
@@ -204,8 +215,7 @@ function toView(row: EndpointRow, now: Date): EndpointView {
         : null,
     failureStreak: row.failure_streak,
     lastSuccessAt: iso(row.last_success_at),
-    activeHints:
-      row.own_status === 'archived' ? [] : row.hints.filter((h) => Date.parse(h.expiresAt) > now.getTime()),
+    activeHints: archived ? [] : row.hints.filter((h) => Date.parse(h.expiresAt) > now.getTime()),
     lastAnalysis:
       row.last_analysis_id !== null && row.last_analysis_status !== null && row.last_analysis_at !== null
         ? {
@@ -247,9 +257,8 @@ function noRunReason(row: EndpointRow, now: Date): NoRunReason | null {
 function ended(row: EndpointRow, now: Date): Extract<NoRunReason, `ended:${string}`> | null {
   const { schedule, maxRuns, endAt } = row.config;
   if (endAt && Date.parse(endAt) < now.getTime()) return 'ended:end_at';
-  const scheduled = row.scheduled_runs ?? 0;
-  if (typeof maxRuns === 'number' && scheduled >= maxRuns) return 'ended:max_runs';
-  if (schedule.kind === 'once' && scheduled > 0) return 'ended:once';
+  if (typeof maxRuns === 'number' && (row.scheduled_runs ?? 0) >= maxRuns) return 'ended:max_runs';
+  if (schedule.kind === 'once' && row.once_ran === true) return 'ended:once';
   return null;
 }
 
