@@ -95,6 +95,36 @@ describe('Migrations', () => {
     ]);
   });
 
+  it("should recount the endpoints' failure streak and last success over every run", async () => {
+    await runMigrations(
+      db.pool,
+      ALL_MIGRATIONS.filter((m) => m.id < '0024'),
+    );
+    await db.pool.query(
+      `INSERT INTO rm_endpoints (endpoint_id, tenant_id, failure_streak, last_success_at)
+       VALUES ('e1', 't', 1, '2026-03-02T10:01:00Z')`,
+    );
+    const run = (id: string, status: string, trigger: string, minute: number) =>
+      db.pool.query(
+        `INSERT INTO rm_runs (run_id, tenant_id, endpoint_id, job_id, status, trigger, scheduled_for, started_at,
+                              first_started_at, finished_at, late_ms, attempt)
+         VALUES ($1, 't', 'e1', 'j1', $2, $3, $4, $4, $4, $4::timestamptz + interval '1 second', 0, 1)`,
+        [id, status, trigger, `2026-03-02T10:0${minute}:00Z`],
+      );
+    await run('r1', 'success', 'schedule', 1);
+    await run('r2', 'failed', 'schedule', 2);
+    await run('r3', 'success', 'retry', 3);
+    await run('r4', 'failed', 'trigger', 4);
+    await run('r5', 'timeout', 'manual', 5);
+
+    expect(await runMigrations(db.pool)).toContain('0024_streak_counts_every_run');
+
+    const { rows } = await db.pool.query<{ failure_streak: number; last_success_at: Date }>(
+      "SELECT failure_streak, last_success_at FROM rm_endpoints WHERE endpoint_id = 'e1'",
+    );
+    expect(rows).toEqual([{ failure_streak: 2, last_success_at: new Date('2026-03-02T10:03:01Z') }]);
+  });
+
   it("should move each endpoint's latest result to its own row", async () => {
     await runMigrations(
       db.pool,

@@ -380,7 +380,7 @@ describe('Endpoints read model', () => {
   });
 
   describe('Failure streak', () => {
-    it('should count consecutive failed and timed-out schedule and manual runs', async () => {
+    it('should count consecutive failed and timed-out runs, whatever asked for them', async () => {
       const { tenant, jobId, endpointId } = await givenEndpoint();
       await tenant.run(endpointId, jobId, { status: 'success', startedAtMin: 1 });
       await tenant.run(endpointId, jobId, { status: 'failed', startedAtMin: 2 });
@@ -389,17 +389,17 @@ describe('Endpoints read model', () => {
       await tenant.run(endpointId, jobId, { status: 'failed', startedAtMin: 5, trigger: 'trigger' });
 
       expect(await getEndpoint(db.pool, tenant.tenantId, endpointId, { now })).toMatchObject({
-        failureStreak: 2,
+        failureStreak: 4,
         lastSuccessAt: expect.stringMatching(/^2026-03-02T10:01:00/),
       });
     });
 
-    it('should end with a success, but not with a successful retry', async () => {
+    it("should end with any success, a retry's too, as in the scheduler", async () => {
       const { tenant, jobId, endpointId } = await givenEndpoint();
       await tenant.run(endpointId, jobId, { status: 'failed', startedAtMin: 1 });
       await tenant.run(endpointId, jobId, { status: 'success', startedAtMin: 2, trigger: 'retry' });
       expect(await getEndpoint(db.pool, tenant.tenantId, endpointId, { now })).toMatchObject({
-        failureStreak: 1,
+        failureStreak: 0,
       });
 
       await tenant.run(endpointId, jobId, { status: 'success', startedAtMin: 3 });
@@ -497,7 +497,7 @@ describe('Endpoints read model', () => {
     async function recomputed(endpointId: string): Promise<RunColumns> {
       const { rows } = await db.pool.query<RunColumns>(
         `WITH runs AS (SELECT * FROM rm_runs WHERE endpoint_id = $1),
-              counted AS (SELECT * FROM runs WHERE trigger IN ('schedule', 'manual') AND finished_at IS NOT NULL),
+              counted AS (SELECT * FROM runs WHERE finished_at IS NOT NULL),
               last AS (SELECT * FROM runs ORDER BY started_at DESC, run_id DESC LIMIT 1),
               success AS (SELECT max(finished_at) AS at FROM counted WHERE status = 'success')
          SELECT (SELECT count(*)::int FROM runs) AS runs_count, last.run_id AS last_run_id,
@@ -700,7 +700,7 @@ describe('Endpoints read model', () => {
       expect(recountedAt(steps)).toEqual([0, 4, 8, 11]);
     });
 
-    it('should not count trigger and retry runs in the streak or the last success', async () => {
+    it('should count trigger and retry runs in the streak and the last success, as the scheduler does', async () => {
       const steps = await replay(
         {
           runs: {
@@ -720,12 +720,11 @@ describe('Endpoints read model', () => {
           .map((s) => [s.label, s.row.last_run_id, s.row.failure_streak, s.row.last_success_at]),
       ).toEqual([
         ['a', 'a', 1, null],
-        ['b', 'b', 1, null],
-        ['c', 'c', 1, null],
-        ['d', 'd', 1, null],
-        ['e', 'e', 2, null],
+        ['b', 'b', 0, finishedAt(2)],
+        ['c', 'c', 1, finishedAt(2)],
+        ['d', 'd', 0, finishedAt(4)],
+        ['e', 'e', 1, finishedAt(4)],
       ]);
-      expect(recountedAt(steps)).toEqual([0]);
     });
 
     it('should give the in-order row when a failure arrives after a later success', async () => {
@@ -827,7 +826,7 @@ describe('Endpoints read model', () => {
         last_run_duration_ms: null,
         last_run_started_at: new Date(at(9)),
         last_run_finished_at: null,
-        last_success_at: finishedAt(3),
+        last_success_at: finishedAt(6),
         failure_streak: 2,
       });
 

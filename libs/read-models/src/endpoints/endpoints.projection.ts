@@ -11,15 +11,16 @@ export function publicConfig(config: EndpointConfig): EndpointConfigView {
   return { ...rest, secretHeaderNames: Object.keys(secretHeaders ?? {}).sort() };
 }
 
-// Failed or timed-out schedule/manual runs finished after `$since` (trigger and retry runs
-// do not count either way). Cost grows with the streak (rm_runs_endpoint_streak_idx).
+// Failed or timed-out runs finished after `$since`: every run counts, whatever asked for it, as
+// in the scheduler's streak (backoff, pauseAfterFailures). Cost grows with the streak
+// (rm_runs_endpoint_streak_idx).
 const STREAK_SINCE = (since: string) => `
   (SELECT count(*) FROM rm_runs r
-    WHERE r.endpoint_id = $1 AND r.trigger IN ('schedule', 'manual') AND r.finished_at IS NOT NULL
+    WHERE r.endpoint_id = $1 AND r.finished_at IS NOT NULL
       AND r.status IN ('failed', 'timeout') AND r.finished_at > COALESCE(${since}, '-infinity'::timestamptz))`;
 const LAST_SUCCESS = `
   (SELECT max(finished_at) FROM rm_runs
-    WHERE endpoint_id = $1 AND trigger IN ('schedule', 'manual') AND finished_at IS NOT NULL AND status = 'success')`;
+    WHERE endpoint_id = $1 AND finished_at IS NOT NULL AND status = 'success')`;
 
 // The run columns from rm_runs, creating the row if needed ($1 endpoint, $2 tenant, $3 job,
 // $4 runs to add to the count).
@@ -49,7 +50,7 @@ const RECOMPUTE_RUNS = {
 };
 
 // `r` is the run's rm_runs row as the runs projection left it, `e` the endpoint row before the event.
-const COUNTED = `r.trigger IN ('schedule', 'manual') AND r.finished_at IS NOT NULL`;
+const COUNTED = `r.finished_at IS NOT NULL`;
 const NEWEST = `(r.started_at, r.run_id) >= (e.last_run_started_at, e.last_run_id)`;
 
 /**

@@ -67,7 +67,7 @@ export interface EndpointView {
     startedAt: string;
     finishedAt: string | null;
   } | null;
-  /** Failed/timed-out schedule and manual runs since the last such success, reset or resume. */
+  /** Failed/timed-out runs since the last success, reset or resume (every run, as the scheduler counts). */
   failureStreak: number;
   lastSuccessAt: string | null;
   /** Hints not yet expired at query time, one per kind at most, in kind order; none when archived (or its job). */
