@@ -1,6 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { NextRunPlanned, RunMissed, RunSkipped } from '@cronicorn/events';
+import type { Pool, PoolClient, QueryConfig } from 'pg';
+import { NextRunPlanned, RunFinished, RunMissed, RunSkipped, RunStarted, streamIds } from '@cronicorn/events';
+import { silentLogger } from '@cronicorn/messaging';
+import { withTransaction } from '@cronicorn/platform';
 import { delay, Received, SchedulerWorld, waitFor } from '../test/harness';
+import { ScheduleFolder } from './fold/schedule-folder';
+import { ScheduleWriter } from './schedule/schedule.writer';
 import { Scheduler, SCHEDULER_FOLDS } from './scheduler';
 
 jest.setTimeout(60_000);
@@ -306,6 +311,230 @@ describe('Scheduler (queue_one while its fold runs behind)', () => {
       expect(queuedNow).toHaveLength(1);
       expect(queuedNow[0]).not.toBe(queued);
     });
+  });
+});
+
+/** A fold driven by the test, apart from the replicas' consumers. */
+function handFolder(world: SchedulerWorld): ScheduleFolder {
+  return new ScheduleFolder({
+    writer: new ScheduleWriter(world.store, silentLogger),
+    clock: world.clock,
+    governor: {},
+    horizonMs: 2_000,
+    logger: silentLogger,
+    wakeDue: () => undefined,
+    wakeOutbox: () => undefined,
+  });
+}
+
+/**
+ * Makes the scheduler's clients run `hook` once, right after the first statement (named
+ * `statement`, or whose text contains it) about `id` (in its parameters): the test acts between
+ * two statements of the scheduler's transaction.
+ */
+class Interleave {
+  private hook: { id: string; run: () => Promise<void> } | null = null;
+
+  get pending(): boolean {
+    return this.hook !== null;
+  }
+
+  set(id: string, run: () => Promise<void>): void {
+    this.hook = { id, run };
+  }
+
+  install(pool: Pool, statement: string): void {
+    const connect = pool.connect.bind(pool) as (...args: unknown[]) => unknown;
+    (pool as { connect: unknown }).connect = async (...args: unknown[]) => {
+      if (args.length > 0) return connect(...args);
+      const client = (await connect()) as PoolClient;
+      const query = client.query.bind(client) as (...args: unknown[]) => Promise<unknown>;
+      (client as { query: unknown }).query = async (...args: unknown[]) => {
+        const hook = this.hook;
+        const config = (
+          typeof args[0] === 'string' ? { text: args[0], values: args[1] } : args[0]
+        ) as QueryConfig;
+        const matches =
+          (config.name === statement || config.text.includes(statement)) &&
+          JSON.stringify(config.values ?? []).includes(hook?.id ?? '\u0000');
+        if (!hook || !matches) return query(...args);
+        const result = await query(...args);
+        this.hook = null;
+        await hook.run();
+        return result;
+      };
+      return client;
+    };
+  }
+}
+
+describe('Scheduler (queue_one: the run in flight finishes while the fire that queues behind it runs)', () => {
+  let world: SchedulerWorld;
+  /** Runs once, right after a fire of the endpoint has read its open runs (and before it commits). */
+  const afterOpenRunsRead = new Interleave();
+  const onPool = (pool: Pool) => afterOpenRunsRead.install(pool, 'scheduler.open-runs-of');
+
+  beforeAll(async () => {
+    world = await SchedulerWorld.create();
+    // Nothing but this replica's due loop sees the log: no sweep, no missed-run check.
+    world.startScheduler({ missedAfterMs: 600_000, sweepIntervalMs: 600_000 }, undefined, onPool);
+  });
+  afterAll(() => world.close());
+
+  it('should hand the queued run out, though the fold of that finish saw no run queued', async () => {
+    const jobId = await world.createJob();
+    const endpointId = await world.createEndpoint(jobId, {
+      schedule: { kind: 'interval', intervalMs: 3_600 * SECOND },
+      overlap: 'queue_one',
+    });
+    world.neverStart.add(endpointId);
+    await waitFor(() => world.receivedFor(endpointId).length === 1, 'the first run handed out');
+    const first = world.receivedFor(endpointId)[0].item;
+    // One more run soon, while the first is in flight; the next an hour later.
+    await world.endpointCommand(endpointId, {
+      type: 'ProposeHint',
+      data: {
+        endpointId,
+        hintId: 'once-soon',
+        kind: 'one_shot',
+        value: new Date(world.clock.now().getTime() + 3 * SECOND).toISOString(),
+        ttlMinutes: 60,
+        reason: 'a run soon',
+        source: 'api',
+        model: null,
+      },
+    });
+    await waitFor(
+      async () => (await world.row(endpointId))?.next_reason === 'hint:one_shot',
+      'the hint folded',
+    );
+    await world.pauseRelay();
+
+    // The dispatcher's transaction with the first run's start and finish began before the
+    // fire, so the log's readers may pass it on as soon as it commits, while the fire still runs.
+    const dispatcher = await world.db.pool.connect();
+    const now = world.clock.now().toISOString();
+    const common = {
+      runId: first.runId,
+      endpointId,
+      jobId,
+      scheduledFor: first.scheduledFor,
+      startedAt: now,
+      trigger: first.trigger,
+      retryOf: first.retryOf,
+    };
+    const started: RunStarted = {
+      type: 'RunStarted',
+      data: { ...common, lateMs: 0, attempt: 1 },
+    };
+    const finished: RunFinished = {
+      type: 'RunFinished',
+      data: {
+        ...common,
+        status: 'success',
+        httpStatus: 200,
+        durationMs: 5,
+        attempts: 1,
+        error: null,
+        response: null,
+        retryAfterMs: null,
+        finishedAt: now,
+      },
+    };
+    const folder = handFolder(world);
+    try {
+      await dispatcher.query('BEGIN');
+      await world.store.append(streamIds.run(first.runId), [started, finished], {
+        expectedVersion: 0,
+        client: dispatcher,
+        metadata: { tenantId: world.tenantId, actor: 'test-dispatcher' },
+      });
+      afterOpenRunsRead.set(endpointId, async () => {
+        await dispatcher.query('COMMIT');
+        const events = await world.store.readStream(streamIds.run(first.runId));
+        await withTransaction(world.db.pool, (client) => folder.handleBatch(events, client));
+      });
+      await waitFor(() => !afterOpenRunsRead.pending, 'the scheduled fire');
+    } finally {
+      dispatcher.release();
+    }
+
+    // The fire queued its run behind the first, which had finished by then.
+    await waitFor(() => world.receivedFor(endpointId).length === 2, 'the queued run handed out', 5_000);
+    expect(world.receivedFor(endpointId)[1].item.trigger).toBe('schedule');
+  });
+});
+
+describe('Scheduler (a run that starts while it is being marked missed)', () => {
+  let world: SchedulerWorld;
+  /** Runs once, right after the missed-run check has marked the run missed (and before it commits). */
+  const afterMarkedMissed = new Interleave();
+
+  beforeAll(async () => {
+    world = await SchedulerWorld.create();
+    // Nothing but the hand-driven fold below folds the run's events: no relay, no sweep.
+    world.startScheduler(
+      { missedAfterMs: 1_500, republishAfterMs: 400, sweepIntervalMs: 600_000 },
+      undefined,
+      (pool) => afterMarkedMissed.install(pool, "SET state = 'missed'"),
+    );
+  });
+  afterAll(() => world.close());
+
+  it('should count it in flight once both have committed', async () => {
+    const endpointId = await world.createEndpoint(await world.createJob(), {
+      schedule: { kind: 'interval', intervalMs: 3_600 * SECOND },
+    });
+    world.neverStart.add(endpointId);
+    await waitFor(() => world.receivedFor(endpointId).length === 1, 'the run handed out');
+    const run = world.receivedFor(endpointId)[0].item;
+    await world.pauseRelay();
+
+    // The dispatcher's RunStarted: its transaction began before the missed-run check's, so the
+    // log's readers pass it on as soon as it commits, while the check still runs.
+    const dispatcher = await world.db.pool.connect();
+    const started: RunStarted = {
+      type: 'RunStarted',
+      data: {
+        runId: run.runId,
+        endpointId,
+        jobId: run.jobId,
+        scheduledFor: run.scheduledFor,
+        startedAt: world.clock.now().toISOString(),
+        trigger: run.trigger,
+        retryOf: null,
+        lateMs: 1_500,
+        attempt: 1,
+      },
+    };
+    const folder = handFolder(world);
+    try {
+      await dispatcher.query('BEGIN');
+      await world.store.append(streamIds.run(run.runId), [started], {
+        expectedVersion: 0,
+        client: dispatcher,
+        metadata: { tenantId: world.tenantId, actor: 'test-dispatcher' },
+      });
+      afterMarkedMissed.set(run.runId, async () => {
+        await dispatcher.query('COMMIT');
+        const events = await world.store.readStream(streamIds.run(run.runId));
+        await withTransaction(world.db.pool, (client) => folder.handleBatch(events, client));
+      });
+      await waitFor(() => !afterMarkedMissed.pending, 'the missed-run check');
+    } finally {
+      dispatcher.release();
+    }
+
+    await waitFor(
+      async () => (await world.scheduleEvents(endpointId)).some((e) => e.type === 'RunMissed'),
+      'RunMissed',
+    );
+    // The run is running: the overlap policy must count it.
+    await waitFor(
+      async () => (await runIdsIn(world, endpointId, 'started')).length === 1,
+      'the run in flight',
+      3_000,
+    );
   });
 });
 

@@ -113,10 +113,18 @@ export class SchedulerWorld {
     return this.nats.names;
   }
 
-  /** A scheduler replica on its own pool, as another process would have. */
-  startScheduler(options: Partial<SchedulerOptions> = {}, metrics?: SchedulerMetrics): Scheduler {
+  /**
+   * A scheduler replica on its own pool, as another process would have. `onPool` may wrap the
+   * pool's methods before the replica uses it (to act between two of its statements).
+   */
+  startScheduler(
+    options: Partial<SchedulerOptions> = {},
+    metrics?: SchedulerMetrics,
+    onPool?: (pool: Pool) => void,
+  ): Scheduler {
     const pool = createPool(this.db.url, { max: 12, applicationName: 'scheduler-test' });
     this.pools.push(pool);
+    onPool?.(pool);
     const scheduler = new Scheduler({
       pool,
       store: new PostgresEventStore(pool),

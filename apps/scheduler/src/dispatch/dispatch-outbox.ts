@@ -12,6 +12,7 @@ import { HandOut, replan, runMissed } from '../schedule/schedule.decisions';
 import {
   IN_LOG,
   lockEndpoint,
+  markMissedRunStartedByLog,
   markRunMissed,
   openRuns,
   readJob,
@@ -309,6 +310,7 @@ export class DispatchOutbox {
   private async missRun(runId: string, endpointId: string): Promise<void> {
     const tally = emptyTally();
     let released = false;
+    let markedMissed = false;
     await withTransaction(this.deps.pool, async (client) => {
       const row = await lockEndpoint(client, endpointId);
       const { rows } = await client.query<{ scheduled_for: Date }>(
@@ -318,6 +320,7 @@ export class DispatchOutbox {
       if (!row || rows.length === 0) return;
       const now = this.deps.clock.now();
       if (!(await markRunMissed(client, runId, now))) return;
+      markedMissed = true;
       released = (await releaseQueuedRun(client, endpointId, now)) !== null;
       const ctx = {
         now,
@@ -347,6 +350,13 @@ export class DispatchOutbox {
       this.deps.logger.warn({ endpointId, runId, budgetMs: this.deps.options.missedAfterMs }, 'run missed');
     });
     this.deps.metrics?.onCommitted?.(tally);
+    // A RunStarted whose transaction began before this one's may have been folded while it
+    // ran, by a fold that saw the run still dispatched: it would stay missed while it runs.
+    if (markedMissed) {
+      await markMissedRunStartedByLog(this.deps.pool, runId).catch((error: unknown) =>
+        this.deps.logger.warn({ runId, ...errorFields(error) }, 'could not look for a start of a missed run'),
+      );
+    }
     if (released) this.wake();
     this.deps.wakeDue?.();
   }

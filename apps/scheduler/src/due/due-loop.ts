@@ -3,6 +3,7 @@ import type { Pool, PoolClient } from 'pg';
 import { GovernorOptions } from '@cronicorn/domain';
 import { backoffMs, errorFields, inLockOrder, MessagingLogger, sleep, Wakeup } from '@cronicorn/messaging';
 import type { Clock } from '@cronicorn/platform';
+import { withTransaction } from '@cronicorn/platform';
 import { DispatchOutbox } from '../dispatch/dispatch-outbox';
 import { emptyTally, SchedulerMetrics } from '../scheduler.metrics';
 import { SchedulerOptions } from '../scheduler.options';
@@ -10,6 +11,7 @@ import { fire, HandOut, Outcome } from '../schedule/schedule.decisions';
 import { PreciseTimer } from './precise-timer';
 import {
   LockedEndpoint,
+  lockEndpoint,
   lockEndpoints,
   openRunsOf,
   readJobs,
@@ -288,7 +290,11 @@ export class DueLoop {
         )
       )
         this.wake();
-      if (steps.some(({ step }) => step.releasedQueuedRun)) this.deps.outbox.wake();
+      const queuedOn = steps
+        .filter(({ step }) => step.kind === 'fired' && step.handOuts.some((h) => h.state === 'queued'))
+        .map(({ due }) => due.endpointId);
+      const releasedNow = queuedOn.length > 0 && (await this.releaseQueuedRuns(queuedOn));
+      if (releasedNow || steps.some(({ step }) => step.releasedQueuedRun)) this.deps.outbox.wake();
     } finally {
       await publishing;
     }
@@ -336,6 +342,27 @@ export class DueLoop {
       nextRunAt: result.row.plan ? Date.parse(result.row.plan.runAt) : null,
       releasedQueuedRun: released,
     };
+  }
+
+  /**
+   * Runs this fire just queued behind a run in flight are released, each in its own transaction,
+   * when that run has finished by the log since. A `RunFinished` committed while the fire ran
+   * may be folded before the fire commits (its transaction began before the fire's, so the
+   * log's readers do not wait for the fire); that fold saw no run queued and released none,
+   * and nothing else would release it before the endpoint's next fire. Returns whether any was.
+   */
+  private async releaseQueuedRuns(endpointIds: readonly string[]): Promise<boolean> {
+    let released = false;
+    for (const endpointId of endpointIds) {
+      await withTransaction(this.deps.pool, async (client) => {
+        if (!(await lockEndpoint(client, endpointId))) return;
+        if ((await releaseQueuedRun(client, endpointId, this.deps.clock.now())) !== null) released = true;
+      }).catch((error: unknown) =>
+        // Left to the endpoint's next fire.
+        this.deps.logger.warn({ endpointId, ...errorFields(error) }, 'could not release a queued run'),
+      );
+    }
+    return released;
   }
 
   private disarm(endpointId: string, entry: Armed): void {

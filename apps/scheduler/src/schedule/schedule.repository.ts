@@ -1,4 +1,4 @@
-import type { PoolClient } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import { EndpointConfig, RunTrigger } from '@cronicorn/events';
 import { GovernorHint } from '@cronicorn/domain';
 import { HandOut } from './schedule.decisions';
@@ -551,6 +551,21 @@ export async function markRunMissed(client: PoolClient, runId: string, now: Date
     [runId, now],
   );
   return rowCount === 1;
+}
+
+/**
+ * A run just marked missed whose `RunStarted` is in the log after all is in flight again, as
+ * the fold of that RunStarted marks it (`markMissedRunsStarted`).
+ */
+export async function markMissedRunStartedByLog(client: Pool | PoolClient, runId: string): Promise<void> {
+  await client.query(
+    `UPDATE scheduler_runs r SET state = 'started', started_at = first_start.started_at
+       FROM (SELECT (e.data->>'startedAt')::timestamptz AS started_at FROM events e
+              WHERE e.stream_id = 'run-' || $1 AND e.type = 'RunStarted'
+              ORDER BY e.stream_version LIMIT 1) first_start
+      WHERE r.run_id = $1::uuid AND r.state = 'missed'`,
+    [runId],
+  );
 }
 
 /**
