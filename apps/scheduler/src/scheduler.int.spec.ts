@@ -1,11 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Pool, PoolClient, QueryConfig } from 'pg';
 import { NextRunPlanned, RunFinished, RunMissed, RunSkipped, RunStarted, streamIds } from '@cronicorn/events';
-import { silentLogger } from '@cronicorn/messaging';
 import { withTransaction } from '@cronicorn/platform';
-import { delay, Received, SchedulerWorld, waitFor } from '../test/harness';
-import { ScheduleFolder } from './fold/schedule-folder';
-import { ScheduleWriter } from './schedule/schedule.writer';
+import { delay, handFolder, Received, SchedulerWorld, waitFor } from '../test/harness';
 import { Scheduler, SCHEDULER_FOLDS } from './scheduler';
 
 jest.setTimeout(60_000);
@@ -313,19 +310,6 @@ describe('Scheduler (queue_one while its fold runs behind)', () => {
     });
   });
 });
-
-/** A fold driven by the test, apart from the replicas' consumers. */
-function handFolder(world: SchedulerWorld): ScheduleFolder {
-  return new ScheduleFolder({
-    writer: new ScheduleWriter(world.store, silentLogger),
-    clock: world.clock,
-    governor: {},
-    horizonMs: 2_000,
-    logger: silentLogger,
-    wakeDue: () => undefined,
-    wakeOutbox: () => undefined,
-  });
-}
 
 /**
  * Makes the scheduler's clients run `hook` once, right after the first statement (named

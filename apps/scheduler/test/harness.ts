@@ -32,6 +32,8 @@ import {
   TestDatabase,
   TestNats,
 } from '@cronicorn/testing';
+import { ScheduleFolder } from '../src/fold/schedule-folder';
+import { ScheduleWriter } from '../src/schedule/schedule.writer';
 import { provisionSchedulerConsumers, Scheduler } from '../src/scheduler';
 import { SchedulerMetrics } from '../src/scheduler.metrics';
 import { SchedulerOptions } from '../src/scheduler.options';
@@ -295,6 +297,19 @@ export class SchedulerWorld {
 const fixture = join(__dirname, 'fixtures', 'scheduler-process.ts');
 
 /** Starts `fixtures/scheduler-process.ts` (tsx resolves the @cronicorn aliases). */
+/** A fold driven by the test, apart from the replicas' consumers. */
+export function handFolder(world: SchedulerWorld): ScheduleFolder {
+  return new ScheduleFolder({
+    writer: new ScheduleWriter(world.store, silentLogger),
+    clock: world.clock,
+    governor: {},
+    horizonMs: 2_000,
+    logger: silentLogger,
+    wakeDue: () => undefined,
+    wakeOutbox: () => undefined,
+  });
+}
+
 export function spawnScheduler(env: Record<string, string>): ChildProcess {
   return spawn(process.execPath, ['--import', 'tsx', fixture], {
     cwd: join(__dirname, '..', '..', '..'),

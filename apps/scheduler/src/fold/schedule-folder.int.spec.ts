@@ -1,11 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { PoolClient } from 'pg';
 import { streamIds } from '@cronicorn/events';
-import { silentLogger } from '@cronicorn/messaging';
 import { withTransaction } from '@cronicorn/platform';
-import { SchedulerWorld, waitFor } from '../../test/harness';
+import { handFolder, SchedulerWorld, waitFor } from '../../test/harness';
 import { lockResult } from '../schedule/schedule.repository';
-import { ScheduleWriter } from '../schedule/schedule.writer';
 import { ScheduleFolder } from './schedule-folder';
 
 jest.setTimeout(60_000);
@@ -19,15 +17,7 @@ describe('ScheduleFolder (a finish while a fire holds the endpoint)', () => {
 
   beforeAll(async () => {
     world = await SchedulerWorld.create();
-    folder = new ScheduleFolder({
-      writer: new ScheduleWriter(world.store, silentLogger),
-      clock: world.clock,
-      governor: {},
-      horizonMs: 2_000,
-      logger: silentLogger,
-      wakeDue: () => undefined,
-      wakeOutbox: () => undefined,
-    });
+    folder = handFolder(world);
   });
   afterAll(() => world.close());
 

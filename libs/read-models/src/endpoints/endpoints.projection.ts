@@ -49,6 +49,14 @@ const RECOMPUTE_RUNS = {
           ELSE ${STREAK_SINCE('e.failures_reset_at')} END`,
 };
 
+// The planned run ($2) is no longer next: it began, or it was skipped or missed.
+const CLEAR_NEXT_RUN = {
+  name: 'rm.endpoints.clear-next-run',
+  text: `UPDATE rm_endpoints SET next_run_id = NULL, next_run_at = NULL, next_run_reason = NULL,
+          next_run_planned_at = NULL
+    WHERE endpoint_id = $1 AND next_run_id = $2`,
+};
+
 // `r` is the run's rm_runs row as the runs projection left it, `e` the endpoint row before the event.
 const COUNTED = `r.finished_at IS NOT NULL`;
 const NEWEST = `(r.started_at, r.run_id) >= (e.last_run_started_at, e.last_run_id)`;
@@ -254,13 +262,7 @@ export const endpointsProjection: Projection = {
       // run, maxRuns, endAt) plans nothing more.
       const { endpointId, runId } = envelope.data;
       if (runId === null) return;
-      await client.query({
-        name: 'rm.endpoints.run-not-made',
-        text: `UPDATE rm_endpoints SET next_run_id = NULL, next_run_at = NULL, next_run_reason = NULL,
-                next_run_planned_at = NULL
-          WHERE endpoint_id = $1 AND next_run_id = $2`,
-        values: [endpointId, runId],
-      });
+      await client.query({ ...CLEAR_NEXT_RUN, values: [endpointId, runId] });
     } else if (isEvent(envelope, 'RunStarted') || isEvent(envelope, 'RunFinished')) {
       const { endpointId, jobId, runId } = envelope.data;
       // The first event of a run stream is the run's first appearance: it is counted once.
@@ -271,13 +273,7 @@ export const endpointsProjection: Projection = {
       });
       if (rowCount) return;
       await client.query({ ...RECOMPUTE_RUNS, values: [endpointId, tenantId, jobId, added] });
-      await client.query({
-        name: 'rm.endpoints.run-began',
-        text: `UPDATE rm_endpoints SET next_run_id = NULL, next_run_at = NULL, next_run_reason = NULL,
-                next_run_planned_at = NULL
-          WHERE endpoint_id = $1 AND next_run_id = $2`,
-        values: [endpointId, runId],
-      });
+      await client.query({ ...CLEAR_NEXT_RUN, values: [endpointId, runId] });
     } else if (isEvent(envelope, 'AIAnalysisCompleted')) {
       const { endpointId, analysisId, analyzedAt, planner, model } = envelope.data;
       await recordAnalysis(client, [
