@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { HeuristicOptions } from '@cronicorn/domain';
-import { ConfigError, CronicornConfig } from '@cronicorn/platform';
+import { CronicornConfig } from '@cronicorn/platform';
 import { PromptLimits } from './planners/prompt';
 import { ContextLimits } from './analysis/context-builder';
 
@@ -78,28 +78,8 @@ export function aiPlannerOptions(
     dailyTokenBudget: config.aiDailyTokenBudget,
     aiMaxPauseMs: config.aiMaxPauseMs,
     openaiApiKey: config.openaiApiKey,
-    openaiBaseUrl: openaiBaseUrlOf(config.openaiBaseUrl),
+    openaiBaseUrl: config.openaiBaseUrl,
     model: config.aiModel,
     ...overrides,
   };
-}
-
-/**
- * `OPENAI_BASE_URL` must be an http(s) URL: without a scheme (`localhost:11434/v1`) every
- * analysis would fail with a bare connection error instead of the process saying so at start.
- */
-function openaiBaseUrlOf(raw: string | null): string | null {
-  if (raw === null) return null;
-  let parsed: URL | null = null;
-  try {
-    parsed = new URL(raw.trim());
-  } catch {
-    // reported below
-  }
-  if (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')) {
-    throw new ConfigError(
-      'OPENAI_BASE_URL must be an http:// or https:// URL of an OpenAI-compatible API (like https://api.openai.com/v1)',
-    );
-  }
-  return raw.trim();
 }

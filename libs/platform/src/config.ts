@@ -119,6 +119,27 @@ function natsNamespaceFrom(env: NodeJS.ProcessEnv): string {
   return namespace;
 }
 
+/**
+ * An http(s) URL of an OpenAI-compatible API: without a scheme (`localhost:11434/v1`) every
+ * analysis would fail with a bare connection error. The value is not repeated (it may hold a token).
+ */
+function openaiBaseUrlFrom(env: NodeJS.ProcessEnv): string | null {
+  const raw = orNull(env.OPENAI_BASE_URL);
+  if (raw === null) return null;
+  let parsed: URL | null = null;
+  try {
+    parsed = new URL(raw.trim());
+  } catch {
+    // reported below
+  }
+  if (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')) {
+    throw new ConfigError(
+      'OPENAI_BASE_URL must be an http:// or https:// URL of an OpenAI-compatible API (like https://api.openai.com/v1)',
+    );
+  }
+  return raw.trim();
+}
+
 function logLevelFrom(env: NodeJS.ProcessEnv): string {
   const raw = env.LOG_LEVEL;
   if (unset(raw)) return 'info';
@@ -144,7 +165,7 @@ export function loadConfig(app: AppName, env: NodeJS.ProcessEnv = process.env): 
     allowPrivateTargets: booleanFrom(env, 'ALLOW_PRIVATE_TARGETS'),
     secretsKey: orNull(env.SECRETS_KEY),
     openaiApiKey: orNull(env.OPENAI_API_KEY),
-    openaiBaseUrl: orNull(env.OPENAI_BASE_URL),
+    openaiBaseUrl: openaiBaseUrlFrom(env),
     aiModel: env.AI_MODEL || 'gpt-4o-mini',
     aiAnalysisIntervalMs: integerFrom(env, 'AI_ANALYSIS_INTERVAL_MS', 5 * 60_000),
     aiDailyTokenBudget: integerFrom(env, 'AI_DAILY_TOKEN_BUDGET', 200_000),

@@ -1,6 +1,6 @@
 import { ToolCallRequest } from '@cronicorn/domain';
 import { FakeOpenAI, toolResults } from '../../test/fake-openai';
-import { plannerContext } from '../../test/planner-context';
+import { plannerContext } from '../../../../libs/domain/test/planner-context';
 import { ToolCallApplier } from '../analysis/tool-call-session';
 import {
   MAX_ARGUMENT_CHARS,

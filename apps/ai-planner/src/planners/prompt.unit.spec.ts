@@ -1,4 +1,4 @@
-import { plannerContext } from '../../test/planner-context';
+import { plannerContext } from '../../../../libs/domain/test/planner-context';
 import { systemPrompt, userPrompt } from './prompt';
 
 const context = (url: string) => plannerContext({ request: { method: 'GET', url } });

@@ -108,8 +108,9 @@ export class SubscriptionRepository {
   /**
    * Puts the subscription's failed deliveries queued at or after `since` back to pending, due
    * now, each with a new schedule of attempts, makes those waiting for a retry due now, and
-   * closes its circuit: the tenant says the receiver is back. Returns how many failed ones. Locks the subscription's row before its deliveries',
-   * in the order the delivery loop and a deletion lock them.
+   * closes its circuit: the tenant says the receiver is back. Returns how many failed ones.
+   * Locks the subscription's row before its deliveries', in the order the delivery loop and a
+   * deletion lock them.
    */
   async redeliverFailed(
     client: PoolClient,

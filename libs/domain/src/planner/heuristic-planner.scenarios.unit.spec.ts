@@ -5,6 +5,7 @@ import { ActiveHint } from '../endpoint/endpoint.state';
 import { planNextRun } from '../schedule/governor';
 import { HeuristicPlanner } from './heuristic-planner';
 import { PlannerContext, PlannerRun, ToolCallRequest } from './planner.types';
+import { plannerContext } from '../../test/planner-context';
 
 // The documented rules (docs/adaptive-scheduling.md) in realistic situations, with every call
 // passed through the decider's `validateHint` as in production, and analysed again on the same
@@ -75,33 +76,20 @@ function context(endpoint: Endpoint, recentRuns: PlannerRun[], hints: ActiveHint
   const hour = recentRuns.filter((r) => Date.parse(r.finishedAt) > now - HOUR);
   let streak = 0;
   while (streak < recentRuns.length && recentRuns[streak].status !== 'success') streak += 1;
-  return {
-    endpointId: 'e1',
-    jobId: 'j1',
-    name: 'status',
-    description: null,
-    request: { method: 'GET', url: 'https://target.example/status' },
+  const base = plannerContext();
+  return plannerContext({
     schedule: endpoint.schedule,
-    bounds: {
-      minIntervalMs: endpoint.minIntervalMs,
-      maxIntervalMs: endpoint.maxIntervalMs,
-      startAt: null,
-      endAt: null,
-      pauseAfterFailures: null,
-    },
+    bounds: { ...base.bounds, minIntervalMs: endpoint.minIntervalMs, maxIntervalMs: endpoint.maxIntervalMs },
     activeHints: hints,
-    siblings: [],
     recentRuns,
     health: {
+      ...base.health,
       failureStreak: streak,
       successRate1h: hour.length ? hour.filter((r) => r.status === 'success').length / hour.length : null,
-      successRate24h: 1,
       latency1h: { runs: hour.length, p50Ms: 100, p95Ms: 120 },
-      latency24h: { runs: 1440, p50Ms: 100, p95Ms: 120 },
     },
-    nextRunAt: null,
     now: NOW,
-  };
+  });
 }
 
 /** The hints after the decider applied `calls` (validated and clamped as in production). */

@@ -2,6 +2,7 @@ import { ActiveHint } from '../endpoint/endpoint.state';
 import { HeuristicPlanner } from './heuristic-planner';
 import { parseToolCall } from './planner.tools';
 import { PlannerContext, PlannerRun } from './planner.types';
+import { plannerContext } from '../../test/planner-context';
 
 const NOW = '2025-03-03T12:00:00.000Z';
 const now = Date.parse(NOW);
@@ -51,34 +52,14 @@ function hint(
 /** A healthy endpoint every minute, bounds 15 s – 5 min, one run a minute for the last hour. */
 function context(overrides: Partial<PlannerContext> = {}): PlannerContext {
   const recentRuns = Array.from({ length: 20 }, (_, i) => run({ ago: (i + 1) * MIN - 30_000 }));
-  return {
-    endpointId: 'e1',
-    jobId: 'j1',
-    name: 'status',
-    description: null,
-    request: { method: 'GET', url: 'https://target.example/status' },
+  const base = plannerContext();
+  return plannerContext({
     schedule: { kind: 'interval', intervalMs: MIN },
-    bounds: {
-      minIntervalMs: 15_000,
-      maxIntervalMs: 5 * MIN,
-      startAt: null,
-      endAt: null,
-      pauseAfterFailures: null,
-    },
-    activeHints: [],
-    siblings: [],
+    bounds: { ...base.bounds, minIntervalMs: 15_000, maxIntervalMs: 5 * MIN },
     recentRuns,
-    health: {
-      failureStreak: 0,
-      successRate1h: 1,
-      successRate24h: 1,
-      latency1h: { runs: 60, p50Ms: 100, p95Ms: 120 },
-      latency24h: { runs: 1440, p50Ms: 100, p95Ms: 120 },
-    },
-    nextRunAt: null,
     now: NOW,
     ...overrides,
-  };
+  });
 }
 
 const planner = new HeuristicPlanner();

@@ -1,4 +1,4 @@
-import { PlannerContext } from '@cronicorn/domain';
+import { PlannerContext } from '../src/planner/planner.types';
 
 /** A healthy endpoint polled every minute, for planner tests; `overrides` replace whole fields. */
 export function plannerContext(overrides: Partial<PlannerContext> = {}): PlannerContext {
