@@ -104,6 +104,16 @@ export interface ReadAllOptions {
    * version in its `consumer_stream_versions`); the checkpoint still moves over the others.
    */
   unhandledBy?: string;
+  /**
+   * Only events of these tenants; an empty list matches none (the checkpoint moves to the
+   * newest visible event).
+   */
+  tenantIds?: readonly string[];
+  /**
+   * Read on this client, inside its transaction: at REPEATABLE READ the page is cut at the
+   * transaction's snapshot, the one its other reads saw.
+   */
+  client?: PoolClient;
 }
 
 /** Name of the Postgres NOTIFY channel pinged by every commit that appends events. */

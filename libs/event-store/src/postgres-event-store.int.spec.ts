@@ -522,6 +522,54 @@ describe('PostgresEventStore', () => {
         expect(rows[0].indexdef).toContain(type);
     });
 
+    it('should read only the listed tenants\u2019 events, go to the head for none, and read at the snapshot of a given transaction', async () => {
+      const [one, two, three] = [tenant(), tenant(), tenant()];
+      const appended = [];
+      for (const tenantId of [one, two, three, one]) {
+        appended.push(
+          (
+            await store.append(jobStream(), [happened(1)], {
+              expectedVersion: 0,
+              metadata: metadata(tenantId),
+            })
+          ).envelopes[0],
+        );
+      }
+      await waitFor(async () => (await drain(store, one)).events.length === 2, 'the events to be visible');
+      const readListed = async (tenantIds: string[], client?: PoolClient) => {
+        const events: EventEnvelope[] = [];
+        let checkpoint = LOG_START;
+        for (;;) {
+          const page = await store.readAll(checkpoint, { tenantIds, limit: 2, client });
+          events.push(...page.events);
+          checkpoint = page.checkpoint;
+          if (!page.more) return events;
+        }
+      };
+
+      const listed = await readListed([one, three]);
+      expect(listed.map((e) => e.id)).toEqual([appended[0].id, appended[2].id, appended[3].id]);
+
+      const none = await store.readAll(LOG_START, { tenantIds: [] });
+      expect(none).toEqual({ events: [], checkpoint: await store.headCheckpoint(), more: false });
+
+      const reader = await db.pool.connect();
+      try {
+        await reader.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+        await reader.query('SELECT 1');
+        const later = await store.append(jobStream(), [happened(1)], {
+          expectedVersion: 0,
+          metadata: metadata(two),
+        });
+        expect((await readListed([two], reader)).map((e) => e.id)).toEqual([appended[1].id]);
+        await reader.query('COMMIT');
+        await waitFor(async () => (await readListed([two])).length === 2, 'the later event');
+        expect((await readListed([two])).map((e) => e.id)).toEqual([appended[1].id, later.envelopes[0].id]);
+      } finally {
+        reader.release();
+      }
+    });
+
     it('should not show an event before every older transaction has finished', async () => {
       const tenantId = tenant();
       const meta = metadata(tenantId);
@@ -657,5 +705,26 @@ describe('PostgresEventStore positions beyond 2^53', () => {
     const after = await store.checkpointOfPosition('9007199254740993');
     await waitFor(async () => (await drain(store, tenantId, after!)).events.length === 1, 'the second event');
     expect((await drain(store, tenantId, after!)).events[0].position).toBe('9007199254740994');
+  });
+});
+
+describe('PostgresEventStore head of the log', () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    await db.pool.query('ALTER SEQUENCE events_position_seq RESTART WITH 999');
+  });
+  afterAll(() => db.drop());
+
+  // The columns are read as text: ordered by those, 999 came after 1000.
+  it('should order by position, not by its decimal text, when it gains a digit', async () => {
+    const store = new PostgresEventStore(db.pool);
+    const { envelopes } = await store.append(jobStream(), [happened(1), happened(2)], {
+      expectedVersion: 0,
+      metadata: metadata(tenant()),
+    });
+    expect(envelopes.map((e) => e.position)).toEqual(['999', '1000']);
+    await waitFor(async () => (await store.headCheckpoint()).position !== LOG_START.position, 'the events');
+    expect(await store.headCheckpoint()).toEqual(await store.checkpointOfPosition('1000'));
   });
 });

@@ -61,11 +61,11 @@ const DIGITS = /^\d+$/;
 /**
  * `scanned`, `scan_end` and `page` of a read that looks at a window of the log ($9 entries)
  * after the checkpoint ($1, $2) and keeps up to $3 that pass the filters: tenant $4, stream
- * $5, types $6, categories $7, not handled by consumer $8.
+ * $5, types $6, categories $7, not handled by consumer $8, tenants $10.
  */
 const PAGE_BY_WINDOW = `
        scanned AS (
-         SELECT e.position, e.transaction_id, e.stream_id, e.stream_version, e.type FROM events e
+         SELECT e.position, e.transaction_id, e.stream_id, e.stream_version, e.type, e.tenant_id FROM events e
           WHERE (e.transaction_id, e.position) > ($1::xid8, $2::bigint)
             AND e.transaction_id < (SELECT xmin FROM snapshot)
             AND ($4::text IS NULL OR e.tenant_id = $4)
@@ -82,6 +82,7 @@ const PAGE_BY_WINDOW = `
          SELECT e.* FROM (
            SELECT s.position FROM scanned s
             WHERE ($6::text[] IS NULL OR s.type = ANY($6))
+              AND ($10::text[] IS NULL OR s.tenant_id = ANY($10))
               AND ($7::text[] IS NULL OR split_part(s.stream_id, '-', 1) = ANY($7))
               AND ($8::text IS NULL OR NOT EXISTS (
                     SELECT 1 FROM consumer_stream_versions v
@@ -214,6 +215,11 @@ export class PostgresEventStore implements EventStore {
    */
   async readAll(after: LogCheckpoint, options: ReadAllOptions = {}): Promise<ReadAllResult> {
     const limit = options.limit ?? DEFAULT_READ_LIMIT;
+    const db = options.client ?? this.pool;
+    if (options.tenantIds?.length === 0) {
+      const head = await this.headOf(db);
+      return { events: [], checkpoint: compareCheckpoints(head, after) > 0 ? head : after, more: false };
+    }
     // A tenant's events of rare types have their own index (tenant, type, log order): the page
     // is a merge of one ordered index scan per type, whatever lies between the matches.
     const byType = Boolean(
@@ -222,16 +228,18 @@ export class PostgresEventStore implements EventStore {
       !options.streamId &&
       !options.categories &&
       !options.unhandledBy &&
+      !options.tenantIds &&
       !options.types.some((type) => PER_RUN_TYPES.includes(type)),
     );
-    const filtered = !byType && Boolean(options.types || options.categories || options.unhandledBy);
+    const filtered =
+      !byType && Boolean(options.types || options.categories || options.unhandledBy || options.tenantIds);
     // Filters that no index serves look at a bounded window of the log per call: an unbounded
     // scan made each sweep of a consumer that runs behind read its whole backlog, every time.
     const window = filtered ? limit * SCAN_WINDOW_FACTOR : limit;
     // One statement, so the page and the head are cut at the same snapshot. The xmin is a
     // scalar subquery so that the scans use it as an index bound: as a join filter, the head's
     // backward scan walked every event of the transactions still in flight, each time.
-    const { rows } = await this.pool.query<ReadAllRow>(
+    const { rows } = await db.query<ReadAllRow>(
       `WITH snapshot AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin),
        ${byType ? PAGE_BY_TYPE : PAGE_BY_WINDOW},
        head AS (
@@ -257,6 +265,7 @@ export class PostgresEventStore implements EventStore {
             options.categories ?? null,
             options.unhandledBy ?? null,
             window,
+            options.tenantIds ?? null,
           ],
     );
     const pageRows = rows.filter((row) => row.event_id !== null) as EventRow[];
@@ -272,7 +281,7 @@ export class PostgresEventStore implements EventStore {
       const cut = pageRows[tooNew];
       const before = options.unhandledBy
         ? // The page left handled events out: the checkpoint moves over those before the cut too.
-          await this.lastBefore({ transactionId: cut.transaction_id, position: cut.position })
+          await this.lastBefore(db, { transactionId: cut.transaction_id, position: cut.position })
         : pageRows[tooNew - 1];
       const checkpoint = before ? { transactionId: before.transaction_id, position: before.position } : after;
       return {
@@ -306,12 +315,13 @@ export class PostgresEventStore implements EventStore {
 
   /** The event right before `checkpoint` in the log, if any. */
   private async lastBefore(
+    db: Pool | PoolClient,
     checkpoint: LogCheckpoint,
   ): Promise<{ transaction_id: string; position: string } | undefined> {
-    const { rows } = await this.pool.query<{ transaction_id: string; position: string }>(
+    const { rows } = await db.query<{ transaction_id: string; position: string }>(
       `SELECT transaction_id::text AS transaction_id, position::text AS position FROM events
         WHERE (transaction_id, position) < ($1::xid8, $2::bigint)
-        ORDER BY transaction_id DESC, position DESC
+        ORDER BY events.transaction_id DESC, events.position DESC
         LIMIT 1`,
       [checkpoint.transactionId, checkpoint.position],
     );
@@ -327,11 +337,15 @@ export class PostgresEventStore implements EventStore {
     return rows.length ? { transactionId: rows[0].transaction_id, position } : null;
   }
 
-  async headCheckpoint(): Promise<LogCheckpoint> {
-    const { rows } = await this.pool.query<{ transaction_id: string; position: string }>(
+  headCheckpoint(): Promise<LogCheckpoint> {
+    return this.headOf(this.pool);
+  }
+
+  private async headOf(db: Pool | PoolClient): Promise<LogCheckpoint> {
+    const { rows } = await db.query<{ transaction_id: string; position: string }>(
       `SELECT transaction_id::text AS transaction_id, position::text AS position FROM events
         WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-        ORDER BY transaction_id DESC, position DESC
+        ORDER BY events.transaction_id DESC, events.position DESC
         LIMIT 1`,
     );
     return rows.length ? { transactionId: rows[0].transaction_id, position: rows[0].position } : LOG_START;

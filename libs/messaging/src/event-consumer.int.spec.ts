@@ -637,64 +637,6 @@ describe('EventConsumer', () => {
       expect(await rowsOf(name)).toEqual([1, 2].map((version) => ({ stream_id: job, version })));
     });
 
-    it('should, when settledOnly, fill a gap only once every transaction older than the events read has ended', async () => {
-      const job = `job-${randomUUID()}`;
-      // Waits shorter than the test's timeout: the open transactions end (finally) before the next test.
-      const older = await db.pool.connect();
-      const middle = await db.pool.connect();
-      try {
-        await older.query('BEGIN');
-        await older.query('SELECT pg_current_xact_id()');
-        await middle.query('BEGIN');
-        await middle.query('SELECT pg_current_xact_id()');
-        // Version 1 commits after the open middle transaction began; version 2 in one older
-        // than it: the relay publishes version 2 alone, and the gap is version 1.
-        const [first] = await append(job, 1);
-        const [second] = (
-          await store.append(job, [{ type: 'TestHappened', data: { n: 2 } }], {
-            expectedVersion: 1,
-            metadata: { tenantId, actor: 'test' },
-            client: older,
-          })
-        ).envelopes;
-        await older.query('COMMIT');
-        await published([second]);
-        const readsOfJob = jest.spyOn(store, 'readStream');
-        // Attempts enough to outlast the test's wait: past the last, the sweep (off here) would find it.
-        const settledOnly = await startConsumer(['job'], { settledOnly: true, maxDeliver: 1_000 });
-        const anyOrder = await startConsumer(['job']);
-
-        await waitFor(
-          () => anyOrder.handled.length === 2,
-          'the consumer without settledOnly to fill the gap',
-          10_000,
-        );
-        await waitFor(
-          () => readsOfJob.mock.calls.filter(([streamId]) => streamId === job).length >= 3,
-          'the settledOnly consumer to try the gap again',
-          10_000,
-        );
-        readsOfJob.mockRestore();
-        expect(settledOnly.handled).toEqual([]);
-
-        await middle.query('COMMIT');
-        await waitFor(
-          () => settledOnly.handled.length === 2,
-          'the gap filled once the middle transaction ended',
-          10_000,
-        );
-        expect(settledOnly.handled.map((h) => h.envelope.id)).toEqual([first.id, second.id]);
-        expect(await rowsOf(settledOnly.name)).toEqual(
-          [1, 2].map((version) => ({ stream_id: job, version })),
-        );
-      } finally {
-        await older.query('ROLLBACK').catch(() => undefined);
-        await middle.query('ROLLBACK').catch(() => undefined);
-        older.release();
-        middle.release();
-      }
-    });
-
     it('should not let an event dated in the future (an appender clock ahead) hold the sweep back', async () => {
       const before = await latestCheckpoint(db.pool);
       const aheadStream = `job-${randomUUID()}`;

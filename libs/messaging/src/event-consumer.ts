@@ -119,14 +119,6 @@ export interface EventConsumerSettings {
    * last update once the sweep is past it. Default: `run` streams, `RunFinished`, 24 h.
    */
   closedStreams?: ClosedStreams;
-  /**
-   * Hand over an event read from the store to fill a gap only once every transaction older
-   * than it has ended, as NATS and the sweep hand events over (they read below the oldest
-   * open transaction); until then its delivery is retried. For handlers that read rows other
-   * transactions commit before an event in the log (the webhooks matcher, its subscriptions).
-   * Default false: a stream's order is all most handlers need.
-   */
-  settledOnly?: boolean;
   /** Default 5 s. */
   sweepIntervalMs?: number;
   /** Events per sweep page. Default 500. */
@@ -730,26 +722,7 @@ export class EventConsumer {
     });
     if (missed.length !== envelope.streamVersion - last - 1)
       throw new Error(`${envelope.streamId} has no version ${last + 1 + missed.length} in the store`);
-    await this.assertSettled(client, missed);
     return [...missed, envelope];
-  }
-
-  /** With `settledOnly`: refuses events read from the store while an older transaction is open. */
-  private async assertSettled(client: Pick<PoolClient, 'query'>, events: readonly EventEnvelope[]) {
-    if (!this.options.settledOnly || events.length === 0) return;
-    const { rows } = await client.query<{ open: boolean }>(
-      `SELECT EXISTS (SELECT 1 FROM events
-                       WHERE position = ANY($1::bigint[])
-                         AND transaction_id >= pg_snapshot_xmin(pg_current_snapshot())) AS open`,
-      [events.map((e) => e.position)],
-    );
-    if (rows[0].open) {
-      // Retried; should the transaction outlast the attempts, the sweep finds the event (no dead letter).
-      const first = events[0];
-      throw new DeferredMessageError(
-        `${first.streamId}@${first.streamVersion}, read from the store, follows a transaction still open: handled once it ends`,
-      );
-    }
   }
 
   /** Marks a dead-lettered event done, so its stream moves on. */
@@ -766,7 +739,6 @@ export class EventConsumer {
     const earlier = (await this.options.store.readStream(envelope.streamId, { fromVersion: 1 })).filter(
       (e) => e.streamVersion < envelope.streamVersion,
     );
-    await this.assertSettled(this.options.pool, earlier);
     for (const event of earlier) await this.handleInOneTransaction([event], via);
     await this.skip(envelope);
   }

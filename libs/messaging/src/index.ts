@@ -3,6 +3,7 @@ export * from './dead-letters';
 export * from './errors';
 export * from './event-consumer';
 export * from './jetstream-worker';
+export * from './log-leadership';
 export * from './logger';
 export * from './nats';
 export * from './outbox-relay';

@@ -1,8 +1,9 @@
 import type { JetStreamClient } from '@nats-io/jetstream';
-import type { Pool, PoolClient } from 'pg';
+import type { Pool } from 'pg';
 import { EventEnvelope, NatsNames } from '@cronicorn/events';
-import { EVENTS_NOTIFY_CHANNEL, EventStore, LOG_START, LogCheckpoint } from '@cronicorn/event-store';
-import { backoffMs, sleep, Wakeup, withTimeout } from './backoff';
+import { EventStore, LOG_START, LogCheckpoint } from '@cronicorn/event-store';
+import { backoffMs, sleep } from './backoff';
+import { LogLeadership } from './log-leadership';
 import { consoleLogger, errorFields, MessagingLogger } from './logger';
 
 /** One published batch, reported after JetStream acknowledged it and before the checkpoint moves. */
@@ -53,112 +54,47 @@ export interface OutboxRelayOptions {
  *   loses it; a crash after publish and before the checkpoint re-publishes, and the stream's
  *   duplicate window drops the copies (past the window, consumers' idempotency does).
  * - It wakes on `LISTEN cronicorn_events` (every append NOTIFYs on commit), with a poll as
- *   fallback for a lost notification.
- * - One relay publishes at a time: the leader holds `pg_try_advisory_lock` on a dedicated
- *   connection, on which it also LISTENs. Others stand by and retry the lock; when the
- *   leader's connection dies, Postgres releases the lock and one of them takes over. A leader
- *   whose lock session goes silent gives it up after `lockCheckTimeoutMs`; the server drops the
- *   session of a vanished host within seconds by the pool's TCP keepalives. The
+ *   fallback for a lost notification; one relay publishes at a time (`LogLeadership`). The
  *   checkpoint only ever moves forward, so a deposed leader still finishing a batch is harmless.
  */
 export class OutboxRelay {
   private readonly name: string;
   private readonly logger: MessagingLogger;
-  private readonly stopController = new AbortController();
-  private readonly wakeup = new Wakeup();
-  private running: Promise<void> | null = null;
-  private leader = false;
+  private readonly leadership: LogLeadership;
 
   constructor(private readonly options: OutboxRelayOptions) {
     this.name = options.name ?? 'nats';
     this.logger = options.logger ?? consoleLogger;
+    this.leadership = new LogLeadership(
+      {
+        pool: options.pool,
+        lockName: `cronicorn.outbox-relay.${this.name}`,
+        role: 'relay',
+        logFields: { relay: this.name },
+        logger: this.logger,
+        pollIntervalMs: options.pollIntervalMs,
+        standbyRetryMs: options.standbyRetryMs,
+        lockCheckTimeoutMs: options.lockCheckTimeoutMs,
+        onLeadership: (leader) => options.metrics?.onLeadership?.(leader),
+        onError: (error) => options.metrics?.onError?.(error),
+      },
+      (signal, idle) => this.lead(signal, idle),
+    );
   }
 
   get isLeader(): boolean {
-    return this.leader;
+    return this.leadership.isLeader;
   }
 
   start(): void {
-    if (this.running) return;
-    this.running = this.run();
+    this.leadership.start();
   }
 
   async stop(): Promise<void> {
-    this.stopController.abort();
-    await this.running;
+    await this.leadership.stop();
   }
 
-  private get stopping(): boolean {
-    return this.stopController.signal.aborted;
-  }
-
-  private async run(): Promise<void> {
-    let failures = 0;
-    while (!this.stopping) {
-      const term = new AbortController();
-      const endTerm = () => term.abort();
-      this.stopController.signal.addEventListener('abort', endTerm, { once: true });
-      let client: PoolClient | null = null;
-      let broken: Error | undefined;
-      try {
-        client = await this.options.pool.connect();
-        const onError = (err: Error) => {
-          broken = err;
-          this.logger.warn({ relay: this.name, ...errorFields(err) }, 'relay lock connection failed');
-          term.abort();
-        };
-        client.on('error', onError);
-        const { rows } = await client.query<{ locked: boolean }>(
-          'SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS locked',
-          [this.lockName],
-        );
-        if (!rows[0].locked) {
-          client.off('error', onError);
-          client.release();
-          client = null;
-          failures = 0;
-          await sleep(this.options.standbyRetryMs ?? 2_000, this.stopController.signal);
-          continue;
-        }
-        client.on('notification', () => this.wakeup.wake());
-        await client.query(`LISTEN ${EVENTS_NOTIFY_CHANNEL}`);
-        this.setLeader(true);
-        failures = 0;
-        await this.lead(client, term.signal);
-      } catch (err) {
-        if (!this.stopping) {
-          failures += 1;
-          broken ??= err instanceof Error ? err : new Error(String(err));
-          this.options.metrics?.onError?.(err);
-          this.logger.warn(
-            { relay: this.name, attempt: failures, ...errorFields(err) },
-            'relay failed; retrying',
-          );
-        }
-      } finally {
-        this.stopController.signal.removeEventListener('abort', endTerm);
-        this.setLeader(false);
-        // Destroying the session drops the advisory lock and the LISTEN with it.
-        if (client) client.release(broken ?? true);
-      }
-      if (failures > 0 && !this.stopping) {
-        await sleep(backoffMs(failures, 250, 15_000), this.stopController.signal);
-      }
-    }
-  }
-
-  private get lockName(): string {
-    return `cronicorn.outbox-relay.${this.name}`;
-  }
-
-  private setLeader(leader: boolean): void {
-    if (this.leader === leader) return;
-    this.leader = leader;
-    this.logger.info({ relay: this.name, leader }, leader ? 'relay is the leader' : 'relay stepped down');
-    this.options.metrics?.onLeadership?.(leader);
-  }
-
-  private async lead(lockClient: PoolClient, signal: AbortSignal): Promise<void> {
+  private async lead(signal: AbortSignal, idle: () => Promise<void>): Promise<void> {
     const batchSize = this.options.batchSize ?? 500;
     let checkpoint = await this.loadCheckpoint();
     while (!signal.aborted) {
@@ -173,14 +109,7 @@ export class OutboxRelay {
         await this.saveCheckpoint(next);
         checkpoint = next;
       }
-      if (!more) {
-        await this.wakeup.wait(this.options.pollIntervalMs ?? 1_000, signal);
-        // Proves the lock's session is alive; a dead or silent one would make this a false leader.
-        if (!signal.aborted) {
-          const timeoutMs = this.options.lockCheckTimeoutMs ?? 10_000;
-          await withTimeout(lockClient.query('SELECT 1'), timeoutMs, `relay ${this.name} lock check`);
-        }
-      }
+      if (!more) await idle();
     }
   }
 

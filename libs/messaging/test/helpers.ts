@@ -72,7 +72,7 @@ export function exitOf(child: ChildProcess): Promise<{ code: number | null; sign
 export async function latestCheckpoint(pool: Pool): Promise<LogCheckpoint> {
   const { rows } = await pool.query<{ transaction_id: string; position: string }>(
     `SELECT transaction_id::text AS transaction_id, position::text AS position FROM events
-      ORDER BY transaction_id DESC, position DESC LIMIT 1`,
+      ORDER BY events.transaction_id DESC, events.position DESC LIMIT 1`,
   );
   return rows.length ? { transactionId: rows[0].transaction_id, position: rows[0].position } : LOG_START;
 }

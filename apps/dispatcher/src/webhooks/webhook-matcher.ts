@@ -2,17 +2,14 @@ import type { EventEnvelope } from '@cronicorn/events';
 import type { PoolClient } from 'pg';
 
 /**
- * The `webhooks` event consumer's batch handler: inside the consumer's transaction, queues one
- * delivery per active subscription of each event's tenant that wants its type, for the whole
- * batch in a statement or two. Idempotent: (subscription, event id) is unique, so a
- * redelivered or swept event queues nothing twice.
+ * Queues, inside the log tail's transaction, one delivery per active subscription of each
+ * event's tenant that wants its type, for the whole page in a statement or two. Idempotent:
+ * (subscription, event id) is unique, so a page read again queues nothing twice.
  *
  * A subscription gets the events after its own WebhookSubscriptionCreated in the log's commit
- * order (transaction id, position), never the history before it, even when this consumer
- * is new or far behind. The subscription row commits with its event, so it is there in time
- * once every transaction older than the events has finished: the consumer hands events over
- * only then (`settledOnly`), or a subscription still committing would miss an event that
- * follows it.
+ * order (transaction id, position), never the history before it, even when the tail is new or
+ * far behind. The subscription row commits with its event, and the tail reads only below the
+ * oldest open transaction, with the subscriptions at the same snapshot (`WebhookLogTail`).
  *
  * Returns the ids of the events that queued a delivery.
  */
@@ -20,7 +17,7 @@ export async function queueDeliveries(
   envelopes: readonly EventEnvelope[],
   client: PoolClient,
 ): Promise<Set<string>> {
-  // Most events belong to tenants without a subscription: they are not sent a second time.
+  // The tail reads only subscribed tenants' events; one may have unsubscribed since.
   const subscribed = await client.query<{ tenant_id: string }>({
     name: 'webhooks.subscribed-tenants',
     text: `SELECT DISTINCT tenant_id FROM webhook_subscriptions

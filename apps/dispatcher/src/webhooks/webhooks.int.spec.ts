@@ -5,12 +5,15 @@ import { INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import type { Event, EventEnvelope, RunFinished, RunStarted } from '@cronicorn/events';
 import { PostgresEventStore } from '@cronicorn/event-store';
+import { silentLogger } from '@cronicorn/messaging';
 import { CoreModule, loadConfig } from '@cronicorn/platform';
 import { request } from '../../../command-api/test/http';
 import { startApi, TestApi } from '../../../command-api/test/harness';
 import { SubscriptionRepository } from '../../../command-api/src/subscriptions/subscription.repository';
 import { verifyWebhookSignature, WEBHOOK_HEADERS } from './webhook-signature';
 import { WebhooksModule } from './webhooks.module';
+import { WebhooksService } from './webhooks.service';
+import { WebhookLogTail } from './webhook-log-tail';
 
 jest.setTimeout(60_000);
 
@@ -161,13 +164,15 @@ describe('Outbound webhooks (command-api subscriptions → dispatcher delivery)'
     return res.body.deliveries;
   };
 
-  /** The `webhooks` consumer has handled the (single-event) stream of `envelope`. */
+  /** The log tail's checkpoint is at or past `envelope`: what it queued for it is final. */
   const handled = async (envelope: EventEnvelope) => {
-    const { rows } = await api.db.pool.query<{ version: number }>(
-      `SELECT version FROM consumer_stream_versions WHERE consumer = 'webhooks' AND stream_id = $1`,
-      [envelope.streamId],
+    const { rows } = await api.db.pool.query<{ passed: boolean }>(
+      `SELECT (c.transaction_id, c.position) >= (e.transaction_id::text::bigint, e.position) AS passed
+         FROM consumer_checkpoints c, events e
+        WHERE c.consumer = 'webhooks' AND e.event_id = $1`,
+      [envelope.id],
     );
-    return rows.length > 0 && rows[0].version >= envelope.streamVersion;
+    return rows.length > 0 && rows[0].passed;
   };
 
   const deliveryRows = async (eventId: string) =>
@@ -221,7 +226,7 @@ describe('Outbound webhooks (command-api subscriptions → dispatcher delivery)'
           jitter: 0,
           maxAttempts: 3,
           pollMs: 50,
-          sweepIntervalMs: 500,
+          tailPollMs: 500,
           timeoutMs: 5_000,
           // The receiver listens on loopback: allow exactly that address, nothing else private.
           targetPolicy: { allowPrivateTargets: false, allowedAddresses: ['127.0.0.1'] },
@@ -314,18 +319,17 @@ describe('Outbound webhooks (command-api subscriptions → dispatcher delivery)'
     expect(receiver.hitsOf('/blocked')).toEqual([]);
 
     // History before the subscription is never sent.
-    await waitFor('the consumer to handle the early event', () => handled(early));
+    await waitFor('the tail to pass the early event', () => handled(early));
     expect(await deliveryRows(early.id)).toBe(0);
     expect(receiver.hits.map((hit) => hit.headers[WEBHOOK_HEADERS.eventId])).not.toContain(early.id);
   });
 
-  it('should deliver an event that follows a subscription in the log though the consumer met it while the subscription was committing', async () => {
+  it('should deliver an event that follows a subscription in the log though the subscription committed while the tail read', async () => {
     const tenant = await api.createTenant('Webhooks late commit');
-    const runId = randomUUID();
-    const streamId = `run-${runId}`;
     const metadata = { tenantId: tenant.tenantId };
-    const { started, finished } = runStartedAndFinished(runId);
-    const gapReads = jest.spyOn(dispatcher.get(PostgresEventStore), 'readStream');
+    const tailStore = dispatcher.get(PostgresEventStore);
+    const readAll = tailStore.readAll.bind(tailStore);
+    let reads: jest.SpiedFunction<typeof tailStore.readAll> | undefined;
     const repository = api.app.get(SubscriptionRepository);
     const insert = repository.insert.bind(repository);
     let written: () => void = () => undefined;
@@ -347,33 +351,46 @@ describe('Outbound webhooks (command-api subscriptions → dispatcher delivery)'
         eventTypes: ['*'],
       });
       await subscriptionWritten;
-      // Version 1 commits in a younger transaction than the subscription's: it follows it in
-      // the log. Version 2 comes from the older writer: it precedes the subscription, so it is
-      // published first, and the consumer reads version 1 from the store to fill the gap while
-      // the subscription is still committing.
-      const [first] = (await store.append(streamId, [started], { expectedVersion: 0, metadata })).envelopes;
-      const [second] = (
-        await store.append(streamId, [finished], { expectedVersion: 1, metadata, client: olderWriter })
+      // `follows` commits in a younger transaction than the subscription's: it follows it in
+      // the log. `precedes` comes from the older writer: it comes before the subscription.
+      const follows = await runEvent(tenant.tenantId, 'RunStarted');
+      const runId = randomUUID();
+      const [precedes] = (
+        await store.append(`run-${runId}`, [runStartedAndFinished(runId).started], {
+          expectedVersion: 0,
+          metadata,
+          client: olderWriter,
+        })
       ).envelopes;
       await olderWriter.query('COMMIT');
-      await waitFor('the consumer to read version 1 from the store', () =>
-        gapReads.mock.calls.some(([id]) => id === streamId),
-      );
-      commit();
+      // The tail reads the subscriptions before the commit and the log after it.
+      let committed = false;
+      reads = jest.spyOn(tailStore, 'readAll').mockImplementation(async (after, options) => {
+        if (!committed) {
+          committed = true;
+          commit();
+          await subscribing;
+        }
+        return readAll(after, options);
+      });
+      await waitFor('the tail to read the log', () => committed);
       const subscription = await subscribing;
-      // The deliveries of an event commit with its version: this is final.
-      await waitFor('the consumer to handle both versions', () => handled(second));
+      await waitFor(
+        'the tail to pass both events',
+        async () => (await handled(follows)) && handled(precedes),
+      );
       const { rows } = await api.db.pool.query<{ event_id: string }>(
         'SELECT event_id FROM webhook_deliveries WHERE subscription_id = $1',
         [subscription.id],
       );
-      expect(rows.map((row) => row.event_id)).toEqual([first.id]);
+      expect(rows.map((row) => row.event_id)).toEqual([follows.id]);
+      await waitFor('the delivery', () => receiver.delivered('/late-commit').includes(follows.id));
     } finally {
       commit();
       await olderWriter.query('ROLLBACK').catch(() => undefined);
       olderWriter.release();
       held.mockRestore();
-      gapReads.mockRestore();
+      reads?.mockRestore();
     }
   });
 
@@ -388,7 +405,7 @@ describe('Outbound webhooks (command-api subscriptions → dispatcher delivery)'
     expect(deleted.status).toBe(202);
 
     const after = await runEvent(a.tenantId, 'RunFinished');
-    await waitFor('the consumer to handle the event after deletion', () => handled(after));
+    await waitFor('the tail to pass the event after deletion', () => handled(after));
     const { rows } = await api.db.pool.query(
       'SELECT 1 FROM webhook_deliveries WHERE subscription_id = $1 AND event_id = $2',
       [subA.id, after.id],
@@ -397,5 +414,41 @@ describe('Outbound webhooks (command-api subscriptions → dispatcher delivery)'
     expect(receiver.hitsOf('/deleted').map((hit) => hit.headers[WEBHOOK_HEADERS.eventId])).not.toContain(
       after.id,
     );
+  });
+  it('should queue every event once while a second replica\u2019s tail takes over from a stopped leader', async () => {
+    const tenant = await api.createTenant('Webhooks takeover');
+    const subscription = await subscribe(tenant.apiKey, {
+      url: `http://127.0.0.1:${receiver.port}/takeover`,
+      eventTypes: ['*'],
+    });
+    const leader = dispatcher.get(WebhooksService).logTail;
+    expect(leader.isLeader).toBe(true);
+    const standby = new WebhookLogTail({
+      pool: api.db.pool,
+      store,
+      name: 'webhooks',
+      pollIntervalMs: 100,
+      logger: silentLogger,
+    });
+    standby.start();
+    try {
+      const first: EventEnvelope[] = [];
+      for (let i = 0; i < 10; i++) first.push(await runEvent(tenant.tenantId, 'RunFinished'));
+      await leader.stop();
+      expect(standby.isLeader).toBe(false);
+      const second: EventEnvelope[] = [];
+      for (let i = 0; i < 10; i++) second.push(await runEvent(tenant.tenantId, 'RunFinished'));
+      await waitFor('the standby to lead and pass every event', async () =>
+        (await Promise.all([...first, ...second].map(handled))).every(Boolean),
+      );
+      expect(standby.isLeader).toBe(true);
+      const { rows } = await api.db.pool.query<{ event_id: string }>(
+        'SELECT event_id FROM webhook_deliveries WHERE subscription_id = $1 ORDER BY delivery_id',
+        [subscription.id],
+      );
+      expect(rows.map((row) => row.event_id)).toEqual([...first, ...second].map((e) => e.id));
+    } finally {
+      await standby.stop();
+    }
   });
 });

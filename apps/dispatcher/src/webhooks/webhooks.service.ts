@@ -7,14 +7,11 @@ import {
   Logger,
   OnApplicationBootstrap,
 } from '@nestjs/common';
-import { STREAM_CATEGORIES } from '@cronicorn/events';
 import { PostgresEventStore } from '@cronicorn/event-store';
-import { backoffMs, EventConsumer, eventConsumerSpec, provisionConsumer, sleep } from '@cronicorn/messaging';
 import {
   DatabaseRuntime,
   describeError,
   METRICS_REGISTRY,
-  NatsHandle,
   NatsRuntime,
   nestMessagingLogger,
   SecretBox,
@@ -22,7 +19,7 @@ import {
 import type { Registry } from 'prom-client';
 import { HttpExecutor } from '../http/http-executor';
 import { WebhookDeliveryLoop } from './webhook-delivery-loop';
-import { queueDeliveries } from './webhook-matcher';
+import { WebhookLogTail } from './webhook-log-tail';
 import { WebhookMetrics } from './webhooks.metrics';
 import { WebhookSettings } from './webhooks.settings';
 
@@ -30,11 +27,15 @@ export const WEBHOOK_SETTINGS = Symbol('WEBHOOK_SETTINGS');
 export const WEBHOOK_EXECUTOR = Symbol('WEBHOOK_EXECUTOR');
 export const WEBHOOK_SECRET_BOX = Symbol('WEBHOOK_SECRET_BOX');
 
+/** The JetStream durable that queued deliveries before the log tail (ADR 0031). */
+const RETIRED_DURABLE = 'webhooks';
+
 /**
  * Outbound webhooks in the dispatcher app, for its whole life:
- * - the `webhooks` EventConsumer (every category) queues deliveries for matching
- *   subscriptions, in its own transaction, idempotently; it restarts on a new NATS connection;
- * - the delivery loop POSTs due deliveries, with retries; it needs only Postgres.
+ * - the log tail queues deliveries for matching subscriptions, idempotently (one replica at a
+ *   time reads the event log);
+ * - the delivery loop POSTs due deliveries, with retries.
+ * Both need only Postgres.
  * On shutdown both stop, calls in flight finish and are recorded, then the pooled
  * connections of the executor are closed.
  */
@@ -43,15 +44,13 @@ export class WebhooksService implements OnApplicationBootstrap, BeforeApplicatio
   private readonly log = new Logger('Webhooks');
   private readonly stopping = new AbortController();
   private readonly loop: WebhookDeliveryLoop;
-  private consumer: EventConsumer | null = null;
+  private readonly tail: WebhookLogTail;
   private running: Promise<void> | null = null;
-  /** Events whose transaction queued deliveries: wake the loop once they commit. */
-  private readonly queued = new Set<string>();
 
   constructor(
     private readonly database: DatabaseRuntime,
     private readonly nats: NatsRuntime,
-    private readonly store: PostgresEventStore,
+    store: PostgresEventStore,
     @Inject(WEBHOOK_SETTINGS) private readonly settings: WebhookSettings,
     @Inject(WEBHOOK_EXECUTOR) private readonly executor: HttpExecutor,
     @Inject(WEBHOOK_SECRET_BOX) secretBox: SecretBox | null,
@@ -66,6 +65,19 @@ export class WebhooksService implements OnApplicationBootstrap, BeforeApplicatio
       logger: nestMessagingLogger('WebhookDelivery'),
       metrics: new WebhookMetrics(registry),
     });
+    this.tail = new WebhookLogTail({
+      pool: database.pool,
+      store,
+      name: settings.tailName,
+      pollIntervalMs: settings.tailPollMs,
+      logger: nestMessagingLogger('WebhooksTail'),
+      onQueued: () => this.loop.wake(),
+    });
+  }
+
+  /** The log tail (tests, diagnostics). */
+  get logTail(): WebhookLogTail {
+    return this.tail;
   }
 
   /** The delivery loop (tests, diagnostics). */
@@ -74,86 +86,44 @@ export class WebhooksService implements OnApplicationBootstrap, BeforeApplicatio
   }
 
   onApplicationBootstrap(): void {
-    this.running = this.supervise().catch((error: unknown) =>
-      this.log.error(`webhooks supervisor failed: ${describeError(error)}`),
+    this.running = this.start().catch((error: unknown) =>
+      this.log.error(`webhooks failed to start: ${describeError(error)}`),
     );
+    void this.removeRetiredDurable();
   }
 
   async beforeApplicationShutdown(): Promise<void> {
     this.stopping.abort();
-    await Promise.all([this.consumer?.stop(), this.loop.stop()]);
     await this.running;
+    await Promise.all([this.tail.stop(), this.loop.stop()]);
     this.executor.close();
     this.log.log('webhooks stopped');
   }
 
-  private get stopped(): Promise<null> {
-    return new Promise((resolve) => {
-      if (this.stopping.signal.aborted) resolve(null);
-      else this.stopping.signal.addEventListener('abort', () => resolve(null), { once: true });
-    });
+  private async start(): Promise<void> {
+    await Promise.race([this.database.ready, this.stopped]);
+    if (this.stopping.signal.aborted) return;
+    this.loop.start();
+    this.tail.start();
+    this.log.log(`webhooks tail "${this.settings.tailName}" started`);
   }
 
-  private async supervise(): Promise<void> {
-    if ((await Promise.race([this.database.ready.then(() => true), this.stopped])) === null) return;
-    this.loop.start();
-    let failures = 0;
-    while (!this.stopping.signal.aborted) {
-      const handle = await Promise.race([this.nats.ready, this.stopped]);
-      if (!handle || this.stopping.signal.aborted) return;
-      try {
-        await provisionConsumer(
-          handle.jsm,
-          handle.names.eventsStream,
-          eventConsumerSpec(this.settings.consumerName, handle.names, STREAM_CATEGORIES, {
-            description: 'webhooks: queues outbound webhook deliveries',
-          }),
-        );
-      } catch (error) {
-        failures += 1;
-        this.log.warn(`cannot provision the webhooks consumer (${describeError(error)}); retrying`);
-        await sleep(backoffMs(failures, 500, 15_000), this.stopping.signal);
-        continue;
-      }
-      failures = 0;
-      const consumer = this.createConsumer(handle);
-      this.consumer = consumer;
-      consumer.start();
-      this.log.log(
-        `webhooks consumer "${this.settings.consumerName}" started on ${handle.names.eventsStream}`,
-      );
-      await Promise.race([handle.nc.closed(), this.stopped]);
-      if (this.stopping.signal.aborted) return;
-      await consumer.stop();
-      this.consumer = null;
+  /** An upgraded deployment still has the durable: nothing reads it, so its backlog only grows. */
+  private async removeRetiredDurable(): Promise<void> {
+    const handle = await Promise.race([this.nats.ready, this.stopped]);
+    if (!handle) return;
+    try {
+      await handle.jsm.consumers.delete(handle.names.eventsStream, RETIRED_DURABLE);
+      this.log.log(`removed the retired JetStream consumer "${RETIRED_DURABLE}" (webhooks now tail the log)`);
+    } catch {
+      // Not there (the usual case), or NATS is unavailable: the next start tries again.
     }
   }
 
-  private createConsumer(handle: NatsHandle): EventConsumer {
-    return new EventConsumer({
-      name: this.settings.consumerName,
-      names: handle.names,
-      categories: STREAM_CATEGORIES,
-      js: handle.js,
-      pool: this.database.pool,
-      store: this.store,
-      sweepIntervalMs: this.settings.sweepIntervalMs,
-      // A lost commit loses its version rows too: the gap check and the sweep queue again.
-      durableCommit: false,
-      // Subscriptions commit before the events they get: matched only once those have.
-      settledOnly: true,
-      batchSize: 200,
-      // Deliveries are queued for a loop that retries over hours: a tenth of a second is nothing.
-      lingerMs: 100,
-      logger: nestMessagingLogger('WebhooksConsumer'),
-      handleBatch: async (envelopes, client) => {
-        for (const id of await queueDeliveries(envelopes, client)) this.queued.add(id);
-      },
-      metrics: {
-        onHandled: (envelope) => {
-          if (this.queued.delete(envelope.id)) this.loop.wake();
-        },
-      },
+  private get stopped(): Promise<void> {
+    return new Promise((resolve) => {
+      if (this.stopping.signal.aborted) resolve();
+      else this.stopping.signal.addEventListener('abort', () => resolve(), { once: true });
     });
   }
 }

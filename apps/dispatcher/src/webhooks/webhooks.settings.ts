@@ -3,8 +3,8 @@ import type { TargetPolicy } from '../http/target-guard';
 
 /** How the dispatcher delivers webhooks; read from the environment once at boot. */
 export interface WebhookSettings {
-  /** Durable consumer on CRONICORN_EVENTS and key of its bookkeeping. */
-  consumerName: string;
+  /** Row of the log tail's checkpoint in `consumer_checkpoints` and name of its leader lock. */
+  tailName: string;
   /** Deadline of one POST, connect to last body byte (`WEBHOOK_TIMEOUT_MS`, default 10 s). */
   timeoutMs: number;
   /** Attempts per delivery before it is `failed` (`WEBHOOK_MAX_ATTEMPTS`, default 9). */
@@ -43,15 +43,15 @@ export interface WebhookSettings {
   pollMs: number;
   /** Finished deliveries (and their attempts) are deleted after this long. Default 7 days. */
   retentionMs: number;
-  /** The consumer's sweep interval. Default 5 s. */
-  sweepIntervalMs: number;
+  /** How often the log tail reads when no append woke it. Default 1 s. */
+  tailPollMs: number;
   /** The SSRF policy; default: the dispatcher's (`ALLOW_PRIVATE_TARGETS`, `ALLOWED_TARGET_ADDRESSES`). */
   targetPolicy?: TargetPolicy;
 }
 
 export function webhookSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): WebhookSettings {
   return {
-    consumerName: 'webhooks',
+    tailName: 'webhooks',
     timeoutMs: integerFrom(env, 'WEBHOOK_TIMEOUT_MS', 10_000, { min: 1 }),
     maxAttempts: integerFrom(env, 'WEBHOOK_MAX_ATTEMPTS', 9, { min: 1 }),
     backoffMs: [5_000, 30_000, 120_000, 600_000, 3_600_000, 7_200_000, 14_400_000, 28_800_000],
@@ -65,7 +65,7 @@ export function webhookSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): We
     leaseMs: 60_000,
     pollMs: 1_000,
     retentionMs: 7 * 24 * 3_600_000,
-    sweepIntervalMs: 5_000,
+    tailPollMs: 1_000,
   };
 }
 

@@ -20,6 +20,7 @@ import * as m0041 from './0041_ai_planner_autovacuum';
 import * as m0050 from './0050_webhooks';
 import * as m0051 from './0051_webhook_fairness';
 import * as m0052 from './0052_webhook_redelivery';
+import * as m0053 from './0053_webhooks_tail_the_log';
 import { applyMigrations, Migration, MigrationLog } from './runner';
 
 export { applyMigrations } from './runner';
@@ -52,6 +53,7 @@ export const ALL_MIGRATIONS: readonly Migration[] = [
   m0050,
   m0051,
   m0052,
+  m0053,
 ].sort((a, b) => (a.id < b.id ? -1 : 1));
 
 /** Brings the database up to date; safe to call from every app at start-up. */
