@@ -4,6 +4,7 @@ export * from './errors';
 export * from './event-consumer';
 export * from './jetstream-worker';
 export * from './log-leadership';
+export * from './log-tail';
 export * from './logger';
 export * from './nats';
 export * from './outbox-relay';

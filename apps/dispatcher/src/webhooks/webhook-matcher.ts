@@ -9,7 +9,8 @@ import type { PoolClient } from 'pg';
  * A subscription gets the events after its own WebhookSubscriptionCreated in the log's commit
  * order (transaction id, position), never the history before it, even when the tail is new or
  * far behind. The subscription row commits with its event, and the tail reads only below the
- * oldest open transaction, with the subscriptions at the same snapshot (`WebhookLogTail`).
+ * oldest open transaction, with the subscriptions at the same snapshot (`LogTail`, with
+ * `subscribedTenants`).
  *
  * Returns the ids of the events that queued a delivery.
  */
@@ -17,16 +18,7 @@ export async function queueDeliveries(
   envelopes: readonly EventEnvelope[],
   client: PoolClient,
 ): Promise<Set<string>> {
-  // The tail reads only subscribed tenants' events; one may have unsubscribed since.
-  const subscribed = await client.query<{ tenant_id: string }>({
-    name: 'webhooks.subscribed-tenants',
-    text: `SELECT DISTINCT tenant_id FROM webhook_subscriptions
-            WHERE tenant_id = ANY($1::text[]) AND deleted_at IS NULL`,
-    values: [[...new Set(envelopes.map((e) => e.tenantId))]],
-  });
-  const tenants = new Set(subscribed.rows.map((row) => row.tenant_id));
-  const wanted = envelopes.filter((e) => tenants.has(e.tenantId));
-  if (wanted.length === 0) return new Set();
+  if (envelopes.length === 0) return new Set();
   const { rows } = await client.query<{ event_id: string }>({
     name: 'webhooks.queue-deliveries',
     text: `INSERT INTO webhook_deliveries
@@ -41,11 +33,20 @@ export async function queueDeliveries(
      ON CONFLICT (subscription_id, event_id) DO NOTHING
      RETURNING event_id`,
     values: [
-      wanted.map((e) => e.id),
-      wanted.map((e) => e.tenantId),
-      wanted.map((e) => e.type),
-      wanted.map((e) => JSON.stringify(e)),
+      envelopes.map((e) => e.id),
+      envelopes.map((e) => e.tenantId),
+      envelopes.map((e) => e.type),
+      envelopes.map((e) => JSON.stringify(e)),
     ],
   });
   return new Set(rows.map((row) => row.event_id));
+}
+
+/** The tenants with an active subscription: the only ones whose events the tail reads. */
+export async function subscribedTenants(client: PoolClient): Promise<string[]> {
+  const { rows } = await client.query<{ tenant_id: string }>({
+    name: 'webhooks.subscribed-tenants',
+    text: 'SELECT DISTINCT tenant_id FROM webhook_subscriptions WHERE deleted_at IS NULL',
+  });
+  return rows.map((row) => row.tenant_id);
 }

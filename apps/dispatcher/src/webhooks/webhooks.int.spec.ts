@@ -5,7 +5,7 @@ import { INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import type { Event, EventEnvelope, RunFinished, RunStarted } from '@cronicorn/events';
 import { PostgresEventStore } from '@cronicorn/event-store';
-import { silentLogger } from '@cronicorn/messaging';
+import { LogTail, silentLogger } from '@cronicorn/messaging';
 import { CoreModule, loadConfig } from '@cronicorn/platform';
 import { request } from '../../../command-api/test/http';
 import { startApi, TestApi } from '../../../command-api/test/harness';
@@ -13,7 +13,7 @@ import { SubscriptionRepository } from '../../../command-api/src/subscriptions/s
 import { verifyWebhookSignature, WEBHOOK_HEADERS } from './webhook-signature';
 import { WebhooksModule } from './webhooks.module';
 import { WebhooksService } from './webhooks.service';
-import { WebhookLogTail } from './webhook-log-tail';
+import { queueDeliveries, subscribedTenants } from './webhook-matcher';
 
 jest.setTimeout(60_000);
 
@@ -423,10 +423,12 @@ describe('Outbound webhooks (command-api subscriptions → dispatcher delivery)'
     });
     const leader = dispatcher.get(WebhooksService).logTail;
     expect(leader.isLeader).toBe(true);
-    const standby = new WebhookLogTail({
+    const standby = new LogTail({
       pool: api.db.pool,
       store,
       name: 'webhooks',
+      tenantsOf: subscribedTenants,
+      handle: (events, client) => queueDeliveries(events, client).then(() => undefined),
       pollIntervalMs: 100,
       logger: silentLogger,
     });

@@ -8,6 +8,7 @@ import {
   OnApplicationBootstrap,
 } from '@nestjs/common';
 import { PostgresEventStore } from '@cronicorn/event-store';
+import { LogTail } from '@cronicorn/messaging';
 import {
   DatabaseRuntime,
   describeError,
@@ -19,7 +20,7 @@ import {
 import type { Registry } from 'prom-client';
 import { HttpExecutor } from '../http/http-executor';
 import { WebhookDeliveryLoop } from './webhook-delivery-loop';
-import { WebhookLogTail } from './webhook-log-tail';
+import { queueDeliveries, subscribedTenants } from './webhook-matcher';
 import { WebhookMetrics } from './webhooks.metrics';
 import { WebhookSettings } from './webhooks.settings';
 
@@ -44,7 +45,7 @@ export class WebhooksService implements OnApplicationBootstrap, BeforeApplicatio
   private readonly log = new Logger('Webhooks');
   private readonly stopping = new AbortController();
   private readonly loop: WebhookDeliveryLoop;
-  private readonly tail: WebhookLogTail;
+  private readonly tail: LogTail;
   private running: Promise<void> | null = null;
 
   constructor(
@@ -65,18 +66,28 @@ export class WebhooksService implements OnApplicationBootstrap, BeforeApplicatio
       logger: nestMessagingLogger('WebhookDelivery'),
       metrics: new WebhookMetrics(registry),
     });
-    this.tail = new WebhookLogTail({
+    let queued = false;
+    this.tail = new LogTail({
       pool: database.pool,
       store,
       name: settings.tailName,
+      tenantsOf: subscribedTenants,
+      handle: async (events, client) => {
+        if ((await queueDeliveries(events, client)).size > 0) queued = true;
+      },
+      onHandled: () => {
+        if (queued) this.loop.wake();
+        queued = false;
+      },
+      // What it queues is redone from the log when a crash loses the commit.
+      durableCommit: false,
       pollIntervalMs: settings.tailPollMs,
       logger: nestMessagingLogger('WebhooksTail'),
-      onQueued: () => this.loop.wake(),
     });
   }
 
   /** The log tail (tests, diagnostics). */
-  get logTail(): WebhookLogTail {
+  get logTail(): LogTail {
     return this.tail;
   }
 
