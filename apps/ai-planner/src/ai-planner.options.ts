@@ -7,8 +7,8 @@ import { ContextLimits } from './analysis/context-builder';
 
 /** Tuning of one ai-planner replica. The defaults suit production; tests shorten the budgets. */
 export interface AiPlannerOptions {
-  /** Durable consumer name on the events stream (shared by the replicas). */
-  consumerName: string;
+  /** Row of the `RunFinished` log tail's checkpoint in `consumer_checkpoints`, name of its lock. */
+  tailName: string;
   /** This replica's id in `lease_owner`; unique per process. */
   owner: string;
   /** `AI_ANALYSIS_INTERVAL_MS`: at most one analysis per endpoint per interval (health changes excepted). */
@@ -37,9 +37,8 @@ export interface AiPlannerOptions {
   pollIntervalMs: number;
   /** Analyses at once per replica. */
   concurrency: number;
-  /** Transactions at once in the event consumer (events are spread by endpoint). */
-  consumerConcurrency: number;
-  sweepIntervalMs: number;
+  /** How often the log tail reads when no append woke it. */
+  tailPollMs: number;
   /** How long an analysis waits for the read models to include the run that asked for it. */
   readModelWaitMs: number;
   /** How long an on-demand request waits for a running analysis of the same endpoint. */
@@ -50,7 +49,7 @@ export interface AiPlannerOptions {
 }
 
 export const DEFAULT_AI_PLANNER_OPTIONS = {
-  consumerName: 'ai-planner',
+  tailName: 'ai-planner',
   llmTimeoutMs: 20_000,
   analysisTimeoutMs: 45_000,
   maxSteps: 3,
@@ -59,8 +58,7 @@ export const DEFAULT_AI_PLANNER_OPTIONS = {
   leaseMs: 120_000,
   pollIntervalMs: 1_000,
   concurrency: 4,
-  consumerConcurrency: 2,
-  sweepIntervalMs: 5_000,
+  tailPollMs: 1_000,
   busyWaitMs: 30_000,
   readModelWaitMs: 3_000,
   heuristic: {},

@@ -6,19 +6,20 @@ import {
   OnApplicationBootstrap,
 } from '@nestjs/common';
 import { PostgresEventStore } from '@cronicorn/event-store';
-import { provisionConsumer } from '@cronicorn/messaging';
+import { retireConsumer } from '@cronicorn/messaging';
 import {
   Clock,
   CONFIG,
   CronicornConfig,
   DatabaseRuntime,
+  describeError,
   METRICS_REGISTRY,
   NatsRuntime,
   nestMessagingLogger,
   WorkerSupervisor,
 } from '@cronicorn/platform';
 import type { Registry } from 'prom-client';
-import { AiPlanner, aiPlannerConsumerSpec } from './ai-planner';
+import { AiPlanner, RETIRED_AI_PLANNER_DURABLE } from './ai-planner';
 import { aiPlannerMetrics } from './ai-planner.metrics';
 import { AiPlannerOptions, aiPlannerOptions } from './ai-planner.options';
 
@@ -27,7 +28,8 @@ export const AI_PLANNER_OPTIONS = Symbol('AI_PLANNER_OPTIONS');
 
 /**
  * Keeps one `AiPlanner` replica running for the life of the app: once Postgres is migrated and
- * NATS is connected it provisions the `ai-planner` durable consumer and starts a replica; a
+ * NATS is connected it removes the retired `ai-planner` durable consumer if an upgraded
+ * deployment still has it (ADR 0031) and starts a replica; a
  * new NATS connection gets a new replica. On shutdown (before the core module closes NATS and
  * the pool) it stops taking work and lets the analyses in flight be recorded.
  */
@@ -53,12 +55,18 @@ export class AiPlannerService implements OnApplicationBootstrap, BeforeApplicati
       nats,
       logger: log,
       stoppingMessage: 'stopping: no new analyses; recording the ones in flight',
-      provision: (handle) =>
-        provisionConsumer(
-          handle.jsm,
-          handle.names.eventsStream,
-          aiPlannerConsumerSpec(handle.names, options.consumerName),
-        ),
+      provision: async (handle) => {
+        try {
+          if (await retireConsumer(handle.jsm, handle.names.eventsStream, RETIRED_AI_PLANNER_DURABLE))
+            log.log(
+              `removed the retired JetStream consumer "${RETIRED_AI_PLANNER_DURABLE}" (RunFinished is read from the log)`,
+            );
+        } catch (error) {
+          log.warn(
+            `cannot remove the retired consumer "${RETIRED_AI_PLANNER_DURABLE}" (${describeError(error)}); next start`,
+          );
+        }
+      },
       start: (handle) => {
         const planner = new AiPlanner({
           pool: database.pool,

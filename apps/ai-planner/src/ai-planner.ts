@@ -1,16 +1,10 @@
 import type { JetStreamClient } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { Pool } from 'pg';
-import { endpointKeyOf, NatsNames } from '@cronicorn/events';
+import { NatsNames } from '@cronicorn/events';
 import { HeuristicPlanner } from '@cronicorn/domain';
 import { EventStore } from '@cronicorn/event-store';
-import {
-  ConsumerSpec,
-  consoleLogger,
-  EventConsumer,
-  eventConsumerSpec,
-  MessagingLogger,
-} from '@cronicorn/messaging';
+import { consoleLogger, LogTail, MessagingLogger } from '@cronicorn/messaging';
 import type { Clock } from '@cronicorn/platform';
 import { AiPlannerMetrics } from './ai-planner.metrics';
 import { AiPlannerOptions } from './ai-planner.options';
@@ -22,15 +16,8 @@ import { OpenAIPlanner } from './planners/openai-planner';
 import { AnalysisLoop } from './queue/analysis-loop';
 import { AnalysisQueue } from './queue/analysis-queue';
 
-/** The streams the ai-planner consumes: run streams, for `RunFinished`. */
-export const AI_PLANNER_CATEGORIES = ['run'] as const;
-
-/** Provisioning of the ai-planner's durable consumer on the events stream. */
-export function aiPlannerConsumerSpec(names: NatsNames, name = 'ai-planner'): ConsumerSpec {
-  return eventConsumerSpec(name, names, AI_PLANNER_CATEGORIES, {
-    description: 'ai-planner: RunFinished marks the endpoint for analysis',
-  });
-}
+/** The JetStream durable that read `RunFinished` before the log tail (ADR 0031). */
+export const RETIRED_AI_PLANNER_DURABLE = 'ai-planner';
 
 export interface AiPlannerDeps {
   pool: Pool;
@@ -62,15 +49,16 @@ export function llmPlannerOf(options: AiPlannerOptions): LlmPlanner | null {
 }
 
 /**
- * One ai-planner replica on one NATS connection: the event consumer that marks endpoints for
+ * One ai-planner replica on one NATS connection: the log tail that marks endpoints for
  * analysis (in its transaction, nothing else), the loop that analyses due endpoints, and the
- * responder for on-demand analyses. Replicas share the durable consumer, split the due rows
- * through leases and the analyze requests through a queue group.
+ * responder for on-demand analyses. One replica's tail leads at a time; replicas split the
+ * due rows through leases and the analyze requests through a queue group.
  */
 export class AiPlanner {
   readonly queue: AnalysisQueue;
   readonly analyzer: Analyzer;
-  readonly consumer: EventConsumer;
+  /** Reads `RunFinished` from the log and marks endpoints for analysis. */
+  readonly tail: LogTail;
   readonly loop: AnalysisLoop;
   readonly responder: AnalyzeResponder;
   /** True when analyses use the LLM (an API key is set), budget permitting. */
@@ -104,27 +92,19 @@ export class AiPlanner {
       logger,
       deps.metrics,
     );
-    this.consumer = new EventConsumer({
-      name: options.consumerName,
-      names: deps.names,
-      categories: AI_PLANNER_CATEGORIES,
-      handleBatch: (envelopes, client) => this.queue.recordRunsFinished(client, envelopes, deps.clock.now()),
-      js: deps.js,
+    this.tail = new LogTail({
       pool: deps.pool,
       store: deps.store,
-      concurrency: options.consumerConcurrency,
-      partitionKey: endpointKeyOf,
-      // Due analyses are a queue rebuilt from the log by the gap check and the sweep.
+      name: options.tailName,
+      types: ['RunFinished'],
+      handle: (envelopes, client) => this.queue.recordRunsFinished(client, envelopes, deps.clock.now()),
+      onHandled: () => this.loop.wake(),
+      // Due analyses are a queue rebuilt from the log: a commit lost in a crash is read again.
       durableCommit: false,
       // Analyses are debounced for minutes: a tenth of a second more is nothing.
       lingerMs: 100,
-      sweepIntervalMs: options.sweepIntervalMs,
+      pollIntervalMs: options.tailPollMs,
       logger,
-      metrics: {
-        onHandled: (envelope) => {
-          if (envelope.type === 'RunFinished') this.loop.wake();
-        },
-      },
     });
     this.responder = new AnalyzeResponder(
       deps.nc,
@@ -140,13 +120,13 @@ export class AiPlanner {
   start(): void {
     if (this.started) return;
     this.started = true;
-    this.consumer.start();
+    this.tail.start();
     this.loop.start();
     this.responder.start();
   }
 
-  /** Stops taking requests and claims, lets analyses in flight be recorded, stops the consumer. */
+  /** Stops taking requests and claims, lets analyses in flight be recorded, stops the tail. */
   async stop(): Promise<void> {
-    await Promise.all([this.responder.stop(), this.loop.stop(), this.consumer.stop()]);
+    await Promise.all([this.responder.stop(), this.loop.stop(), this.tail.stop()]);
   }
 }

@@ -22,7 +22,7 @@ import {
   jobDecider,
 } from '@cronicorn/domain';
 import { PostgresEventStore } from '@cronicorn/event-store';
-import { OutboxRelay, provisionConsumer, silentLogger } from '@cronicorn/messaging';
+import { OutboxRelay, silentLogger } from '@cronicorn/messaging';
 import { createPool, loadConfig, SystemClock } from '@cronicorn/platform';
 import {
   createTestDatabase,
@@ -33,7 +33,7 @@ import {
 } from '@cronicorn/testing';
 import { ProjectorRunner } from '../../projector/src/projector.runner';
 import { provisionSchedulerConsumers, Scheduler } from '../../scheduler/src/scheduler';
-import { AiPlanner, aiPlannerConsumerSpec } from '../src/ai-planner';
+import { AiPlanner } from '../src/ai-planner';
 import { AiPlannerMetrics } from '../src/ai-planner.metrics';
 import { AiPlannerOptions, aiPlannerOptions } from '../src/ai-planner.options';
 import { PlannerFailureReason } from '../src/planners/planner-failure';
@@ -142,7 +142,6 @@ export class PlannerWorld {
       });
       world.scheduler.start();
     }
-    await provisionConsumer(nats.jsm, nats.names.eventsStream, aiPlannerConsumerSpec(nats.names));
     const config = loadConfig('ai-planner', { ...options.env });
     const pool = world.newPool('ai-planner-test');
     world.planner = new AiPlanner({
@@ -155,7 +154,7 @@ export class PlannerWorld {
       // A short lease: an analysis whose bookkeeping failed (a busy test server refusing
       // connections) is taken up again within the test's patience.
       options: aiPlannerOptions(config, {
-        sweepIntervalMs: 1_000,
+        tailPollMs: 200,
         pollIntervalMs: 200,
         leaseMs: 5_000,
         ...options.planner,

@@ -18,6 +18,7 @@ import { NatsNames, StreamCategory } from '@cronicorn/events';
 export const DUPLICATE_WINDOW_MS = 2 * 60_000;
 
 const STREAM_NAME_IN_USE = 10058;
+const CONSUMER_NOT_FOUND = 10014;
 
 type StreamSpec = Pick<
   StreamConfig,
@@ -123,6 +124,23 @@ export async function provisionConsumer(
 export function attemptsOf(info: ConsumerInfo): number {
   const max = info.config.max_deliver ?? -1;
   return max > 1 ? max - 1 : Number.POSITIVE_INFINITY;
+}
+
+/**
+ * Deletes a durable consumer the apps no longer read (an upgraded deployment still has it,
+ * and its backlog only grows). Returns whether there was one; any error is left to the caller.
+ */
+export async function retireConsumer(
+  jsm: JetStreamManager,
+  stream: string,
+  durable: string,
+): Promise<boolean> {
+  try {
+    return await jsm.consumers.delete(stream, durable);
+  } catch (err) {
+    if (err instanceof JetStreamApiError && err.code === CONSUMER_NOT_FOUND) return false;
+    throw err;
+  }
 }
 
 /**

@@ -73,7 +73,7 @@ export class AnalysisQueue {
   ) {}
 
   /**
-   * In the event consumer's transaction: runs finished, so their endpoints want an analysis
+   * In the log tail's transaction: runs finished, so their endpoints want an analysis
    * (debounced, see `dueAfterRun`). The batch's other events are ignored. One locking read
    * and one write for the whole batch, its events folded in order per endpoint.
    */

@@ -2,9 +2,9 @@ import { randomUUID } from 'node:crypto';
 import type { Subscription } from '@nats-io/nats-core';
 import { plannerAnalyzeSubject, streamIds } from '@cronicorn/events';
 import { PostgresEventStore } from '@cronicorn/event-store';
-import { provisionConsumer, silentLogger } from '@cronicorn/messaging';
+import { silentLogger } from '@cronicorn/messaging';
 import { loadConfig, SystemClock } from '@cronicorn/platform';
-import { AiPlanner, aiPlannerConsumerSpec } from '../../../ai-planner/src/ai-planner';
+import { AiPlanner } from '../../../ai-planner/src/ai-planner';
 import { aiPlannerOptions } from '../../../ai-planner/src/ai-planner.options';
 import { ProjectorRunner } from '../../../projector/src/projector.runner';
 import { startApi, TestApi } from '../../test/harness';
@@ -95,8 +95,7 @@ describe('POST /v1/endpoints/:id/analyze', () => {
 
   describe('When an ai-planner runs', () => {
     beforeAll(async () => {
-      const { nc, js, jsm, names } = api.nats;
-      await provisionConsumer(jsm, names.eventsStream, aiPlannerConsumerSpec(names));
+      const { nc, js, names } = api.nats;
       planner = new AiPlanner({
         pool: api.db.pool,
         store: new PostgresEventStore(api.db.pool),

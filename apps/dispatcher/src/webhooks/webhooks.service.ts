@@ -8,7 +8,7 @@ import {
   OnApplicationBootstrap,
 } from '@nestjs/common';
 import { PostgresEventStore } from '@cronicorn/event-store';
-import { LogTail } from '@cronicorn/messaging';
+import { LogTail, retireConsumer } from '@cronicorn/messaging';
 import {
   DatabaseRuntime,
   describeError,
@@ -124,10 +124,14 @@ export class WebhooksService implements OnApplicationBootstrap, BeforeApplicatio
     const handle = await Promise.race([this.nats.ready, this.stopped]);
     if (!handle) return;
     try {
-      await handle.jsm.consumers.delete(handle.names.eventsStream, RETIRED_DURABLE);
-      this.log.log(`removed the retired JetStream consumer "${RETIRED_DURABLE}" (webhooks now tail the log)`);
-    } catch {
-      // Not there (the usual case), or NATS is unavailable: the next start tries again.
+      if (await retireConsumer(handle.jsm, handle.names.eventsStream, RETIRED_DURABLE))
+        this.log.log(
+          `removed the retired JetStream consumer "${RETIRED_DURABLE}" (webhooks now tail the log)`,
+        );
+    } catch (error) {
+      this.log.warn(
+        `cannot remove the retired consumer "${RETIRED_DURABLE}" (${describeError(error)}); next start`,
+      );
     }
   }
 

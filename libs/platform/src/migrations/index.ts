@@ -17,6 +17,7 @@ import * as m0034 from './0034_scheduler_autovacuum';
 import * as m0035 from './0035_scheduler_claim_indexes';
 import * as m0040 from './0040_ai_planner';
 import * as m0041 from './0041_ai_planner_autovacuum';
+import * as m0042 from './0042_ai_planner_tail';
 import * as m0050 from './0050_webhooks';
 import * as m0051 from './0051_webhook_fairness';
 import * as m0052 from './0052_webhook_redelivery';
@@ -50,6 +51,7 @@ export const ALL_MIGRATIONS: readonly Migration[] = [
   m0035,
   m0040,
   m0041,
+  m0042,
   m0050,
   m0051,
   m0052,
