@@ -434,11 +434,7 @@ const METRICS: Record<string, Array<[string, string, string?]>> = {
     ['deliveriesSuperseded', 'cronicorn_dispatcher_deliveries_total', 'outcome="superseded"'],
     ['deliveriesFailed', 'cronicorn_dispatcher_deliveries_total', 'outcome="failed"'],
   ],
-  projector: [
-    ['events', 'cronicorn_projector_events_total'],
-    ['eventsViaGap', 'cronicorn_projector_events_total', 'via="gap"'],
-    ['eventsViaSweep', 'cronicorn_projector_events_total', 'via="sweep"'],
-  ],
+  projector: [['events', 'cronicorn_projector_events_total']],
 };
 
 async function scrapeMetrics(): Promise<Record<string, Record<string, number | null>>> {

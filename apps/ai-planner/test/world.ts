@@ -119,12 +119,9 @@ export class PlannerWorld {
       logger: silentLogger,
     });
     world.relay.start();
-    const handle = { nc: nats.nc, js: nats.js, jsm: nats.jsm, names: nats.names };
     world.projector = new ProjectorRunner({
       pool: world.newPool('projector-test'),
       store: world.store,
-      nats: () => Promise.resolve(handle),
-      sweepIntervalMs: 1_000,
       logger: silentLogger,
     });
     world.projector.start();

@@ -31,7 +31,6 @@ export async function startProjectorFor(api: TestApi): Promise<() => Promise<voi
   const runner = new ProjectorRunner({
     pool: api.db.pool,
     store: new PostgresEventStore(api.db.pool),
-    nats: async () => api.nats,
     logger: silentLogger,
   });
   runner.start();

@@ -42,7 +42,6 @@ async function startProjectorFor(target: TestApi): Promise<() => Promise<void>> 
   const runner = new ProjectorRunner({
     pool: target.db.pool,
     store: new PostgresEventStore(target.db.pool),
-    nats: async () => target.nats,
     logger: silentLogger,
   });
   runner.start();

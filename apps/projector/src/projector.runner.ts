@@ -1,30 +1,27 @@
-import { STREAM_CATEGORIES, type EventEnvelope } from '@cronicorn/events';
-import type { EventStore } from '@cronicorn/event-store';
+import type { EventEnvelope } from '@cronicorn/events';
+import { EVENTS_NOTIFY_CHANNEL, EventStore } from '@cronicorn/event-store';
 import {
   backoffMs,
   consoleLogger,
   errorFields,
-  EventConsumer,
-  EventConsumerMetrics,
-  eventConsumerSpec,
+  LogTail,
   MessagingLogger,
-  provisionConsumer,
   sleep,
+  Wakeup,
   withTimeout,
 } from '@cronicorn/messaging';
-import type { NatsHandle } from '@cronicorn/platform';
 import {
   PROJECTOR_CONSUMER,
   PROJECTOR_CONTROL_CHANNEL,
-  projectEventsToReadModels,
+  projectLogPage,
   STEP_DOWN,
   tryProjectorLock,
 } from '@cronicorn/read-models';
 import type { Notification, Pool, PoolClient } from 'pg';
 
 export interface ProjectorRunnerMetrics {
-  /** An event was applied and committed (after the consumer's transaction). */
-  onApplied?(envelope: EventEnvelope, via: 'nats' | 'gap' | 'sweep'): void;
+  /** An event of the log was read and its page committed. */
+  onApplied?(envelope: EventEnvelope): void;
   /** This process started or stopped being the one writing the read models. */
   onActive?(active: boolean): void;
 }
@@ -32,11 +29,9 @@ export interface ProjectorRunnerMetrics {
 export interface ProjectorRunnerOptions {
   pool: Pool;
   store: Pick<EventStore, 'readStream' | 'readAll'>;
-  /** The current NATS connection; awaited at the start of each term as the active projector. */
-  nats: () => Promise<NatsHandle>;
   /** Resolves when the database is migrated. */
   ready?: Promise<unknown>;
-  /** Durable consumer name and key of the consumer's bookkeeping. Default `projector`. */
+  /** Row of its checkpoint in `consumer_checkpoints`. Default `projector`. */
   consumerName?: string;
   /** How often a standby replica tries the lock. Default 3 s. */
   standbyRetryMs?: number;
@@ -44,21 +39,23 @@ export interface ProjectorRunnerOptions {
   lockCheckMs?: number;
   /** How long that proof may take before the session counts as lost. Default 10 s. */
   lockCheckTimeoutMs?: number;
-  /** The consumer's sweep interval. Default 5 s. */
-  sweepIntervalMs?: number;
+  /** How often it reads the log when no append woke it. Default 1 s. */
+  pollIntervalMs?: number;
   logger?: MessagingLogger;
   metrics?: ProjectorRunnerMetrics;
 }
 
 /**
- * Runs the projector's `EventConsumer` in at most one process at a time.
+ * Keeps the read models up with the log in at most one process at a time.
  *
  * The active projector holds `pg_try_advisory_lock` (the projector lock) on a dedicated
- * connection, on which it also LISTENs for a step-down request from `projector:rebuild`.
- * Other replicas stand by and retry the lock. The term ends when the process stops, the
- * lock session dies, NATS closes for good or a rebuild asks: the consumer is stopped first
- * (running transactions finish), then the session is closed, which drops the lock. A lock
- * session that goes silent is closed first, since the consumer may hang on the same outage.
+ * connection, on which it also LISTENs for appends and for a step-down request from
+ * `projector:rebuild`. Other replicas stand by and retry the lock. While active it steps a
+ * `LogTail` (ADR 0031): a page of the log after its checkpoint applied (`projectLogPage`) and
+ * the checkpoint moved in one transaction, then the next page, or a wait for an append. The
+ * term ends when the process stops, the lock session dies or a rebuild asks: the step running
+ * finishes, then the session is closed, which drops the lock. A lock session that goes silent
+ * is closed first.
  */
 export class ProjectorRunner {
   private readonly logger: MessagingLogger;
@@ -66,8 +63,21 @@ export class ProjectorRunner {
   private running: Promise<void> | null = null;
   private active = false;
 
+  /** Stepped here, under the projector lock that a rebuild takes, not by its own leadership. */
+  private readonly tail: LogTail;
+
   constructor(private readonly options: ProjectorRunnerOptions) {
     this.logger = options.logger ?? consoleLogger;
+    this.tail = new LogTail({
+      pool: options.pool,
+      store: options.store,
+      name: this.consumerName,
+      handle: async (envelopes, client) => void (await projectLogPage(envelopes, client, options.store)),
+      onHandled: (envelopes) => envelopes.forEach((envelope) => options.metrics?.onApplied?.(envelope)),
+      // Read models are rebuilt from the log: a commit lost in a Postgres crash is redone.
+      durableCommit: false,
+      logger: this.logger,
+    });
   }
 
   get isActive(): boolean {
@@ -165,53 +175,27 @@ export class ProjectorRunner {
     dropLock: (error: Error) => void,
   ): Promise<void> {
     const signal = term.signal;
-    const handle = await Promise.race([this.options.nats(), aborted(signal)]);
-    if (!handle || signal.aborted) return;
-    // The runtime replaces a connection that closed for good; the next term takes the new one.
-    void handle.nc.closed().then(() => term.abort());
-    await provisionConsumer(
-      handle.jsm,
-      handle.names.eventsStream,
-      eventConsumerSpec(this.consumerName, handle.names, STREAM_CATEGORIES, {
-        description: 'projector: builds the read models',
-      }),
-    );
-    const metrics: EventConsumerMetrics = {
-      onHandled: (envelope, via) => this.options.metrics?.onApplied?.(envelope, via),
-    };
-    const consumer = new EventConsumer({
-      name: this.consumerName,
-      names: handle.names,
-      categories: STREAM_CATEGORIES,
-      handleBatch: async (envelopes, client) => void (await projectEventsToReadModels(envelopes, client)),
-      js: handle.js,
-      pool: this.options.pool,
-      store: this.options.store,
-      sweepIntervalMs: this.options.sweepIntervalMs,
-      // Read models are rebuilt from the log: a commit lost in a Postgres crash is redone.
-      durableCommit: false,
-      batchSize: 200,
-      logger: this.logger,
-      metrics,
+    const wakeup = new Wakeup();
+    lockClient.on('notification', (message: Notification) => {
+      if (message.channel === EVENTS_NOTIFY_CHANNEL) wakeup.wake();
     });
-    consumer.start();
+    await lockClient.query(`LISTEN ${EVENTS_NOTIFY_CHANNEL}`);
+    const tail = this.tail;
     this.setActive(true);
-    try {
-      while (!signal.aborted) {
-        await sleep(this.options.lockCheckMs ?? 2_000, signal);
-        // A dead session has dropped the lock: another projector may be writing already.
-        if (!signal.aborted) {
-          const timeoutMs = this.options.lockCheckTimeoutMs ?? 10_000;
-          await withTimeout(lockClient.query('SELECT 1'), timeoutMs, 'projector lock check').catch(
-            (error: Error) => {
-              dropLock(error);
-              throw error;
-            },
-          );
-        }
-      }
-    } finally {
-      await consumer.stop();
+    let lockCheckedAt = Date.now();
+    while (!signal.aborted) {
+      const { more } = await tail.step();
+      if (!more) await wakeup.wait(this.options.pollIntervalMs ?? 1_000, signal);
+      if (signal.aborted || Date.now() - lockCheckedAt < (this.options.lockCheckMs ?? 2_000)) continue;
+      // A dead session has dropped the lock: another projector may be writing already.
+      const timeoutMs = this.options.lockCheckTimeoutMs ?? 10_000;
+      await withTimeout(lockClient.query('SELECT 1'), timeoutMs, 'projector lock check').catch(
+        (error: Error) => {
+          dropLock(error);
+          throw error;
+        },
+      );
+      lockCheckedAt = Date.now();
     }
   }
 

@@ -1,7 +1,9 @@
-import { Inject, Injectable, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { PostgresEventStore } from '@cronicorn/event-store';
+import { retireConsumer } from '@cronicorn/messaging';
 import {
   DatabaseRuntime,
+  describeError,
   METRIC_PREFIX,
   METRICS_REGISTRY,
   nestMessagingLogger,
@@ -10,6 +12,9 @@ import {
 import { Counter, Gauge, Registry } from 'prom-client';
 import { ProjectorRunner, ProjectorRunnerMetrics } from './projector.runner';
 
+/** The JetStream durable the projector read before it tailed the log (ADR 0031). */
+const RETIRED_DURABLE = 'projector';
+
 /**
  * The projector app's one job: keep a `ProjectorRunner` going from bootstrap to shutdown.
  * It stops in `onModuleDestroy`, before the core module closes the pool and NATS.
@@ -17,17 +22,17 @@ import { ProjectorRunner, ProjectorRunnerMetrics } from './projector.runner';
 @Injectable()
 export class ProjectorService implements OnApplicationBootstrap, OnModuleDestroy {
   readonly runner: ProjectorRunner;
+  private readonly log = new Logger('Projector');
 
   constructor(
     database: DatabaseRuntime,
-    nats: NatsRuntime,
+    private readonly nats: NatsRuntime,
     store: PostgresEventStore,
     @Inject(METRICS_REGISTRY) registry: Registry,
   ) {
     this.runner = new ProjectorRunner({
       pool: database.pool,
       store,
-      nats: () => nats.ready,
       ready: database.ready,
       logger: nestMessagingLogger('Projector'),
       metrics: projectorMetrics(registry),
@@ -36,6 +41,22 @@ export class ProjectorService implements OnApplicationBootstrap, OnModuleDestroy
 
   onApplicationBootstrap(): void {
     this.runner.start();
+    void this.removeRetiredDurable();
+  }
+
+  /** An upgraded deployment still has the durable: nothing reads it, so its backlog only grows. */
+  private async removeRetiredDurable(): Promise<void> {
+    try {
+      const handle = await this.nats.ready;
+      if (await retireConsumer(handle.jsm, handle.names.eventsStream, RETIRED_DURABLE))
+        this.log.log(
+          `removed the retired JetStream consumer "${RETIRED_DURABLE}" (the projector tails the log)`,
+        );
+    } catch (error) {
+      this.log.warn(
+        `cannot remove the retired consumer "${RETIRED_DURABLE}" (${describeError(error)}); next start`,
+      );
+    }
   }
 
   async onModuleDestroy(): Promise<void> {
@@ -51,8 +72,7 @@ function projectorMetrics(registry: Registry): ProjectorRunnerMetrics {
   });
   const applied = new Counter({
     name: `${METRIC_PREFIX}projector_events_total`,
-    help: 'Events applied to the read models, by the path that delivered them',
-    labelNames: ['via'] as const,
+    help: 'Events of the log read into the read models (their pages committed)',
     registers: [registry],
   });
   const active = new Gauge({
@@ -61,9 +81,9 @@ function projectorMetrics(registry: Registry): ProjectorRunnerMetrics {
     registers: [registry],
   });
   return {
-    onApplied: (envelope, via) => {
+    onApplied: (envelope) => {
       lag.set(Math.max(0, Date.now() - Date.parse(envelope.occurredAt)) / 1000);
-      applied.inc({ via });
+      applied.inc();
     },
     onActive: (isActive) => active.set(isActive ? 1 : 0),
   };

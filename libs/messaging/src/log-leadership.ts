@@ -46,6 +46,8 @@ export class LogLeadership {
   private readonly wakeup = new Wakeup();
   private running: Promise<void> | null = null;
   private leader = false;
+  /** Terms in a row that failed before their leader caught up once: the backoff grows with it. */
+  private failures = 0;
 
   constructor(
     private readonly options: LogLeadershipOptions,
@@ -71,7 +73,6 @@ export class LogLeadership {
 
   private async run(): Promise<void> {
     const { logger, logFields, role } = this.options;
-    let failures = 0;
     while (!this.stopping) {
       const term = new AbortController();
       const endTerm = () => term.abort();
@@ -94,22 +95,24 @@ export class LogLeadership {
           client.off('error', onError);
           client.release();
           client = null;
-          failures = 0;
+          this.failures = 0;
           await sleep(this.options.standbyRetryMs ?? 2_000, this.stopController.signal);
           continue;
         }
         client.on('notification', () => this.wakeup.wake());
         await client.query(`LISTEN ${EVENTS_NOTIFY_CHANNEL}`);
         this.setLeader(true);
-        failures = 0;
         const lockClient = client;
         await this.lead(term.signal, () => this.idle(lockClient, term.signal));
       } catch (err) {
         if (!this.stopping) {
-          failures += 1;
+          this.failures += 1;
           broken ??= err instanceof Error ? err : new Error(String(err));
           this.options.onError?.(err);
-          logger.warn({ ...logFields, attempt: failures, ...errorFields(err) }, `${role} failed; retrying`);
+          logger.warn(
+            { ...logFields, attempt: this.failures, ...errorFields(err) },
+            `${role} failed; retrying`,
+          );
         }
       } finally {
         this.stopController.signal.removeEventListener('abort', endTerm);
@@ -117,13 +120,15 @@ export class LogLeadership {
         // Destroying the session drops the advisory lock and the LISTEN with it.
         if (client) client.release(broken ?? true);
       }
-      if (failures > 0 && !this.stopping) {
-        await sleep(backoffMs(failures, 250, 15_000), this.stopController.signal);
+      if (this.failures > 0 && !this.stopping) {
+        await sleep(backoffMs(this.failures, 250, 15_000), this.stopController.signal);
       }
     }
   }
 
   private async idle(lockClient: PoolClient, signal: AbortSignal): Promise<void> {
+    // Caught up: what failed before is behind.
+    this.failures = 0;
     await this.wakeup.wait(this.options.pollIntervalMs ?? 1_000, signal);
     // Proves the lock's session is alive; a dead or silent one would make this a false leader.
     if (signal.aborted) return;

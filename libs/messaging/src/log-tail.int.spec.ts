@@ -69,6 +69,12 @@ describe('LogTail', () => {
     return events.map((e) => byId.get(e.id) ?? 0);
   }
 
+  /** Until `events`, appended last, are below every open transaction (another test's, say). */
+  async function visible(events: readonly EventEnvelope[]): Promise<void> {
+    const last = events[events.length - 1];
+    await waitFor(async () => (await store.headCheckpoint()).position === last.position, 'the events');
+  }
+
   async function append(tenantId: string, ...events: Event[]): Promise<EventEnvelope[]> {
     const result = await store.append(`job-${randomUUID()}`, events, {
       expectedVersion: 0,
@@ -129,7 +135,7 @@ describe('LogTail', () => {
     });
     const events = await append(tenantId, happened(1), happened(2), happened(3));
     poison = events[1].id;
-    await waitFor(async () => (await db.pool.query('SELECT 1 FROM tail_counts')).rowCount !== null, 'ready');
+    await visible(events);
     for (let i = 0; i < 20; i++) {
       try {
         const { more } = await tail.step();
@@ -150,5 +156,64 @@ describe('LogTail', () => {
     expect(rows).toEqual([
       { consumer: 'poison', seq: events[1].position, error: 'cannot handle this one', delivery_count: 3 },
     ]);
+  });
+
+  it('should not dead-letter another event when a second tail moved the checkpoint past the failing one', async () => {
+    const tenantId = randomUUID();
+    let failing = '';
+    // Takes over while the first still finishes its step (a deposed leader): handles one event.
+    const other = newTail('moved-on', { pageSize: 1 });
+    const deposed = await tailFrom('moved-on', {
+      maxAttempts: 1,
+      handle: async (events, client) => {
+        if (events.length === 1 && events[0].id === failing) await other.step();
+        if (events.some((e) => e.id === failing)) throw new Error('failed here, not elsewhere');
+        await count(events, client);
+      },
+    });
+    const events = await append(tenantId, happened(1), happened(2));
+    failing = events[0].id;
+    await visible(events);
+    for (let i = 0; i < 5; i++) {
+      try {
+        await deposed.step();
+      } catch {
+        // Failed alone: dead-lettered at once (maxAttempts 1).
+      }
+    }
+    while ((await other.step()).more);
+    expect(await countsOf(events)).toEqual([1, 1]);
+    const { rows } = await db.pool.query(`SELECT seq FROM dead_letters WHERE consumer = 'moved-on'`);
+    expect(rows).toEqual([]);
+  });
+
+  it('should count attempts per event, not carry them over to the next one that fails', async () => {
+    const tenantId = randomUUID();
+    const failing = new Set<string>();
+    const tail = await tailFrom('per-event', {
+      maxAttempts: 3,
+      handle: async (events, client) => {
+        if (events.some((e) => failing.has(e.id))) throw new Error('not now');
+        await count(events, client);
+      },
+    });
+    const [first] = await append(tenantId, happened(1));
+    failing.add(first.id);
+    await visible([first]);
+    // The page, then the event alone twice: two attempts short of a dead letter.
+    expect(await tail.step()).toEqual({ handled: 0, more: true });
+    for (let i = 0; i < 2; i++) await expect(tail.step()).rejects.toThrow('not now');
+    // Another replica's tail handles it (this one lost the lead).
+    failing.delete(first.id);
+    expect((await newTail('per-event').step()).handled).toBe(1);
+    const [second] = await append(tenantId, happened(2));
+    failing.add(second.id);
+    await visible([second]);
+    await expect(tail.step()).rejects.toThrow('not now');
+    const { rows } = await db.pool.query(`SELECT seq FROM dead_letters WHERE consumer = 'per-event'`);
+    expect(rows).toEqual([]);
+    failing.delete(second.id);
+    while ((await tail.step()).more);
+    expect(await countsOf([first, second])).toEqual([1, 1]);
   });
 });

@@ -73,7 +73,9 @@ export class LogTail {
   private readonly deadLetters: DeadLetterRecorder;
   /** After a failed page: one event per step up to the page's end. */
   private singleUntil: LogCheckpoint | null = null;
+  /** Failed attempts at `failing`, an event read alone. */
   private failures = 0;
+  private failing: string | null = null;
 
   constructor(private readonly options: LogTailOptions) {
     this.deadLetters = options.deadLetters ?? new PostgresDeadLetters(options.pool);
@@ -105,13 +107,15 @@ export class LogTail {
   /** Reads one page after the checkpoint, handles it and moves the checkpoint. */
   async step(): Promise<TailStep> {
     const single = this.singleUntil !== null;
-    let pageEnd: LogCheckpoint | null = null;
+    // Where the step found the checkpoint and what it read, once it has.
+    const seen: { from?: LogCheckpoint; read?: ReadAllResult } = {};
     let page: ReadAllResult;
     try {
       page = await this.inTransaction(async (client) => {
         const checkpoint = await this.loadCheckpoint(client);
+        seen.from = checkpoint;
         const read = await this.read(client, checkpoint, single ? 1 : (this.options.pageSize ?? 500));
-        pageEnd = read.checkpoint;
+        seen.read = read;
         if (read.events.length > 0) await this.options.handle(read.events, client);
         await this.moveCheckpoint(client, checkpoint, read.checkpoint);
         return read;
@@ -121,17 +125,27 @@ export class LogTail {
       // A row the step writes changed after its snapshot: read again, not the event's fault.
       if (isSerializationFailure(error)) return { handled: 0, more: true };
       // Not read (Postgres unreachable, say): the leadership retries with backoff.
-      if (pageEnd === null) throw error;
+      if (!seen.from || !seen.read) throw error;
       if (!single) {
         // Find the failing event: one per step up to the end of this page.
-        this.singleUntil = pageEnd;
+        this.singleUntil = seen.read.checkpoint;
         return { handled: 0, more: true };
       }
-      this.failures += 1;
+      // Attempts count per event: not an event's failure (the commit's, say) is only retried.
+      const [event] = seen.read.events;
+      if (!event) throw error;
+      this.failures = this.failing === event.id ? this.failures + 1 : 1;
+      this.failing = event.id;
       if (this.failures < (this.options.maxAttempts ?? 10)) throw error;
-      page = await this.deadLetterNext(error);
+      try {
+        page = await this.deadLetter(error, seen.from, event);
+      } catch (deadLetterError) {
+        if (deadLetterError instanceof CheckpointMovedError) return { handled: 0, more: false };
+        throw deadLetterError;
+      }
     }
     this.failures = 0;
+    this.failing = null;
     if (this.singleUntil && !isBefore(page.checkpoint, this.singleUntil)) this.singleUntil = null;
     if (page.events.length > 0) this.options.onHandled?.(page.events);
     return { handled: page.events.length, more: page.more || this.singleUntil !== null };
@@ -148,28 +162,35 @@ export class LogTail {
     });
   }
 
-  /** Records the next event as a dead letter and moves the checkpoint past it. */
-  private async deadLetterNext(error: unknown): Promise<ReadAllResult> {
+  /**
+   * Records `event`, which failed alone after `from`, as a dead letter and moves the checkpoint
+   * past it, only if the checkpoint is still at `from` and `event` still comes next: another
+   * tail may have handled it meanwhile (`CheckpointMovedError`).
+   */
+  private async deadLetter(
+    error: unknown,
+    from: LogCheckpoint,
+    event: EventEnvelope,
+  ): Promise<ReadAllResult> {
     const read = await this.inTransaction(async (client) => {
       const checkpoint = await this.loadCheckpoint(client);
       const read = await this.read(client, checkpoint, 1);
-      const [event] = read.events;
-      if (event) {
-        await this.deadLetters.record({
-          consumer: this.options.name,
-          stream: EVENT_LOG_STREAM,
-          seq: event.position,
-          subject: `${event.streamId}@${event.streamVersion}`,
-          data: JSON.stringify(event),
-          error: error instanceof Error ? error.message : String(error),
-          deliveryCount: this.failures,
-        });
-        this.options.logger.error(
-          { tail: this.options.name, event: event.id, type: event.type, ...errorFields(error) },
-          'event dead-lettered',
-        );
-      }
+      if (!isSame(checkpoint, from) || read.events[0]?.id !== event.id)
+        throw new CheckpointMovedError(`${this.options.name}: the failed event is no longer next`);
       await this.moveCheckpoint(client, checkpoint, read.checkpoint);
+      await this.deadLetters.record({
+        consumer: this.options.name,
+        stream: EVENT_LOG_STREAM,
+        seq: event.position,
+        subject: `${event.streamId}@${event.streamVersion}`,
+        data: JSON.stringify(event),
+        error: error instanceof Error ? error.message : String(error),
+        deliveryCount: this.failures,
+      });
+      this.options.logger.error(
+        { tail: this.options.name, event: event.id, type: event.type, ...errorFields(error) },
+        'event dead-lettered',
+      );
       return read;
     });
     return { events: [], checkpoint: read.checkpoint, more: read.more };
@@ -225,6 +246,10 @@ export class LogTail {
     if (rowCount === 0)
       throw new CheckpointMovedError(`${this.options.name}: another tail moved the checkpoint`);
   }
+}
+
+function isSame(a: LogCheckpoint, b: LogCheckpoint): boolean {
+  return a.transactionId === b.transactionId && a.position === b.position;
 }
 
 function isBefore(a: LogCheckpoint, b: LogCheckpoint): boolean {

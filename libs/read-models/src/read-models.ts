@@ -1,4 +1,5 @@
 import type { EventEnvelope } from '@cronicorn/events';
+import type { EventStore } from '@cronicorn/event-store';
 import type { PoolClient } from 'pg';
 import { analysesProjection } from './analyses/analyses.projection';
 import { endpointsProjection } from './endpoints/endpoints.projection';
@@ -37,4 +38,37 @@ export function projectEventsToReadModels(
   client: PoolClient,
 ): Promise<EventEnvelope[]> {
   return projectEvents(envelopes, client, READ_MODEL_PROJECTIONS);
+}
+
+/**
+ * Applies a page of the log (commit order) to the read models, each stream in version order,
+ * in the caller's transaction; returns the events applied. The log is ordered by transaction
+ * id, and a writer that took its id early (the scheduler locks rows, then appends under them)
+ * can commit a stream's next version ahead of the one before it: the versions in between are
+ * read from the store and applied first, and skipped by the guard when the log reaches them.
+ */
+export async function projectLogPage(
+  envelopes: readonly EventEnvelope[],
+  client: PoolClient,
+  store: Pick<EventStore, 'readStream'>,
+): Promise<EventEnvelope[]> {
+  if (envelopes.length === 0) return [];
+  const { rows } = await client.query<{ stream_id: string; version: number }>({
+    name: 'rm.page-versions',
+    text: 'SELECT stream_id, version FROM rm_stream_versions WHERE stream_id = ANY($1::text[])',
+    values: [[...new Set(envelopes.map((envelope) => envelope.streamId))]],
+  });
+  const versions = new Map(rows.map((row) => [row.stream_id, row.version]));
+  const inOrder: EventEnvelope[] = [];
+  for (const envelope of envelopes) {
+    const last = versions.get(envelope.streamId) ?? 0;
+    if (envelope.streamVersion <= last) continue;
+    if (envelope.streamVersion > last + 1) {
+      const missed = await store.readStream(envelope.streamId, { fromVersion: last + 1 });
+      inOrder.push(...missed.filter((e) => e.streamVersion < envelope.streamVersion));
+    }
+    inOrder.push(envelope);
+    versions.set(envelope.streamId, envelope.streamVersion);
+  }
+  return projectEventsToReadModels(inOrder, client);
 }

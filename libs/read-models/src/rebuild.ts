@@ -1,10 +1,9 @@
-import type { EventEnvelope } from '@cronicorn/events';
 import { EventStore, LOG_START, LogCheckpoint } from '@cronicorn/event-store';
 import { withTransaction } from '@cronicorn/platform';
-import type { Pool, PoolClient } from 'pg';
+import type { Pool } from 'pg';
 import { PROJECTOR_CONSUMER } from './progress';
 import { releaseProjectorLock, takeProjectorLock } from './projector-lock';
-import { projectEventsToReadModels, READ_MODEL_TABLES } from './read-models';
+import { projectLogPage, READ_MODEL_TABLES } from './read-models';
 
 export interface RebuildProgress {
   /** Events read from the log so far. */
@@ -49,11 +48,10 @@ export interface RebuildOptions {
  * 1. Takes the projector lock: a live projector is asked to step down (it stops consuming
  *    and stands by) and standby replicas stay out; throws `ProjectorLockBusyError` if the
  *    holder does not let go within `lockWaitMs`.
- * 2. Empties the `rm_*` tables and the projector's bookkeeping (`consumer_stream_versions`,
- *    `consumer_checkpoints`).
- * 3. Replays the log with `readAll` in commit order, one transaction per batch, through the
- *    same projections as the live consumer, recording each stream's version for the
- *    consumer as it goes, so the projector resumes exactly after the rebuilt state.
+ * 2. Empties the `rm_*` tables and the projector's checkpoint.
+ * 3. Replays the log with `readAll` in commit order, one transaction per batch, as the live
+ *    projector applies it (`projectLogPage`), and leaves the projector's checkpoint at its
+ *    end, so the projector resumes exactly after the rebuilt state.
  * 4. Releases the lock; a projector takes over and applies whatever was appended meanwhile.
  *
  * The read models are incomplete while it runs (GETs see them fill up). Batches are short
@@ -81,7 +79,6 @@ export async function rebuildReadModels(options: RebuildOptions): Promise<Rebuil
       let total = Number(rows[0].total);
       await withTransaction(pool, async (client) => {
         await client.query(`TRUNCATE ${READ_MODEL_TABLES.join(', ')}`);
-        await client.query('DELETE FROM consumer_stream_versions WHERE consumer = $1', [consumer]);
         await client.query('DELETE FROM consumer_checkpoints WHERE consumer = $1', [consumer]);
       });
       log(`emptied ${READ_MODEL_TABLES.join(', ')}; replaying ${total} events`);
@@ -93,8 +90,9 @@ export async function rebuildReadModels(options: RebuildOptions): Promise<Rebuil
         if (broken) throw new Error(`lost the projector lock connection: ${broken.message}`);
         const page = await store.readAll(checkpoint, { limit: batchSize });
         if (page.events.length > 0) {
-          applied += await withTransaction(pool, (client) =>
-            applyBatch(client, store, consumer, page.events),
+          applied += await withTransaction(
+            pool,
+            async (client) => (await projectLogPage(page.events, client, store)).length,
           ).catch((error: unknown) => {
             const positions = `${page.events[0].position}..${page.events[page.events.length - 1].position}`;
             throw new Error(
@@ -136,46 +134,6 @@ export async function rebuildReadModels(options: RebuildOptions): Promise<Rebuil
     lockClient.off('error', onError);
     lockClient.release(broken ?? false);
   }
-}
-
-/**
- * Applies a page of the log, each stream in version order. The log is in commit order by
- * transaction id, and a writer that took its id early (the scheduler locks rows, then appends
- * under them) can commit a stream's next version ahead of the one before it: like the live
- * consumer's gap check, the versions in between are read from the store and applied first, and
- * skipped when the log reaches them.
- */
-async function applyBatch(
-  client: PoolClient,
-  store: Pick<EventStore, 'readStream'>,
-  consumer: string,
-  events: readonly EventEnvelope[],
-): Promise<number> {
-  const { rows } = await client.query<{ stream_id: string; version: number }>(
-    'SELECT stream_id, version FROM consumer_stream_versions WHERE consumer = $1 AND stream_id = ANY($2::text[])',
-    [consumer, [...new Set(events.map((envelope) => envelope.streamId))]],
-  );
-  const versions = new Map(rows.map((row) => [row.stream_id, row.version]));
-  const inOrder: EventEnvelope[] = [];
-  for (const envelope of events) {
-    const last = versions.get(envelope.streamId) ?? 0;
-    if (envelope.streamVersion <= last) continue;
-    if (envelope.streamVersion > last + 1) {
-      const missed = await store.readStream(envelope.streamId, { fromVersion: last + 1 });
-      inOrder.push(...missed.filter((e) => e.streamVersion < envelope.streamVersion));
-    }
-    inOrder.push(envelope);
-    versions.set(envelope.streamId, envelope.streamVersion);
-  }
-  const applied = (await projectEventsToReadModels(inOrder, client)).length;
-  await client.query(
-    `INSERT INTO consumer_stream_versions (consumer, stream_id, version)
-     SELECT $1, s.stream_id, s.version FROM unnest($2::text[], $3::int[]) AS s(stream_id, version)
-     ON CONFLICT (consumer, stream_id) DO UPDATE
-       SET version = GREATEST(consumer_stream_versions.version, EXCLUDED.version), updated_at = now()`,
-    [consumer, [...versions.keys()], [...versions.values()]],
-  );
-  return applied;
 }
 
 async function countRows(pool: Pool): Promise<Record<string, number>> {

@@ -31,11 +31,9 @@ describe('POST /v1/endpoints/:id/analyze', () => {
     });
     expect(endpoint.status).toBe(201);
     endpointId = endpoint.body.id;
-    const { nc, js, jsm, names } = api.nats;
     projector = new ProjectorRunner({
       pool: api.db.pool,
       store: new PostgresEventStore(api.db.pool),
-      nats: () => Promise.resolve({ nc, js, jsm, names }),
       logger: silentLogger,
     });
     projector.start();

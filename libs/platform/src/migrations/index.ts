@@ -9,6 +9,7 @@ import * as m0021 from './0021_read_models_autovacuum';
 import * as m0022 from './0022_rm_runs_template_unresolved';
 import * as m0023 from './0023_rm_runs_first_started_at';
 import * as m0024 from './0024_streak_counts_every_run';
+import * as m0025 from './0025_projector_tail';
 import * as m0030 from './0030_scheduler';
 import * as m0031 from './0031_scheduler_folds';
 import * as m0032 from './0032_scheduler_endpoint_results';
@@ -43,6 +44,7 @@ export const ALL_MIGRATIONS: readonly Migration[] = [
   m0022,
   m0023,
   m0024,
+  m0025,
   m0030,
   m0031,
   m0032,
