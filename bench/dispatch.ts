@@ -22,7 +22,7 @@ import {
   withDatabaseName,
 } from '@cronicorn/platform';
 import { Client, Pool } from 'pg';
-import { analyse, consumerLag, LagProbe, relayLag, RunResults } from './lib/analysis';
+import { analyse, consumerLag, LagProbe, relayLag, RunResults, tailLag } from './lib/analysis';
 import { Api, boundedAll } from './lib/api';
 import { APP_NAMES, BenchApp, freePort, metricValue } from './lib/apps';
 import { BenchOptions, OptionsError, parseOptions, usage } from './lib/options';
@@ -715,7 +715,7 @@ async function main(): Promise<void> {
     );
   }
   cleanups.push({ what: 'stopping the sampler', run: async () => sampler.stop() });
-  const probe = new LagProbe(pool, consumerLag('projector', 'projector'));
+  const probe = new LagProbe(pool, tailLag('projector', 'projector'));
   // Where an event's time goes on its way: relay to NATS, then the scheduler's fold.
   const stageProbes = [
     new LagProbe(pool, relayLag),

@@ -326,21 +326,35 @@ export function consumerLag(
   };
 }
 
-/** The outbox relay: its commit-ordered checkpoint has passed the event. */
-export const relayLag: LagTarget = {
-  name: 'relay',
-  types: null,
-  applied: async (pool, event) => {
-    const { rows } = await pool.query<{ done: boolean }>(
-      `SELECT EXISTS (
-         SELECT 1 FROM relay_checkpoints c JOIN events e ON e.position = $1::bigint
-          WHERE c.name = 'nats' AND (e.transaction_id::text::bigint, e.position) <= (c.transaction_id, c.position)
-       ) AS done`,
-      [event.position],
-    );
-    return rows[0]?.done ?? false;
-  },
-};
+/** A reader of the commit-ordered log whose checkpoint row (`table`.`key` = `name`) has passed the event. */
+function checkpointLag(
+  stage: string,
+  table: 'relay_checkpoints' | 'consumer_checkpoints',
+  key: 'name' | 'consumer',
+  name: string,
+): LagTarget {
+  return {
+    name: stage,
+    types: null,
+    applied: async (pool, event) => {
+      const { rows } = await pool.query<{ done: boolean }>(
+        `SELECT EXISTS (
+           SELECT 1 FROM ${table} c JOIN events e ON e.position = $1::bigint
+            WHERE c.${key} = $2 AND (e.transaction_id::text::bigint, e.position) <= (c.transaction_id, c.position)
+         ) AS done`,
+        [event.position, name],
+      );
+      return rows[0]?.done ?? false;
+    },
+  };
+}
+
+/** The outbox relay. */
+export const relayLag: LagTarget = checkpointLag('relay', 'relay_checkpoints', 'name', 'nats');
+
+/** A log tail (the projector's, say): its checkpoint in `consumer_checkpoints`. */
+export const tailLag = (stage: string, consumer: string): LagTarget =>
+  checkpointLag(stage, 'consumer_checkpoints', 'consumer', consumer);
 
 /** One lag sample: when the bench saw the probed event committed, and what it measured. */
 interface LagSample {
