@@ -41,6 +41,8 @@ export interface ProjectorRunnerOptions {
   lockCheckTimeoutMs?: number;
   /** How often it reads the log when no append woke it. Default 1 s. */
   pollIntervalMs?: number;
+  /** After catching up and being woken, how long to wait for more appends to share the page. Default 25 ms. */
+  lingerMs?: number;
   logger?: MessagingLogger;
   metrics?: ProjectorRunnerMetrics;
 }
@@ -185,7 +187,11 @@ export class ProjectorRunner {
     let lockCheckedAt = Date.now();
     while (!signal.aborted) {
       const { more } = await tail.step();
-      if (!more) await wakeup.wait(this.options.pollIntervalMs ?? 1_000, signal);
+      if (!more) {
+        await wakeup.wait(this.options.pollIntervalMs ?? 1_000, signal);
+        // Appends commit a few at a time: a page per commit would cost a transaction each.
+        await sleep(this.options.lingerMs ?? 25, signal);
+      }
       if (signal.aborted || Date.now() - lockCheckedAt < (this.options.lockCheckMs ?? 2_000)) continue;
       // A dead session has dropped the lock: another projector may be writing already.
       const timeoutMs = this.options.lockCheckTimeoutMs ?? 10_000;
