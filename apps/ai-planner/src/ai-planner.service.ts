@@ -6,16 +6,15 @@ import {
   OnApplicationBootstrap,
 } from '@nestjs/common';
 import { PostgresEventStore } from '@cronicorn/event-store';
-import { retireConsumer } from '@cronicorn/messaging';
 import {
   Clock,
   CONFIG,
   CronicornConfig,
   DatabaseRuntime,
-  describeError,
   METRICS_REGISTRY,
   NatsRuntime,
   nestMessagingLogger,
+  retireEventsConsumer,
   WorkerSupervisor,
 } from '@cronicorn/platform';
 import type { Registry } from 'prom-client';
@@ -55,18 +54,8 @@ export class AiPlannerService implements OnApplicationBootstrap, BeforeApplicati
       nats,
       logger: log,
       stoppingMessage: 'stopping: no new analyses; recording the ones in flight',
-      provision: async (handle) => {
-        try {
-          if (await retireConsumer(handle.jsm, handle.names.eventsStream, RETIRED_AI_PLANNER_DURABLE))
-            log.log(
-              `removed the retired JetStream consumer "${RETIRED_AI_PLANNER_DURABLE}" (RunFinished is read from the log)`,
-            );
-        } catch (error) {
-          log.warn(
-            `cannot remove the retired consumer "${RETIRED_AI_PLANNER_DURABLE}" (${describeError(error)}); next start`,
-          );
-        }
-      },
+      provision: (handle) =>
+        retireEventsConsumer(handle, RETIRED_AI_PLANNER_DURABLE, 'RunFinished is read from the log', log),
       start: (handle) => {
         const planner = new AiPlanner({
           pool: database.pool,

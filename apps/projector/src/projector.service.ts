@@ -1,13 +1,12 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { PostgresEventStore } from '@cronicorn/event-store';
-import { retireConsumer } from '@cronicorn/messaging';
 import {
   DatabaseRuntime,
-  describeError,
   METRIC_PREFIX,
   METRICS_REGISTRY,
   nestMessagingLogger,
   NatsRuntime,
+  retireEventsConsumer,
 } from '@cronicorn/platform';
 import { Counter, Gauge, Registry } from 'prom-client';
 import { ProjectorRunner, ProjectorRunnerMetrics } from './projector.runner';
@@ -46,17 +45,8 @@ export class ProjectorService implements OnApplicationBootstrap, OnModuleDestroy
 
   /** An upgraded deployment still has the durable: nothing reads it, so its backlog only grows. */
   private async removeRetiredDurable(): Promise<void> {
-    try {
-      const handle = await this.nats.ready;
-      if (await retireConsumer(handle.jsm, handle.names.eventsStream, RETIRED_DURABLE))
-        this.log.log(
-          `removed the retired JetStream consumer "${RETIRED_DURABLE}" (the projector tails the log)`,
-        );
-    } catch (error) {
-      this.log.warn(
-        `cannot remove the retired consumer "${RETIRED_DURABLE}" (${describeError(error)}); next start`,
-      );
-    }
+    const handle = await this.nats.ready.catch(() => null);
+    if (handle) await retireEventsConsumer(handle, RETIRED_DURABLE, 'the projector tails the log', this.log);
   }
 
   async onModuleDestroy(): Promise<void> {

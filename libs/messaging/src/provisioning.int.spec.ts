@@ -16,6 +16,7 @@ import {
   eventsFilterSubject,
   provisionConsumer,
   provisionStreams,
+  retireConsumer,
 } from './provisioning';
 
 jest.setTimeout(30_000);
@@ -113,6 +114,20 @@ describe('Provisioning', () => {
       });
       expect(updated.config.ack_wait).toBe(nanos(5_000));
       expect(updated.config.filter_subject).toBe(created.config.filter_subject);
+    });
+  });
+  describe('When a consumer is retired', () => {
+    it('should delete it, and say there was none the second time', async () => {
+      const names = fresh();
+      await provisionStreams(jsm, names);
+      await provisionConsumer(jsm, names.eventsStream, {
+        durable: 'webhooks',
+        filterSubject: eventsFilterSubject(names, ['run']),
+      });
+
+      expect(await retireConsumer(jsm, names.eventsStream, 'webhooks')).toBe(true);
+      expect(await retireConsumer(jsm, names.eventsStream, 'webhooks')).toBe(false);
+      await expect(jsm.consumers.info(names.eventsStream, 'webhooks')).rejects.toThrow();
     });
   });
 });

@@ -8,13 +8,14 @@ import {
   OnApplicationBootstrap,
 } from '@nestjs/common';
 import { PostgresEventStore } from '@cronicorn/event-store';
-import { LogTail, retireConsumer } from '@cronicorn/messaging';
+import { LogTail } from '@cronicorn/messaging';
 import {
   DatabaseRuntime,
   describeError,
   METRICS_REGISTRY,
   NatsRuntime,
   nestMessagingLogger,
+  retireEventsConsumer,
   SecretBox,
 } from '@cronicorn/platform';
 import type { Registry } from 'prom-client';
@@ -119,20 +120,9 @@ export class WebhooksService implements OnApplicationBootstrap, BeforeApplicatio
     this.log.log(`webhooks tail "${this.settings.tailName}" started`);
   }
 
-  /** An upgraded deployment still has the durable: nothing reads it, so its backlog only grows. */
   private async removeRetiredDurable(): Promise<void> {
     const handle = await Promise.race([this.nats.ready, this.stopped]);
-    if (!handle) return;
-    try {
-      if (await retireConsumer(handle.jsm, handle.names.eventsStream, RETIRED_DURABLE))
-        this.log.log(
-          `removed the retired JetStream consumer "${RETIRED_DURABLE}" (webhooks now tail the log)`,
-        );
-    } catch (error) {
-      this.log.warn(
-        `cannot remove the retired consumer "${RETIRED_DURABLE}" (${describeError(error)}); next start`,
-      );
-    }
+    if (handle) await retireEventsConsumer(handle, RETIRED_DURABLE, 'webhooks tail the log', this.log);
   }
 
   private get stopped(): Promise<void> {

@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { NatsNames } from '@cronicorn/events';
-import { connectNats, provisionStreams } from '@cronicorn/messaging';
+import { connectNats, provisionStreams, retireConsumer } from '@cronicorn/messaging';
 import type { DependencyCheck } from './database.runtime';
 import { deferred, Deferred, describeError, retryUntilSuccess, withTimeout } from './retry';
 
@@ -104,5 +104,24 @@ export class NatsRuntime {
       this.log.warn(`drain failed (${describeError(error)}); closing`);
       await handle.nc.close().catch(() => undefined);
     });
+  }
+}
+
+/**
+ * Deletes a durable consumer of the events stream that this release no longer reads (ADR
+ * 0031): an upgraded deployment still has it, and its backlog only grows. Never throws: a
+ * failure is logged and the next start tries again.
+ */
+export async function retireEventsConsumer(
+  handle: NatsHandle,
+  durable: string,
+  why: string,
+  log: Pick<Logger, 'log' | 'warn'>,
+): Promise<void> {
+  try {
+    if (await retireConsumer(handle.jsm, handle.names.eventsStream, durable))
+      log.log(`removed the retired JetStream consumer "${durable}" (${why})`);
+  } catch (error) {
+    log.warn(`cannot remove the retired consumer "${durable}" (${describeError(error)}); next start`);
   }
 }
