@@ -1,9 +1,9 @@
 import type { Pool } from 'pg';
 import { EventEnvelope, streamIds } from '@cronicorn/events';
 import { LOG_START, PostgresEventStore } from '@cronicorn/event-store';
-import { MessagingLogger } from '@cronicorn/messaging';
+import { LogTail, MessagingLogger, silentLogger } from '@cronicorn/messaging';
 import { createPool } from '@cronicorn/platform';
-import { getJob, readModelProgress, rebuildReadModels } from '@cronicorn/read-models';
+import { getJob, projectLogPage, readModelProgress, rebuildReadModels } from '@cronicorn/read-models';
 import { createTestDatabase, TcpProxy, TestDatabase } from '@cronicorn/testing';
 import {
   appendRichHistory,
@@ -178,6 +178,57 @@ describe('Projector', () => {
       expect((await snapshotReadModels(db.pool)).rm_runs.length).toBeLessThan(live.rm_runs.length);
 
       await waitFor(caughtUp, 'the projector to apply what the rebuild did not');
+      expect(await snapshotReadModels(db.pool)).toEqual(live);
+    });
+  });
+
+  describe('When a rebuild starts while a deposed projector is still in a step', () => {
+    it('should roll that step back, so the rebuild cut short leaves the live projector the whole log', async () => {
+      let gate: (() => void) | null = null;
+      let inStep: (() => void) | null = null;
+      const stale = new LogTail({
+        pool: db.pool,
+        store,
+        name: 'projector',
+        handle: async (envelopes, client) => {
+          if (gate === null && inStep) {
+            const held = new Promise<void>((resolve) => (gate = resolve));
+            inStep();
+            await held;
+          }
+          await projectLogPage(envelopes, client, store);
+        },
+        durableCommit: false,
+        logger: silentLogger,
+      });
+      await appendRichHistory(history, { project: false });
+      while ((await stale.step()).more);
+      const tenantId = newId('tenant');
+      await appendJob(tenantId);
+      const last = await appendJob(tenantId);
+
+      // Its lock session died with the step half done: the rebuild gets the lock at once.
+      const stepping = new Promise<void>((resolve) => (inStep = resolve)).then(() => undefined);
+      const step = stale.step();
+      await stepping;
+      await expect(
+        rebuildReadModels({
+          pool: db.pool,
+          store,
+          batchSize: 20,
+          onProgress: () => {
+            throw new Error('rebuild killed');
+          },
+        }),
+      ).rejects.toThrow('rebuild killed');
+      gate!();
+      expect(await step).toEqual({ handled: 0, more: false });
+
+      startRunner();
+      await waitFor(caughtUp, 'the projector to catch up with the log');
+      await waitFor(() => readModelProgress(db.pool, last.position), 'the projector to pass the last job');
+      const live = await snapshotReadModels(db.pool);
+      await rebuildReadModels({ pool: db.pool, store, lockWaitMs: 10_000 });
       expect(await snapshotReadModels(db.pool)).toEqual(live);
     });
   });

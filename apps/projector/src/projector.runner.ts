@@ -182,26 +182,46 @@ export class ProjectorRunner {
       if (message.channel === EVENTS_NOTIFY_CHANNEL) wakeup.wake();
     });
     await lockClient.query(`LISTEN ${EVENTS_NOTIFY_CHANNEL}`);
-    const tail = this.tail;
     this.setActive(true);
-    let lockCheckedAt = Date.now();
-    while (!signal.aborted) {
-      const { more } = await tail.step();
-      if (!more) {
+    // Beside the steps, not between them: a step hung on a dead connection must not keep a
+    // lock this process may no longer hold.
+    const lockFailure = this.checkLock(lockClient, term, dropLock).then(
+      () => null,
+      (error: unknown) => error,
+    );
+    try {
+      while (!signal.aborted) {
+        const { more } = await this.tail.step();
+        if (more) continue;
         await wakeup.wait(this.options.pollIntervalMs ?? 1_000, signal);
         // Appends commit a few at a time: a page per commit would cost a transaction each.
         await sleep(this.options.lingerMs ?? 25, signal);
       }
-      if (signal.aborted || Date.now() - lockCheckedAt < (this.options.lockCheckMs ?? 2_000)) continue;
-      // A dead session has dropped the lock: another projector may be writing already.
-      const timeoutMs = this.options.lockCheckTimeoutMs ?? 10_000;
-      await withTimeout(lockClient.query('SELECT 1'), timeoutMs, 'projector lock check').catch(
-        (error: Error) => {
-          dropLock(error);
-          throw error;
-        },
-      );
-      lockCheckedAt = Date.now();
+    } finally {
+      term.abort();
+    }
+    const failure = await lockFailure;
+    if (failure) throw failure;
+  }
+
+  /** Proves the lock's session is alive every `lockCheckMs`; on failure drops it and ends the term. */
+  private async checkLock(
+    lockClient: PoolClient,
+    term: AbortController,
+    dropLock: (error: Error) => void,
+  ): Promise<void> {
+    const timeoutMs = this.options.lockCheckTimeoutMs ?? 10_000;
+    while (!term.signal.aborted) {
+      await sleep(this.options.lockCheckMs ?? 2_000, term.signal);
+      if (term.signal.aborted) return;
+      try {
+        await withTimeout(lockClient.query('SELECT 1'), timeoutMs, 'projector lock check');
+      } catch (error) {
+        // A dead session has dropped the lock: another projector may be writing already.
+        dropLock(error instanceof Error ? error : new Error(String(error)));
+        term.abort();
+        throw error;
+      }
     }
   }
 

@@ -15,15 +15,17 @@ describe('Read-model progress', () => {
   });
   afterAll(() => db.drop());
 
-  // What the projector's consumer records in the transaction that applies an event.
-  const recordHandled = (consumer: string, streamId: string, version: number) =>
+  // What the projector's tail records in the transaction that applies a page: its checkpoint.
+  const recordHandled = (consumer: string, position: string) =>
     db.pool.query(
-      `INSERT INTO consumer_stream_versions (consumer, stream_id, version) VALUES ($1, $2, $3)
-       ON CONFLICT (consumer, stream_id) DO UPDATE SET version = EXCLUDED.version`,
-      [consumer, streamId, version],
+      `INSERT INTO consumer_checkpoints (consumer, transaction_id, position)
+       SELECT $1, transaction_id::text::bigint, position FROM events WHERE position = $2::bigint
+       ON CONFLICT (consumer) DO UPDATE
+         SET transaction_id = EXCLUDED.transaction_id, position = EXCLUDED.position`,
+      [consumer, position],
     );
 
-  async function appendJob(): Promise<{ streamId: string; positions: string[] }> {
+  async function appendJob(): Promise<{ positions: string[] }> {
     const tenant = history.tenant();
     const jobId = newId('job');
     const streamId = streamIds.job(jobId);
@@ -33,30 +35,18 @@ describe('Read-model progress', () => {
       { type: 'JobCreated', data: { jobId, name: 'n', description: null, createdAt: at(0) } },
       { type: 'JobArchived', data: { jobId, archivedAt: at(1) } },
     );
-    return { streamId, positions: envelopes.map((e) => e.position) };
+    return { positions: envelopes.map((e) => e.position) };
   }
 
   describe('When the projector has processed part of a stream', () => {
-    it('should report the processed events only, for that consumer only', async () => {
-      const { streamId, positions } = await appendJob();
-      expect(await readModelProgress(db.pool, positions[0])).toBe(false);
-
-      await recordHandled('projector', streamId, 1);
-      expect(await readModelProgress(db.pool, positions[0])).toBe(true);
-      expect(await readModelProgress(db.pool, positions[1])).toBe(false);
-      expect(await readModelProgress(db.pool, positions[0], 'someone-else')).toBe(false);
-    });
-
-    it('should report an event behind its sweep checkpoint whose version row was pruned', async () => {
+    it('should report the events at or behind the checkpoint only, for that reader only', async () => {
       const { positions } = await appendJob();
-      await db.pool.query(
-        `INSERT INTO consumer_checkpoints (consumer, transaction_id, position)
-         SELECT 'pruning', transaction_id::text::bigint, position FROM events WHERE position = $1::bigint`,
-        [positions[0]],
-      );
+      expect(await readModelProgress(db.pool, positions[0], 'partly')).toBe(false);
 
-      expect(await readModelProgress(db.pool, positions[0], 'pruning')).toBe(true);
-      expect(await readModelProgress(db.pool, positions[1], 'pruning')).toBe(false);
+      await recordHandled('partly', positions[0]);
+      expect(await readModelProgress(db.pool, positions[0], 'partly')).toBe(true);
+      expect(await readModelProgress(db.pool, positions[1], 'partly')).toBe(false);
+      expect(await readModelProgress(db.pool, positions[0], 'someone-else')).toBe(false);
     });
 
     it('should say no for a position the log does not have and refuse one that is not a number', async () => {
@@ -67,9 +57,9 @@ describe('Read-model progress', () => {
 
   describe('When a reader waits for a position', () => {
     it('should resolve true as soon as the event is processed', async () => {
-      const { streamId, positions } = await appendJob();
+      const { positions } = await appendJob();
       const waiting = waitForPosition(db.pool, positions[1], 10_000, { pollMs: 10 });
-      await recordHandled('projector', streamId, 2);
+      await recordHandled('projector', positions[1]);
       expect(await waiting).toBe(true);
     });
 

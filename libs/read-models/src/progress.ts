@@ -1,14 +1,13 @@
 import { Queryable } from './projection';
 
-/** Name of the projector's event consumer (its rows in `consumer_stream_versions`). */
+/** Name of the projector's log tail (its checkpoint in `consumer_checkpoints`). */
 export const PROJECTOR_CONSUMER = 'projector';
 
 const DIGITS = /^\d+$/;
 
 /**
- * True when the projector has processed the event at global `position` (its stream version
- * is recorded for `consumer`, or its sweep is past it: the row of a closed stream is pruned
- * then); false while it has not, or when there is no such event.
+ * True when the projector has processed the event at global `position` (its checkpoint is at
+ * or past it); false while it has not, or when there is no such event.
  * Positions are decimal strings; anything else throws a RangeError (validate input first).
  */
 export async function readModelProgress(
@@ -21,11 +20,9 @@ export async function readModelProgress(
     `SELECT EXISTS (
        SELECT 1 FROM events e
         WHERE e.position = $1::bigint
-          AND (EXISTS (SELECT 1 FROM consumer_stream_versions v
-                        WHERE v.consumer = $2 AND v.stream_id = e.stream_id AND v.version >= e.stream_version)
-               OR EXISTS (SELECT 1 FROM consumer_checkpoints c
-                           WHERE c.consumer = $2
-                             AND (e.transaction_id, e.position) <= (c.transaction_id::text::xid8, c.position)))) AS done`,
+          AND EXISTS (SELECT 1 FROM consumer_checkpoints c
+                       WHERE c.consumer = $2
+                         AND (e.transaction_id, e.position) <= (c.transaction_id::text::xid8, c.position))) AS done`,
     [position, consumer],
   );
   return rows[0].done;

@@ -48,7 +48,7 @@ export interface RebuildOptions {
  * 1. Takes the projector lock: a live projector is asked to step down (it stops consuming
  *    and stands by) and standby replicas stay out; throws `ProjectorLockBusyError` if the
  *    holder does not let go within `lockWaitMs`.
- * 2. Empties the `rm_*` tables and the projector's checkpoint.
+ * 2. Empties the `rm_*` tables and moves the projector's checkpoint back to the log's start.
  * 3. Replays the log with `readAll` in commit order, one transaction per batch, as the live
  *    projector applies it (`projectLogPage`), and leaves the projector's checkpoint at its
  *    end, so the projector resumes exactly after the rebuilt state.
@@ -79,7 +79,14 @@ export async function rebuildReadModels(options: RebuildOptions): Promise<Rebuil
       let total = Number(rows[0].total);
       await withTransaction(pool, async (client) => {
         await client.query(`TRUNCATE ${READ_MODEL_TABLES.join(', ')}`);
-        await client.query('DELETE FROM consumer_checkpoints WHERE consumer = $1', [consumer]);
+        // Moved back to the start, not deleted: a deposed projector still in a step moves the
+        // checkpoint only from where it found it, and a missing row would let it insert its own.
+        await client.query(
+          `INSERT INTO consumer_checkpoints (consumer, transaction_id, position) VALUES ($1, $2, $3)
+           ON CONFLICT (consumer) DO UPDATE
+             SET transaction_id = EXCLUDED.transaction_id, position = EXCLUDED.position, updated_at = now()`,
+          [consumer, LOG_START.transactionId, LOG_START.position],
+        );
       });
       log(`emptied ${READ_MODEL_TABLES.join(', ')}; replaying ${total} events`);
 
