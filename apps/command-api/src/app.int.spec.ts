@@ -77,12 +77,13 @@ describe('command-api app', () => {
     });
 
     it('should answer a read-model route without the flag once the projector has the position', async () => {
-      const { tenantId, apiKey, position } = await write();
-      // Stand in for the projector: record that it handled the tenant stream up to now.
+      const { apiKey, position } = await write();
+      // Stand in for the projector: its checkpoint at the write.
       await api.db.pool.query(
-        `INSERT INTO consumer_stream_versions (consumer, stream_id, version)
-         SELECT 'projector', stream_id, max(stream_version) FROM events WHERE stream_id = $1 GROUP BY stream_id`,
-        [`tenant-${tenantId}`],
+        `INSERT INTO consumer_checkpoints (consumer, transaction_id, position)
+         SELECT 'projector', transaction_id::text::bigint, position FROM events WHERE position = $1::bigint
+         ON CONFLICT (consumer) DO UPDATE SET transaction_id = EXCLUDED.transaction_id, position = EXCLUDED.position`,
+        [position],
       );
       const res = await request(api.url, 'GET', '/v1/jobs', {
         apiKey,
