@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { connect, Socket } from 'node:net';
+import { connect, Server, Socket } from 'node:net';
 import type { EventEnvelope, RunFinished } from '@cronicorn/events';
 import { EventStore, LOG_START, PostgresEventStore } from '@cronicorn/event-store';
 import { EVENT_STORE } from '@cronicorn/platform';
@@ -122,10 +122,17 @@ function holdNextStartingPoint(api: TestApi, meanwhile: () => Promise<void> = as
   return { reached, release, restore: () => spy.mockRestore() };
 }
 
-const openConnections = (api: TestApi) =>
-  new Promise<number>((resolve, reject) =>
-    api.app.getHttpServer().getConnections((err, count) => (err ? reject(err) : resolve(count))),
-  );
+/**
+ * The server's end of the connections it accepts from now on. (Counting the server's
+ * connections instead races with earlier tests' keep-alive connections timing out.)
+ */
+function acceptedConnections(api: TestApi): { sockets: Socket[]; stop: () => void } {
+  const server = api.app.getHttpServer() as Server;
+  const sockets: Socket[] = [];
+  const onConnection = (socket: Socket) => sockets.push(socket);
+  server.on('connection', onConnection);
+  return { sockets, stop: () => server.off('connection', onConnection) };
+}
 
 describe('GET /v1/events/stream (Server-Sent Events)', () => {
   let api: TestApi;
@@ -379,7 +386,7 @@ describe('GET /v1/events/stream (Server-Sent Events)', () => {
   it('should not start a stream for a client that left while it was being opened', async () => {
     const service = api.app.get(EventsStreamService);
     const othersOpen = service.openStreams;
-    const connectionsBefore = await openConnections(api);
+    const accepted = acceptedConnections(api);
     const held = holdNextStartingPoint(api);
     const serve = service.serve.bind(service);
     let served: () => void = () => undefined;
@@ -394,15 +401,15 @@ describe('GET /v1/events/stream (Server-Sent Events)', () => {
     try {
       socket.write(`GET /v1/events/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nx-api-key: ${a.apiKey}\r\n\r\n`);
       await held.reached;
+      const serverSide = accepted.sockets.find((s) => s.remotePort === socket.localPort);
+      expect(serverSide).toBeDefined();
       socket.destroy();
-      await waitFor(
-        'the server to see the client leave',
-        async () => (await openConnections(api)) === connectionsBefore,
-      );
+      await waitFor('the server to see the client leave', async () => serverSide!.destroyed);
       held.release();
       await handedOver;
       expect(service.openStreams).toBe(othersOpen);
     } finally {
+      accepted.stop();
       held.release();
       held.restore();
       serveSpy.mockRestore();
