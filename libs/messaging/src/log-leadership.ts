@@ -1,13 +1,12 @@
-import type { Pool, PoolClient } from 'pg';
+import type { Notification, Pool, PoolClient } from 'pg';
 import { EVENTS_NOTIFY_CHANNEL } from '@cronicorn/event-store';
 import { backoffMs, sleep, Wakeup, withTimeout } from './backoff';
 import { errorFields, MessagingLogger } from './logger';
 
 /**
  * Leads while it holds the lock. `idle` waits for the next append (a NOTIFY) or the poll
- * interval, then proves the lock's session is still alive; `signal` aborts when the
- * process stops or the lock is lost. Returning or throwing ends the term (a throw is logged
- * and retried with backoff).
+ * interval; `signal` aborts when the process stops, the lock is lost or a step-down is asked.
+ * Returning or throwing ends the term (a throw is logged and retried with backoff).
  */
 export type LeadFn = (signal: AbortSignal, idle: () => Promise<void>) => Promise<void>;
 
@@ -20,12 +19,20 @@ export interface LogLeadershipOptions {
   /** Fields naming this leader in every log line. */
   logFields: Record<string, string>;
   logger: MessagingLogger;
+  /** Resolves when the process may start trying the lock (the database is migrated). */
+  ready?: Promise<unknown>;
   /** Fallback poll when no NOTIFY arrives. Default 1 s. */
   pollIntervalMs?: number;
   /** How often a standby tries to become the leader. Default 2 s. */
   standbyRetryMs?: number;
-  /** How long the leader's proof that its lock session lives may take. Default 10 s. */
+  /** Logged once when this replica starts standing by. */
+  standbyMessage?: string;
+  /** How often the leader proves its lock session is alive. Default 2 s. */
+  lockCheckMs?: number;
+  /** How long that proof may take before the session counts as lost. Default 10 s. */
   lockCheckTimeoutMs?: number;
+  /** A NOTIFY with `payload` on `channel` ends the term (a rebuild taking the lock); `message` is logged. */
+  stepDown?: { channel: string; payload: string; message: string };
   onLeadership?(leader: boolean): void;
   onError?(error: unknown): void;
 }
@@ -36,10 +43,11 @@ export interface LogLeadershipOptions {
  * The leader holds `pg_try_advisory_lock` on a dedicated connection, on which it also LISTENs
  * to `cronicorn_events` (every append NOTIFYs on commit); the others stand by and retry the
  * lock. When the leader's connection dies, Postgres releases the lock and one of them takes
- * over. A leader whose lock session goes silent gives it up after `lockCheckTimeoutMs`; the
- * server drops the session of a vanished host within seconds by the pool's TCP keepalives.
- * Readers keep their checkpoints moving forward only, so a deposed leader still finishing a
- * step is harmless.
+ * over. Beside the lead, not between its steps, the leader proves its lock session is alive
+ * every `lockCheckMs`: one that goes silent is closed and the term ends, even while a step
+ * hangs on a dead connection; the server drops the session of a vanished host within seconds
+ * by the pool's TCP keepalives. Readers keep their checkpoints moving forward only, so a
+ * deposed leader still finishing a step is harmless.
  */
 export class LogLeadership {
   private readonly stopController = new AbortController();
@@ -73,12 +81,21 @@ export class LogLeadership {
 
   private async run(): Promise<void> {
     const { logger, logFields, role } = this.options;
+    if (this.options.ready) await Promise.race([this.options.ready, whenAborted(this.stopController.signal)]);
+    let standingBy = false;
     while (!this.stopping) {
       const term = new AbortController();
       const endTerm = () => term.abort();
       this.stopController.signal.addEventListener('abort', endTerm, { once: true });
       let client: PoolClient | null = null;
       let broken: Error | undefined;
+      const dropLock = (error: Error) => {
+        broken ??= error;
+        this.setLeader(false);
+        client?.release(error);
+        client = null;
+        term.abort();
+      };
       try {
         client = await this.options.pool.connect();
         const onError = (err: Error) => {
@@ -92,6 +109,8 @@ export class LogLeadership {
           [this.options.lockName],
         );
         if (!rows[0].locked) {
+          if (!standingBy && this.options.standbyMessage) logger.info(logFields, this.options.standbyMessage);
+          standingBy = true;
           client.off('error', onError);
           client.release();
           client = null;
@@ -99,11 +118,20 @@ export class LogLeadership {
           await sleep(this.options.standbyRetryMs ?? 2_000, this.stopController.signal);
           continue;
         }
-        client.on('notification', () => this.wakeup.wake());
-        await client.query(`LISTEN ${EVENTS_NOTIFY_CHANNEL}`);
+        standingBy = false;
+        await this.listen(client, term);
         this.setLeader(true);
-        const lockClient = client;
-        await this.lead(term.signal, () => this.idle(lockClient, term.signal));
+        const lockFailure = this.checkLock(client, term.signal, dropLock).then(
+          () => null,
+          (error: unknown) => error,
+        );
+        try {
+          await this.lead(term.signal, () => this.idle(term.signal));
+        } finally {
+          term.abort();
+        }
+        const failure = await lockFailure;
+        if (failure) throw failure;
       } catch (err) {
         if (!this.stopping) {
           this.failures += 1;
@@ -117,8 +145,8 @@ export class LogLeadership {
       } finally {
         this.stopController.signal.removeEventListener('abort', endTerm);
         this.setLeader(false);
-        // Destroying the session drops the advisory lock and the LISTEN with it.
-        if (client) client.release(broken ?? true);
+        // Destroying the session drops the advisory lock and the LISTENs with it.
+        client?.release(broken ?? true);
       }
       if (this.failures > 0 && !this.stopping) {
         await sleep(backoffMs(this.failures, 250, 15_000), this.stopController.signal);
@@ -126,14 +154,44 @@ export class LogLeadership {
     }
   }
 
-  private async idle(lockClient: PoolClient, signal: AbortSignal): Promise<void> {
+  /** Wakes the lead on appends; ends the term on a step-down request. */
+  private async listen(client: PoolClient, term: AbortController): Promise<void> {
+    const { stepDown, logger, logFields } = this.options;
+    client.on('notification', (message: Notification) => {
+      if (message.channel === EVENTS_NOTIFY_CHANNEL) this.wakeup.wake();
+      else if (stepDown && message.channel === stepDown.channel && message.payload === stepDown.payload) {
+        logger.info(logFields, stepDown.message);
+        term.abort();
+      }
+    });
+    await client.query(`LISTEN ${EVENTS_NOTIFY_CHANNEL}`);
+    if (stepDown) await client.query(`LISTEN ${stepDown.channel}`);
+  }
+
+  /** Proves the lock's session is alive every `lockCheckMs`; on failure drops it (and the term). */
+  private async checkLock(
+    lockClient: PoolClient,
+    signal: AbortSignal,
+    dropLock: (error: Error) => void,
+  ): Promise<void> {
+    const timeoutMs = this.options.lockCheckTimeoutMs ?? 10_000;
+    while (!signal.aborted) {
+      await sleep(this.options.lockCheckMs ?? 2_000, signal);
+      if (signal.aborted) return;
+      try {
+        await withTimeout(lockClient.query('SELECT 1'), timeoutMs, `${this.options.role} lock check`);
+      } catch (error) {
+        // A dead session has dropped the lock: another replica may be leading already.
+        dropLock(error instanceof Error ? error : new Error(String(error)));
+        throw error;
+      }
+    }
+  }
+
+  private async idle(signal: AbortSignal): Promise<void> {
     // Caught up: what failed before is behind.
     this.failures = 0;
     await this.wakeup.wait(this.options.pollIntervalMs ?? 1_000, signal);
-    // Proves the lock's session is alive; a dead or silent one would make this a false leader.
-    if (signal.aborted) return;
-    const timeoutMs = this.options.lockCheckTimeoutMs ?? 10_000;
-    await withTimeout(lockClient.query('SELECT 1'), timeoutMs, `${this.options.role} lock check`);
   }
 
   private setLeader(leader: boolean): void {
@@ -143,4 +201,11 @@ export class LogLeadership {
     logger.info({ ...logFields, leader }, leader ? `${role} is the leader` : `${role} stepped down`);
     this.options.onLeadership?.(leader);
   }
+}
+
+function whenAborted(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) resolve();
+    else signal.addEventListener('abort', () => resolve(), { once: true });
+  });
 }

@@ -3,7 +3,7 @@ import type { EventEnvelope, StreamCategory } from '@cronicorn/events';
 import { EventStore, LOG_START, LogCheckpoint, ReadAllResult } from '@cronicorn/event-store';
 import { sleep } from './backoff';
 import { DeadLetterRecorder, EVENT_LOG_STREAM, PostgresDeadLetters } from './dead-letters';
-import { LogLeadership } from './log-leadership';
+import { LogLeadership, LogLeadershipOptions } from './log-leadership';
 import { errorFields, MessagingLogger } from './logger';
 
 export interface LogTailOptions {
@@ -40,6 +40,8 @@ export interface LogTailOptions {
   maxAttempts?: number;
   deadLetters?: DeadLetterRecorder;
   logger: MessagingLogger;
+  /** How its leadership differs from a tail's own (the projector's lock, which a rebuild takes). */
+  leadership?: Partial<Omit<LogLeadershipOptions, 'pool' | 'logger' | 'pollIntervalMs'>>;
 }
 
 /** What one step read. */
@@ -87,6 +89,7 @@ export class LogTail {
         logFields: { tail: options.name },
         logger: options.logger,
         pollIntervalMs: options.pollIntervalMs,
+        ...options.leadership,
       },
       (signal, idle) => this.lead(signal, idle),
     );
