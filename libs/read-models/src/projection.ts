@@ -15,7 +15,19 @@ export type EnvelopeOf<T extends CronicornEventType> = EventEnvelope<EventOfType
  */
 export type Projection = ProjectionInfo &
   (
-    | { apply(envelope: EventEnvelope, client: PoolClient): Promise<void>; applyBatch?: never }
+    | {
+        apply(envelope: EventEnvelope, client: PoolClient): Promise<void>;
+        /**
+         * The set-based form of `apply`, for events about distinct endpoints (they commute):
+         * applies those it can in a statement per type and returns the rest, which go through
+         * `apply` one by one.
+         */
+        applyMany?(
+          envelopes: readonly EventEnvelope[],
+          client: PoolClient,
+        ): Promise<readonly EventEnvelope[]>;
+        applyBatch?: never;
+      }
     | {
         /**
          * For a projection whose changes commute (sums): the batch's events it handles, at once,
@@ -23,6 +35,7 @@ export type Projection = ProjectionInfo &
          */
         applyBatch(envelopes: readonly EventEnvelope[], client: PoolClient): Promise<void>;
         apply?: never;
+        applyMany?: never;
       }
   );
 
@@ -76,10 +89,11 @@ export async function projectEvent(
  * whole batch are taken first, in sorted order, then the streams' versions are read under
  * their row locks by a statement that starts after those locks were granted.
  *
- * Order matters where one read model reads another in the same transaction: runs before
- * endpoints (last run, failure streak), endpoints before jobs (endpoint counts). Projections
- * that take the batch at once (`applyBatch`: stats, which reads the job of an endpoint) run
- * after all the others.
+ * The events are applied in waves (see {@link waves}): every projection takes a wave before
+ * the next wave is applied, through `applyMany` where it has one. Order matters where one read
+ * model reads another in the same transaction: runs before endpoints (last run, failure
+ * streak), endpoints before jobs (endpoint counts). Projections that take the batch at once
+ * (`applyBatch`: stats, which reads the job of an endpoint) run after all the others.
  */
 export async function projectEvents(
   envelopes: readonly EventEnvelope[],
@@ -129,8 +143,15 @@ export async function projectEvents(
             WHERE v.stream_id = m.stream_id`,
     values: [moved, moved.map((id) => versions.get(id)!)],
   });
-  for (const { envelope, handlers } of due) {
-    for (const projection of handlers) await projection.apply?.(envelope, client);
+  for (const wave of waves(due)) {
+    for (const projection of projections) {
+      if (!projection.apply) continue;
+      const mine = wave
+        .filter(({ handlers }) => handlers.includes(projection))
+        .map(({ envelope }) => envelope);
+      const left = mine.length > 1 && projection.applyMany ? await projection.applyMany(mine, client) : mine;
+      for (const envelope of left) await projection.apply(envelope, client);
+    }
   }
   for (const projection of projections) {
     if (!projection.applyBatch) continue;
@@ -138,6 +159,33 @@ export async function projectEvents(
     if (mine.length > 0) await projection.applyBatch(mine, client);
   }
   return due.map(({ envelope }) => envelope);
+}
+
+/**
+ * Splits events, kept in order per endpoint, into waves that each hold at most one event of an
+ * endpoint: the k-th event of every endpoint goes to wave k. Events of different endpoints
+ * touch different rows (or recount a job's endpoints, or add to sums), so a wave's events
+ * commute and can be applied in a statement per type. An event without an endpoint (tenant
+ * and job events) is a barrier: it is applied alone, after what came before it.
+ */
+function waves<T extends { envelope: EventEnvelope }>(items: readonly T[]): T[][] {
+  const result: T[][] = [];
+  let open: T[][] = [];
+  const seen = new Map<string, number>();
+  for (const item of items) {
+    const { endpointId } = item.envelope.data as { endpointId?: unknown };
+    if (typeof endpointId !== 'string') {
+      result.push(...open, [item]);
+      open = [];
+      seen.clear();
+      continue;
+    }
+    const k = seen.get(endpointId) ?? 0;
+    seen.set(endpointId, k + 1);
+    (open[k] ??= []).push(item);
+  }
+  result.push(...open);
+  return result;
 }
 
 /** Takes an aggregate lock in the middle of `apply`, when the key is only known from a read. */

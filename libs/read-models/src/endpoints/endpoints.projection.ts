@@ -1,6 +1,6 @@
 import type { EndpointConfig, EventEnvelope } from '@cronicorn/events';
 import type { PoolClient } from 'pg';
-import { aggregateLock, isEvent, Projection } from '../projection';
+import { aggregateLock, EnvelopeOf, isEvent, Projection } from '../projection';
 import type { EndpointConfigView, HintView } from './endpoints.queries';
 
 const HINT_KIND_ORDER = ['interval', 'one_shot', 'pause'];
@@ -62,8 +62,9 @@ const COUNTED = `r.finished_at IS NOT NULL`;
 const NEWEST = `(r.started_at, r.run_id) >= (e.last_run_started_at, e.last_run_id)`;
 
 /**
- * The incremental form of {@link RECOMPUTE_RUNS} ($1 endpoint, $2 run, $3 job, $4 runs to add),
- * or no row when it cannot be shown equal. The row already equals the recompute over the
+ * The incremental form of {@link RECOMPUTE_RUNS}, for runs of distinct endpoints at once (`v`:
+ * endpoint, run, job, runs to add); returns the endpoints it updated. An endpoint it leaves out
+ * could not be shown equal to the recompute. The row already equals the recompute over the
  * runs before this event (every change to an endpoint's runs is projected here, in the same
  * transaction; resets recompute), and only this run's rm_runs row changed, so:
  * - the last run is this run if it now sorts at or after the row's last run, else unchanged;
@@ -75,12 +76,12 @@ const NEWEST = `(r.started_at, r.run_id) >= (e.last_run_started_at, e.last_run_i
  * - a success newer than the last success while the streak is above zero may end it or not,
  *   depending on failures that finished after it: only the recompute knows.
  */
-function advanceRun(name: string, runWasOpen: string, alsoSet = ''): { name: string; text: string } {
+function advanceRuns(name: string, runWasOpen: string): { name: string; text: string } {
   return {
     name,
     text: `
   UPDATE rm_endpoints AS e
-     SET ${alsoSet} job_id = COALESCE(e.job_id, $3), runs_count = e.runs_count + $4,
+     SET ${RUN_BEGAN('v.run_id')} job_id = COALESCE(e.job_id, v.job_id), runs_count = e.runs_count + v.added,
          last_run_id = CASE WHEN ${NEWEST} THEN r.run_id ELSE e.last_run_id END,
          last_run_status = CASE WHEN ${NEWEST} THEN r.status ELSE e.last_run_status END,
          last_run_http_status = CASE WHEN ${NEWEST} THEN r.http_status ELSE e.last_run_http_status END,
@@ -94,13 +95,15 @@ function advanceRun(name: string, runWasOpen: string, alsoSet = ''): { name: str
                 AND r.finished_at > COALESCE(GREATEST(e.last_success_at, e.failures_reset_at), '-infinity'::timestamptz)
              THEN e.failure_streak + 1
            ELSE e.failure_streak END
-    FROM rm_runs AS r
-   WHERE e.endpoint_id = $1 AND r.run_id = $2 AND r.endpoint_id = $1
+    FROM json_to_recordset($1::json) AS v (endpoint_id text, run_id text, job_id text, added integer)
+    JOIN rm_runs AS r ON r.run_id = v.run_id AND r.endpoint_id = v.endpoint_id
+   WHERE e.endpoint_id = v.endpoint_id
      AND e.last_run_id IS NOT NULL AND e.last_run_started_at IS NOT NULL
      AND (r.run_id <> e.last_run_id OR r.started_at >= e.last_run_started_at)
      AND ${runWasOpen}
      AND NOT (${COUNTED} AND r.status = 'success' AND e.failure_streak > 0
-              AND r.finished_at > COALESCE(e.last_success_at, '-infinity'::timestamptz))`,
+              AND r.finished_at > COALESCE(e.last_success_at, '-infinity'::timestamptz))
+  RETURNING e.endpoint_id`,
   };
 }
 
@@ -115,14 +118,88 @@ const RUN_BEGAN = (run: string) => `
 
 // The runs projection never reopens a finished run, so a run still open after a start was
 // absent or open before it. The same statement clears the next run when it is this one.
-const ADVANCE_ON_START = advanceRun('rm.endpoints.advance-start', 'r.finished_at IS NULL', RUN_BEGAN('$2'));
+const ADVANCE_ON_START = advanceRuns('rm.endpoints.advance-start', 'r.finished_at IS NULL');
 // A finish counted for nothing before if it is the run's first appearance (no earlier event of
 // its stream was applied), or if the row's last run, a copy of its rm_runs row, is this run, open.
-const ADVANCE_ON_FINISH = advanceRun(
+const ADVANCE_ON_FINISH = advanceRuns(
   'rm.endpoints.advance-finish',
-  '($4 = 1 OR (r.run_id = e.last_run_id AND e.last_run_finished_at IS NULL))',
-  RUN_BEGAN('$2'),
+  '(v.added = 1 OR (r.run_id = e.last_run_id AND e.last_run_finished_at IS NULL))',
 );
+
+// A plan applied after its run began (NATS lost it, the sweep found it) is no longer next: in
+// log order its RunStarted would have cleared it. Plans of distinct endpoints at once.
+const NEXT_RUN = {
+  name: 'rm.endpoints.next-run',
+  text: `INSERT INTO rm_endpoints AS e (endpoint_id, tenant_id, job_id, next_run_id, next_run_at, next_run_reason,
+                                  next_run_planned_at)
+   SELECT v.endpoint_id, v.tenant_id, v.job_id, CASE WHEN r.began THEN NULL ELSE v.run_id END,
+          CASE WHEN r.began THEN NULL ELSE v.run_at END, CASE WHEN r.began THEN NULL ELSE v.reason END,
+          CASE WHEN r.began THEN NULL ELSE v.planned_at END
+     FROM json_to_recordset($1::json) AS v (endpoint_id text, tenant_id text, job_id text, run_id text,
+          run_at timestamptz, reason text, planned_at timestamptz)
+     CROSS JOIN LATERAL (SELECT EXISTS (SELECT 1 FROM rm_runs WHERE run_id = v.run_id) AS began) AS r
+   ON CONFLICT (endpoint_id) DO UPDATE
+     SET job_id = COALESCE(e.job_id, EXCLUDED.job_id), next_run_id = EXCLUDED.next_run_id,
+         next_run_at = EXCLUDED.next_run_at, next_run_reason = EXCLUDED.next_run_reason,
+         next_run_planned_at = EXCLUDED.next_run_planned_at`,
+};
+
+/** Plans, starts and finishes of distinct endpoints, a statement per type; returns the other events. */
+async function applyMany(envelopes: readonly EventEnvelope[], client: PoolClient): Promise<EventEnvelope[]> {
+  const plans = envelopes.filter((e) => isEvent(e, 'NextRunPlanned'));
+  if (plans.length > 0) {
+    const rows = plans.map(({ tenantId, data: d }) => ({
+      endpoint_id: d.endpointId,
+      tenant_id: tenantId,
+      job_id: d.jobId,
+      run_id: d.runId,
+      run_at: d.runAt,
+      reason: d.reason,
+      planned_at: d.plannedAt,
+    }));
+    await client.query({ ...NEXT_RUN, values: [JSON.stringify(rows)] });
+  }
+  const starts = envelopes.filter((e) => isEvent(e, 'RunStarted'));
+  if (starts.length > 0) await advanceOrRecompute(ADVANCE_ON_START, starts, client);
+  const finishes = envelopes.filter((e) => isEvent(e, 'RunFinished'));
+  if (finishes.length > 0) await advanceOrRecompute(ADVANCE_ON_FINISH, finishes, client);
+  return envelopes.filter(
+    (e) => !isEvent(e, 'NextRunPlanned') && !isEvent(e, 'RunStarted') && !isEvent(e, 'RunFinished'),
+  );
+}
+
+/**
+ * Run events of distinct endpoints: the incremental update for all, then the recompute for
+ * those it could not prove equal. The first event of a run stream is the run's first
+ * appearance: it is counted once.
+ */
+async function advanceOrRecompute(
+  advance: { name: string; text: string },
+  runs: ReadonlyArray<EnvelopeOf<'RunStarted'> | EnvelopeOf<'RunFinished'>>,
+  client: PoolClient,
+): Promise<void> {
+  const added = (envelope: EventEnvelope) => (envelope.streamVersion === 1 ? 1 : 0);
+  const rows = runs.map((envelope) => ({
+    endpoint_id: envelope.data.endpointId,
+    run_id: envelope.data.runId,
+    job_id: envelope.data.jobId,
+    added: added(envelope),
+  }));
+  const { rows: advanced } = await client.query<{ endpoint_id: string }>({
+    ...advance,
+    values: [JSON.stringify(rows)],
+  });
+  const done = new Set(advanced.map((row) => row.endpoint_id));
+  for (const envelope of runs) {
+    const { endpointId, jobId, runId } = envelope.data;
+    if (done.has(endpointId)) continue;
+    await client.query({
+      ...RECOMPUTE_RUNS,
+      values: [endpointId, envelope.tenantId, jobId, added(envelope)],
+    });
+    await client.query({ ...CLEAR_NEXT_RUN, values: [endpointId, runId] });
+  }
+}
 
 /**
  * `rm_endpoints`: the endpoint stream (config, pauses, hints, resets), the schedule stream
@@ -165,9 +242,17 @@ export const endpointsProjection: Projection = {
 
   locks: (envelope) => [aggregateLock('endpoint', (envelope.data as { endpointId: string }).endpointId)],
 
+  applyMany,
+
   async apply(envelope: EventEnvelope, client: PoolClient): Promise<void> {
     const tenantId = envelope.tenantId;
-    if (isEvent(envelope, 'EndpointCreated')) {
+    if (
+      isEvent(envelope, 'NextRunPlanned') ||
+      isEvent(envelope, 'RunStarted') ||
+      isEvent(envelope, 'RunFinished')
+    ) {
+      await applyMany([envelope], client);
+    } else if (isEvent(envelope, 'EndpointCreated')) {
       const { endpointId, jobId, config, createdAt } = envelope.data;
       await client.query(
         `INSERT INTO rm_endpoints (endpoint_id, tenant_id, job_id, name, description, config, status, created_at, updated_at)
@@ -237,24 +322,6 @@ export const endpointsProjection: Projection = {
       await client.query(`UPDATE rm_endpoints SET hints = '[]'::jsonb WHERE endpoint_id = $1`, [
         envelope.data.endpointId,
       ]);
-    } else if (isEvent(envelope, 'NextRunPlanned')) {
-      const { endpointId, jobId, runId, runAt, reason, plannedAt } = envelope.data;
-      // A plan applied after its run began (NATS lost it, the sweep found it) is no longer
-      // next: in log order its RunStarted would have cleared it.
-      await client.query({
-        name: 'rm.endpoints.next-run',
-        text: `INSERT INTO rm_endpoints AS e (endpoint_id, tenant_id, job_id, next_run_id, next_run_at, next_run_reason,
-                                        next_run_planned_at)
-         SELECT $1, $2, $3, CASE WHEN r.began THEN NULL ELSE $4::text END,
-                CASE WHEN r.began THEN NULL ELSE $5::timestamptz END, CASE WHEN r.began THEN NULL ELSE $6::text END,
-                CASE WHEN r.began THEN NULL ELSE $7::timestamptz END
-           FROM (SELECT EXISTS (SELECT 1 FROM rm_runs WHERE run_id = $4::text) AS began) AS r
-         ON CONFLICT (endpoint_id) DO UPDATE
-           SET job_id = COALESCE(e.job_id, EXCLUDED.job_id), next_run_id = EXCLUDED.next_run_id,
-               next_run_at = EXCLUDED.next_run_at, next_run_reason = EXCLUDED.next_run_reason,
-               next_run_planned_at = EXCLUDED.next_run_planned_at`,
-        values: [endpointId, tenantId, jobId, runId, runAt, reason, plannedAt],
-      });
     } else if (isEvent(envelope, 'RunSkipped') || isEvent(envelope, 'RunMissed')) {
       // The planned run was skipped (overlap policy) or handed out and not started in time: it
       // is no longer next. A recurring schedule has planned its successor (in the same
@@ -262,17 +329,6 @@ export const endpointsProjection: Projection = {
       // run, maxRuns, endAt) plans nothing more.
       const { endpointId, runId } = envelope.data;
       if (runId === null) return;
-      await client.query({ ...CLEAR_NEXT_RUN, values: [endpointId, runId] });
-    } else if (isEvent(envelope, 'RunStarted') || isEvent(envelope, 'RunFinished')) {
-      const { endpointId, jobId, runId } = envelope.data;
-      // The first event of a run stream is the run's first appearance: it is counted once.
-      const added = envelope.streamVersion === 1 ? 1 : 0;
-      const { rowCount } = await client.query({
-        ...(isEvent(envelope, 'RunStarted') ? ADVANCE_ON_START : ADVANCE_ON_FINISH),
-        values: [endpointId, runId, jobId, added],
-      });
-      if (rowCount) return;
-      await client.query({ ...RECOMPUTE_RUNS, values: [endpointId, tenantId, jobId, added] });
       await client.query({ ...CLEAR_NEXT_RUN, values: [endpointId, runId] });
     } else if (isEvent(envelope, 'AIAnalysisCompleted')) {
       const { endpointId, analysisId, analyzedAt, planner, model } = envelope.data;
