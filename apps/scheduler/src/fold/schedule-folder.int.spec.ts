@@ -48,12 +48,17 @@ describe('ScheduleFolder (a finish while a fire holds the endpoint)', () => {
     return (await Promise.all(runIds.map((runId) => world.store.readStream(streamIds.run(runId))))).flat();
   }
 
-  /** Runs `fold` in a transaction that waits at most 1 s for a lock, while a "fire" holds the endpoint's row. */
-  async function whileAFireHoldsTheRow(endpointId: string, fold: (client: PoolClient) => Promise<void>) {
+  /** Runs `fold` in a transaction that waits at most 1 s for a lock, while a "fire" holds the endpoints' rows. */
+  async function whileAFireHoldsTheRow(
+    endpointIds: string | readonly string[],
+    fold: (client: PoolClient) => Promise<void>,
+  ) {
     const fire = await world.db.pool.connect();
     try {
       await fire.query('BEGIN');
-      await fire.query('SELECT 1 FROM scheduler_endpoints WHERE endpoint_id = $1 FOR UPDATE', [endpointId]);
+      await fire.query('SELECT 1 FROM scheduler_endpoints WHERE endpoint_id = ANY($1::text[]) FOR UPDATE', [
+        ([] as string[]).concat(endpointIds),
+      ]);
       await withTransaction(world.db.pool, async (client) => {
         await client.query("SET LOCAL lock_timeout = '1s'");
         await fold(client);
@@ -217,6 +222,61 @@ describe('ScheduleFolder (a finish while a fire holds the endpoint)', () => {
 
       expect((await result(endpointId))?.finished_at).toBe(
         (events[3].data as { finishedAt: string }).finishedAt,
+      );
+    });
+  });
+
+  describe('When one batch holds the usual finishes of several endpoints', () => {
+    it("should fold each endpoint's finishes in order and write its result once, without the locks", async () => {
+      const endpoints = [];
+      for (let i = 0; i < 3; i++) endpoints.push(await endpointWithARunHandedOut());
+      // A first finish each, folded alone, gives each endpoint its result row.
+      const firsts = await runEvents(
+        await Promise.all(endpoints.map(async ({ first }) => (await world.run(first), first.runId))),
+      );
+      await withTransaction(world.db.pool, (client) => folder.handleBatch(firsts, client));
+      const runs = endpoints.map(({ first }) => [
+        { ...first, runId: randomUUID() },
+        { ...first, runId: randomUUID() },
+      ]);
+      for (const run of runs.flat()) await world.run(run);
+      const events = await runEvents(runs.flat().map((run) => run.runId));
+      const ids = endpoints.map(({ endpointId }) => endpointId);
+      const results = async () =>
+        (
+          await world.db.pool.query<{
+            endpoint_id: string;
+            finished_at: string | null;
+            consecutive_failures: number;
+            streak_since: Date | null;
+            version: number;
+          }>(
+            `SELECT endpoint_id, last_finished->>'finishedAt' AS finished_at, consecutive_failures, streak_since, version
+               FROM scheduler_endpoint_results WHERE endpoint_id = ANY($1::text[]) ORDER BY endpoint_id`,
+            [ids],
+          )
+        ).rows;
+      const before = await results();
+      expect(before.map((row) => row.endpoint_id)).toEqual([...ids].sort());
+
+      await whileAFireHoldsTheRow(ids, (client) => folder.handleBatch(events, client));
+
+      const lastFinish = (endpointId: string) =>
+        events
+          .filter(
+            (e) => e.type === 'RunFinished' && (e.data as { endpointId: string }).endpointId === endpointId,
+          )
+          .map((e) => (e.data as { finishedAt: string }).finishedAt)
+          .at(-1);
+      expect(await results()).toEqual(
+        before.map((row) => ({
+          endpoint_id: row.endpoint_id,
+          finished_at: lastFinish(row.endpoint_id),
+          consecutive_failures: 0,
+          // A success starts the (empty) streak anew.
+          streak_since: new Date(lastFinish(row.endpoint_id)!),
+          version: row.version + 1,
+        })),
       );
     });
   });

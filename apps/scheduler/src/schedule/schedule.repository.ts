@@ -1,6 +1,7 @@
 import type { Pool, PoolClient } from 'pg';
 import { EndpointConfig, RunTrigger } from '@cronicorn/events';
 import { GovernorHint } from '@cronicorn/domain';
+import { inLockOrder } from '@cronicorn/messaging';
 import { HandOut } from './schedule.decisions';
 import {
   EndpointResult,
@@ -316,6 +317,41 @@ export async function saveResult(
     values: values.slice(0, 5),
   });
   return rowCount === 1;
+}
+
+/**
+ * {@link saveResult} for several endpoints whose result row exists (`version` > 0), in one
+ * statement, in lock order; returns the endpoints written. A row another transaction changed
+ * first is left out, and, as a plain update's failed check does, left unlocked.
+ */
+export async function saveResults(
+  client: PoolClient,
+  results: ReadonlyArray<{ endpointId: string; result: EndpointResult; version: number }>,
+): Promise<Set<string>> {
+  const rows = [...results]
+    .sort((a, b) => inLockOrder(a.endpointId, b.endpointId))
+    .map(({ endpointId, result, version }) => ({
+      endpoint_id: endpointId,
+      last_finished: result.lastFinished,
+      consecutive_failures: result.streak.count,
+      streak_since: result.streak.since,
+      last_failure_at: result.streak.lastFailureAt,
+      version,
+    }));
+  if (rows.length === 0) return new Set();
+  const updated = await client.query<{ endpoint_id: string }>({
+    name: 'scheduler.update-results',
+    text: `UPDATE scheduler_endpoint_results r SET
+             last_finished = v.last_finished, consecutive_failures = v.consecutive_failures,
+             streak_since = v.streak_since, last_failure_at = v.last_failure_at,
+             version = r.version + 1, updated_at = now()
+           FROM json_to_recordset($1::json) AS v (endpoint_id text, last_finished jsonb,
+                consecutive_failures integer, streak_since timestamptz, last_failure_at timestamptz, version integer)
+          WHERE r.endpoint_id = v.endpoint_id AND r.version = v.version
+          RETURNING r.endpoint_id`,
+    values: [JSON.stringify(rows)],
+  });
+  return new Set(updated.rows.map((row) => row.endpoint_id));
 }
 
 //////////////////////////////////////// Jobs
