@@ -328,28 +328,26 @@ export async function saveResults(
   client: PoolClient,
   results: ReadonlyArray<{ endpointId: string; result: EndpointResult; version: number }>,
 ): Promise<Set<string>> {
-  const rows = [...results]
-    .sort((a, b) => inLockOrder(a.endpointId, b.endpointId))
-    .map(({ endpointId, result, version }) => ({
-      endpoint_id: endpointId,
-      last_finished: result.lastFinished,
-      consecutive_failures: result.streak.count,
-      streak_since: result.streak.since,
-      last_failure_at: result.streak.lastFailureAt,
-      version,
-    }));
-  if (rows.length === 0) return new Set();
+  const sorted = [...results].sort((a, b) => inLockOrder(a.endpointId, b.endpointId));
+  if (sorted.length === 0) return new Set();
   const updated = await client.query<{ endpoint_id: string }>({
     name: 'scheduler.update-results',
     text: `UPDATE scheduler_endpoint_results r SET
              last_finished = v.last_finished, consecutive_failures = v.consecutive_failures,
              streak_since = v.streak_since, last_failure_at = v.last_failure_at,
              version = r.version + 1, updated_at = now()
-           FROM json_to_recordset($1::json) AS v (endpoint_id text, last_finished jsonb,
-                consecutive_failures integer, streak_since timestamptz, last_failure_at timestamptz, version integer)
+           FROM unnest($1::text[], $2::jsonb[], $3::int[], $4::timestamptz[], $5::timestamptz[], $6::int[])
+                AS v (endpoint_id, last_finished, consecutive_failures, streak_since, last_failure_at, version)
           WHERE r.endpoint_id = v.endpoint_id AND r.version = v.version
           RETURNING r.endpoint_id`,
-    values: [JSON.stringify(rows)],
+    values: [
+      sorted.map((r) => r.endpointId),
+      sorted.map((r) => (r.result.lastFinished === null ? null : JSON.stringify(r.result.lastFinished))),
+      sorted.map((r) => r.result.streak.count),
+      sorted.map((r) => r.result.streak.since),
+      sorted.map((r) => r.result.streak.lastFailureAt),
+      sorted.map((r) => r.version),
+    ],
   });
   return new Set(updated.rows.map((row) => row.endpoint_id));
 }

@@ -137,7 +137,8 @@ const NEXT_RUN = {
           CASE WHEN r.began THEN NULL ELSE v.planned_at END
      FROM json_to_recordset($1::json) AS v (endpoint_id text, tenant_id text, job_id text, run_id text,
           run_at timestamptz, reason text, planned_at timestamptz)
-     CROSS JOIN LATERAL (SELECT EXISTS (SELECT 1 FROM rm_runs WHERE run_id = v.run_id) AS began) AS r
+     -- A lookup per plan: as an EXISTS, the planner (guessing 100 plans) may hash all of rm_runs.
+     LEFT JOIN LATERAL (SELECT true AS began FROM rm_runs WHERE run_id = v.run_id LIMIT 1) AS r ON true
    ON CONFLICT (endpoint_id) DO UPDATE
      SET job_id = COALESCE(e.job_id, EXCLUDED.job_id), next_run_id = EXCLUDED.next_run_id,
          next_run_at = EXCLUDED.next_run_at, next_run_reason = EXCLUDED.next_run_reason,
