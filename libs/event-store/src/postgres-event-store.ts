@@ -63,15 +63,42 @@ const DIGITS = /^\d+$/;
  * after the checkpoint ($1, $2) and keeps up to $3 that pass the filters: tenant $4, stream
  * $5, types $6, categories $7, not handled by consumer $8, tenants $10.
  */
-const PAGE_BY_WINDOW = `
+/**
+ * The page of a window of the log: up to `window` events after the checkpoint ($1, $2) are
+ * scanned, and up to `limit` of them that pass the filters given are the page. Only the filters
+ * in use are in the text, so each combination is a statement of its own whose generic plan is
+ * as good as a custom one: Postgres plans it once per connection, not at every read.
+ */
+function pageByWindow(
+  options: ReadAllOptions,
+  limit: number,
+  window: number,
+  values: unknown[],
+): { key: string; sql: string } {
+  const param = (value: unknown) => `$${values.push(value)}`;
+  const scanned = [
+    options.tenantId && `e.tenant_id = ${param(options.tenantId)}`,
+    options.streamId && `e.stream_id = ${param(options.streamId)}`,
+  ];
+  const wanted = [
+    options.types && `s.type = ANY(${param(options.types)}::text[])`,
+    options.tenantIds && `s.tenant_id = ANY(${param(options.tenantIds)}::text[])`,
+    options.categories && `split_part(s.stream_id, '-', 1) = ANY(${param(options.categories)}::text[])`,
+    options.unhandledBy &&
+      `NOT EXISTS (SELECT 1 FROM consumer_stream_versions v
+                    WHERE v.consumer = ${param(options.unhandledBy)} AND v.stream_id = s.stream_id
+                      AND v.version >= s.stream_version)`,
+  ];
+  const and = (conditions: Array<string | false | undefined>) =>
+    conditions.map((condition) => (condition ? `AND ${condition}` : '')).join(' ');
+  const sql = `
        scanned AS (
          SELECT e.position, e.transaction_id, e.stream_id, e.stream_version, e.type, e.tenant_id FROM events e
           WHERE (e.transaction_id, e.position) > ($1::xid8, $2::bigint)
             AND e.transaction_id < (SELECT xmin FROM snapshot)
-            AND ($4::text IS NULL OR e.tenant_id = $4)
-            AND ($5::text IS NULL OR e.stream_id = $5)
+            ${and(scanned)}
           ORDER BY e.transaction_id, e.position
-          LIMIT $9
+          LIMIT ${param(window)}
        ),
        scan_end AS (
          SELECT s.transaction_id, s.position, count(*) OVER () AS scanned FROM scanned s
@@ -81,16 +108,14 @@ const PAGE_BY_WINDOW = `
        page AS (
          SELECT e.* FROM (
            SELECT s.position FROM scanned s
-            WHERE ($6::text[] IS NULL OR s.type = ANY($6))
-              AND ($10::text[] IS NULL OR s.tenant_id = ANY($10))
-              AND ($7::text[] IS NULL OR split_part(s.stream_id, '-', 1) = ANY($7))
-              AND ($8::text IS NULL OR NOT EXISTS (
-                    SELECT 1 FROM consumer_stream_versions v
-                     WHERE v.consumer = $8 AND v.stream_id = s.stream_id AND v.version >= s.stream_version))
+            WHERE true ${and(wanted)}
             ORDER BY s.transaction_id, s.position
-            LIMIT $3
+            LIMIT ${param(limit)}
          ) wanted JOIN events e ON e.position = wanted.position
        )`;
+  const key = [...scanned, ...wanted].map((condition) => (condition ? '1' : '0')).join('');
+  return { key, sql };
+}
 
 /**
  * Types nearly every event has (each run appends them), left out of the index by type
@@ -239,9 +264,13 @@ export class PostgresEventStore implements EventStore {
     // One statement, so the page and the head are cut at the same snapshot. The xmin is a
     // scalar subquery so that the scans use it as an index bound: as a join filter, the head's
     // backward scan walked every event of the transactions still in flight, each time.
-    const { rows } = await db.query<ReadAllRow>(
-      `WITH snapshot AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin),
-       ${byType ? PAGE_BY_TYPE : PAGE_BY_WINDOW},
+    const values: unknown[] = [after.transactionId, after.position];
+    const page = byType ? { key: 'type', sql: PAGE_BY_TYPE } : pageByWindow(options, limit, window, values);
+    if (byType) values.push(limit, options.tenantId, [...new Set(options.types)]);
+    const { rows } = await db.query<ReadAllRow>({
+      name: `events.read-all-${page.key}`,
+      text: `WITH snapshot AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin),
+       ${page.sql},
        head AS (
          SELECT e.transaction_id, e.position FROM events e
           WHERE e.transaction_id < (SELECT xmin FROM snapshot)
@@ -253,21 +282,8 @@ export class PostgresEventStore implements EventStore {
               scan_end.scanned::int AS scanned, ${columns('page')}
          FROM head LEFT JOIN scan_end ON true LEFT JOIN page ON true
         ORDER BY page.transaction_id, page.position`,
-      byType
-        ? [after.transactionId, after.position, limit, options.tenantId, [...new Set(options.types)]]
-        : [
-            after.transactionId,
-            after.position,
-            limit,
-            options.tenantId ?? null,
-            options.streamId ?? null,
-            options.types ?? null,
-            options.categories ?? null,
-            options.unhandledBy ?? null,
-            window,
-            options.tenantIds ?? null,
-          ],
-    );
+      values,
+    });
     const pageRows = rows.filter((row) => row.event_id !== null) as EventRow[];
     const upTo = options.occurredUpTo?.getTime();
     const aheadAfter = options.datedAheadAfter?.getTime() ?? Number.POSITIVE_INFINITY;
