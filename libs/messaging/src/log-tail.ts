@@ -212,8 +212,10 @@ export class LogTail {
     const client = await this.options.pool.connect();
     let broken: Error | undefined;
     try {
-      await client.query(this.options.tenantsOf ? 'BEGIN ISOLATION LEVEL REPEATABLE READ' : 'BEGIN');
-      if (this.options.durableCommit === false) await client.query('SET LOCAL synchronous_commit TO OFF');
+      const begin = this.options.tenantsOf ? 'BEGIN ISOLATION LEVEL REPEATABLE READ' : 'BEGIN';
+      await client.query(
+        this.options.durableCommit === false ? `${begin}; SET LOCAL synchronous_commit TO OFF` : begin,
+      );
       const result = await work(client);
       await client.query('COMMIT');
       return result;
