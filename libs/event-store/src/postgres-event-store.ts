@@ -370,7 +370,9 @@ export class PostgresEventStore implements EventStore {
   private async inOwnTransaction<T>(fn: (client: PoolClient) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
     try {
-      await client.query('BEGIN');
+      // An append's statements look streams up by id: one generic plan serves every append,
+      // where Postgres would otherwise plan them again for most of them.
+      await client.query('BEGIN; SET LOCAL plan_cache_mode = force_generic_plan');
       const result = await fn(client);
       await client.query('COMMIT');
       return result;

@@ -16,15 +16,16 @@ export async function readModelProgress(
   consumer: string = PROJECTOR_CONSUMER,
 ): Promise<boolean> {
   if (!DIGITS.test(position)) throw new RangeError(`Not a log position: "${position}"`);
-  const { rows } = await db.query<{ done: boolean }>(
-    `SELECT EXISTS (
+  const { rows } = await db.query<{ done: boolean }>({
+    name: 'rm.progress',
+    text: `SELECT EXISTS (
        SELECT 1 FROM events e
         WHERE e.position = $1::bigint
           AND EXISTS (SELECT 1 FROM consumer_checkpoints c
                        WHERE c.consumer = $2
                          AND (e.transaction_id, e.position) <= (c.transaction_id::text::xid8, c.position))) AS done`,
-    [position, consumer],
-  );
+    values: [position, consumer],
+  });
   return rows[0].done;
 }
 
