@@ -127,6 +127,8 @@ export class Scheduler {
           concurrency: fold.category === 'job' ? 1 : options.consumerConcurrency,
           batchSize: fold.category === 'run' ? options.runFoldBatchSize : options.consumerBatchSize,
           partitionKey: endpointKeyOf,
+          // The folds read and write rows by endpoint, job or run id.
+          genericPlans: true,
           sweepIntervalMs: options.sweepIntervalMs,
           logger,
           metrics: { onHandled: (envelope) => folder.committed(envelope) },

@@ -114,6 +114,12 @@ export interface EventConsumerSettings {
    */
   durableCommit?: boolean;
   /**
+   * Plan the transaction's statements generically (`plan_cache_mode`): for handlers whose
+   * statements all look rows up by key, which Postgres would otherwise plan again at most
+   * calls (a custom plan for a few keys looks cheaper). Default false.
+   */
+  genericPlans?: boolean;
+  /**
    * Streams of these categories close with an event of one of `closingTypes` (a run's with
    * its `RunFinished`). The version row of a closed stream is deleted `retentionMs` after its
    * last update once the sweep is past it. Default: `run` streams, `RunFinished`, 24 h.
@@ -596,9 +602,13 @@ export class EventConsumer {
     const batched = this.options.handleBatch !== undefined && !oneByOne;
     const client = await this.options.pool.connect();
     try {
-      // One round trip: a simple query may hold two statements.
+      // One round trip: a simple query may hold several statements.
       await client.query(
-        this.options.durableCommit === false ? 'BEGIN; SET LOCAL synchronous_commit = off' : 'BEGIN',
+        [
+          'BEGIN',
+          ...(this.options.durableCommit === false ? ['SET LOCAL synchronous_commit = off'] : []),
+          ...(this.options.genericPlans ? ['SET LOCAL plan_cache_mode = force_generic_plan'] : []),
+        ].join('; '),
       );
       const versions = await this.lockStreams(client, streamIds);
       const pruned = await this.prunedAmong(client, envelopes, versions);
