@@ -9,7 +9,7 @@ import type { Clock } from '@cronicorn/platform';
 import { AiPlannerMetrics } from './ai-planner.metrics';
 import { AiPlannerOptions } from './ai-planner.options';
 import { Analyzer, LlmPlanner } from './analysis/analyzer';
-import { ContextBuilder, DEFAULT_CONTEXT_LIMITS } from './analysis/context-builder';
+import { ContextBuilder } from './analysis/context-builder';
 import { AnalyzeResponder } from './analyze/analyze.responder';
 import { TokenBudget } from './budget/token-budget';
 import { OpenAIPlanner } from './planners/openai-planner';
@@ -75,11 +75,7 @@ export class AiPlanner {
       pool: deps.pool,
       store: deps.store,
       clock: deps.clock,
-      // Only the LLM's prompt shows the siblings; the heuristic planner needs no listing of the job.
-      context: new ContextBuilder(
-        deps.pool,
-        llm ? options.context : { ...(options.context ?? DEFAULT_CONTEXT_LIMITS), siblings: 0 },
-      ),
+      context: new ContextBuilder(deps.pool, options.context),
       budget: new TokenBudget(deps.pool, options.dailyTokenBudget),
       llm,
       heuristic: new HeuristicPlanner(options.heuristic),

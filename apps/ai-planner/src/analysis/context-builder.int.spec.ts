@@ -14,7 +14,7 @@ describe('ContextBuilder', () => {
   });
   afterAll(() => db.drop());
 
-  it("should show the job's other endpoints when siblings are asked for, and read none when not", async () => {
+  it("should show the job's other endpoints (the heuristic's sibling rule and the prompt read them)", async () => {
     const tenant = history.tenant();
     const jobId = await tenant.job();
     const [endpointId, ...others] = [
@@ -35,13 +35,6 @@ describe('ContextBuilder', () => {
     );
     expect(withSiblings.siblings.map((sibling) => sibling.endpointId).sort()).toEqual([...others].sort());
 
-    const without = await new ContextBuilder(db.pool, { ...DEFAULT_CONTEXT_LIMITS, siblings: 0 }).build(
-      tenant.tenantId,
-      endpoint,
-      now,
-      0,
-    );
-    expect(without.siblings).toEqual([]);
-    expect(without.endpointId).toBe(endpointId);
+    expect(withSiblings.endpointId).toBe(endpointId);
   });
 });

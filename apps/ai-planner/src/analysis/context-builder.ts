@@ -26,7 +26,6 @@ type LiveEndpoint = Extract<EndpointState, { status: 'active' | 'paused' }>;
 export interface ContextLimits {
   /** Newest runs read. */
   runs: number;
-  /** Other endpoints of the job shown; 0 skips reading them. */
   siblings: number;
 }
 
@@ -55,9 +54,7 @@ export class ContextBuilder {
       getEndpoint(this.pool, tenantId, endpointId, { now }),
       listRuns(this.pool, tenantId, endpointId, { limit: this.limits.runs }),
       endpointHealth(this.pool, tenantId, endpointId, { now }),
-      this.limits.siblings > 0
-        ? listEndpoints(this.pool, tenantId, { jobId, limit: this.limits.siblings + 1, now })
-        : { items: [] },
+      listEndpoints(this.pool, tenantId, { jobId, limit: this.limits.siblings + 1, now }),
     ]);
     const recentRuns = runs.items.flatMap((run) => (run.status === 'running' ? [] : [plannerRunOf(run)]));
     const failureStreak = view?.failureStreak ?? fallbackStreak;
