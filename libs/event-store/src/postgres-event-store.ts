@@ -77,19 +77,20 @@ function pageByWindow(
 ): { key: string; sql: string } {
   const param = (value: unknown) => `$${values.push(value)}`;
   const scanned = [
-    options.tenantId && `e.tenant_id = ${param(options.tenantId)}`,
-    options.streamId && `e.stream_id = ${param(options.streamId)}`,
+    options.tenantId != null && `e.tenant_id = ${param(options.tenantId)}`,
+    options.streamId != null && `e.stream_id = ${param(options.streamId)}`,
   ];
   const wanted = [
-    options.types && `s.type = ANY(${param(options.types)}::text[])`,
-    options.tenantIds && `s.tenant_id = ANY(${param(options.tenantIds)}::text[])`,
-    options.categories && `split_part(s.stream_id, '-', 1) = ANY(${param(options.categories)}::text[])`,
-    options.unhandledBy &&
+    options.types != null && `s.type = ANY(${param(options.types)}::text[])`,
+    options.tenantIds != null && `s.tenant_id = ANY(${param(options.tenantIds)}::text[])`,
+    options.categories != null &&
+      `split_part(s.stream_id, '-', 1) = ANY(${param(options.categories)}::text[])`,
+    options.unhandledBy != null &&
       `NOT EXISTS (SELECT 1 FROM consumer_stream_versions v
                     WHERE v.consumer = ${param(options.unhandledBy)} AND v.stream_id = s.stream_id
                       AND v.version >= s.stream_version)`,
   ];
-  const and = (conditions: Array<string | false | undefined>) =>
+  const and = (conditions: Array<string | false>) =>
     conditions.map((condition) => (condition ? `AND ${condition}` : '')).join(' ');
   const sql = `
        scanned AS (

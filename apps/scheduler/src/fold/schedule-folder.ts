@@ -24,6 +24,7 @@ import {
   applyRunStarted,
   changesResult,
   createdRow,
+  EndpointResult,
   EndpointRow,
   finishLeavesPlan,
   JobRow,
@@ -120,10 +121,35 @@ export class ScheduleFolder {
     // finish is written without the lock the batch holds the result row, so the next write of
     // that endpoint cannot find it changed and fall back to the lock either.
     for (const id of needingTheLock(finished, rows)) locking.add(id);
-    const foldedAtOnce = await finishesFoldedAtOnce(client, envelopes, unchanged, locking, rows);
+    // The usual finishes of endpoints with nothing else in the batch are written together,
+    // flushed before the next endpoint that may lock: the batch is in endpoint order, so rows
+    // are still locked in that order. One that another transaction changed first is folded
+    // under the lock instead.
+    const atOnce = finishesToFoldAtOnce(envelopes, unchanged, locking, rows);
+    let pending: AtOnce[] = [];
+    const queued = new Set<AtOnce>();
+    const flush = async () => {
+      if (pending.length === 0) return;
+      const saved = await saveResults(client, pending);
+      const failed = pending.filter((write) => !saved.has(write.endpointId));
+      pending = [];
+      for (const { endpointId, events } of failed) {
+        rows.delete(endpointId);
+        for (const event of events) await this.handleOne(event, client);
+      }
+    };
     for (const envelope of envelopes) {
-      if (unchanged.has(envelope.id) || foldedAtOnce.has(envelope.id)) continue;
+      if (unchanged.has(envelope.id)) continue;
       const { endpointId } = envelope.data as { endpointId?: string };
+      const write = endpointId ? atOnce.get(endpointId) : undefined;
+      if (write) {
+        if (!queued.has(write)) {
+          queued.add(write);
+          pending.push(write);
+        }
+        continue;
+      }
+      await flush();
       if (envelope.type === 'RunFinished' && endpointId && !locking.has(endpointId)) {
         const row = rows.get(endpointId) ?? (await readEndpoints(client, [endpointId])).get(endpointId);
         const folded = row && (await foldedWithoutLock(client, row, envelope.data as RunFinished['data']));
@@ -137,6 +163,7 @@ export class ScheduleFolder {
       else if (endpointId) rows.delete(endpointId);
       await this.handleOne(envelope, client);
     }
+    await flush();
   };
 
   private async handleOne(envelope: EventEnvelope, client: PoolClient): Promise<void> {
@@ -305,20 +332,26 @@ async function foldedWithoutLock(
   return { ...row, ...result, resultVersion: row.resultVersion + 1 };
 }
 
+interface AtOnce {
+  endpointId: string;
+  result: EndpointResult;
+  version: number;
+  events: Array<EventEnvelope<RunFinished>>;
+}
+
 /**
  * The usual finishes (see `foldedWithoutLock`) of endpoints with no other event in the batch
- * and a result row to write over: folded in memory, in order, and written in one statement.
- * Returns the ids of the events written; the rest are folded one by one. None when the batch
- * holds a job event, which re-plans the job's endpoints at its place in the batch.
+ * and a result row to write over, folded in memory, in order: the result each endpoint comes
+ * to, by endpoint. None when the batch holds a job event, which re-plans the job's endpoints
+ * at its place in the batch.
  */
-async function finishesFoldedAtOnce(
-  client: PoolClient,
+function finishesToFoldAtOnce(
   envelopes: readonly EventEnvelope[],
   skipped: ReadonlySet<string>,
   locking: ReadonlySet<string>,
   rows: ReadonlyMap<string, UnlockedEndpoint>,
-): Promise<Set<string>> {
-  if (envelopes.some((e) => parseStreamId(e.streamId).category === 'job')) return new Set();
+): Map<string, AtOnce> {
+  if (envelopes.some((e) => parseStreamId(e.streamId).category === 'job')) return new Map();
   const finishes = new Map<string, Array<EventEnvelope<RunFinished>>>();
   const excluded = new Set<string>();
   for (const envelope of envelopes) {
@@ -330,18 +363,22 @@ async function finishesFoldedAtOnce(
       finishes.set(endpointId, [...(finishes.get(endpointId) ?? []), envelope as EventEnvelope<RunFinished>]);
     }
   }
-  const writes = [...finishes]
-    .filter(([endpointId]) => !excluded.has(endpointId))
-    .map(([endpointId, events]) => {
-      const row = rows.get(endpointId)!;
-      const { lastFinished, streak } = events.reduce<EndpointRow>(
-        (folded, event) => ({ ...folded, ...recordResult(folded, event.data) }),
-        row,
-      );
-      return { endpointId, result: { lastFinished, streak }, version: row.resultVersion, events };
+  const atOnce = new Map<string, AtOnce>();
+  for (const [endpointId, events] of finishes) {
+    if (excluded.has(endpointId)) continue;
+    const row = rows.get(endpointId)!;
+    const { lastFinished, streak } = events.reduce<EndpointRow>(
+      (folded, event) => ({ ...folded, ...recordResult(folded, event.data) }),
+      row,
+    );
+    atOnce.set(endpointId, {
+      endpointId,
+      result: { lastFinished, streak },
+      version: row.resultVersion,
+      events,
     });
-  const saved = await saveResults(client, writes);
-  return new Set(writes.filter((w) => saved.has(w.endpointId)).flatMap((w) => w.events.map((e) => e.id)));
+  }
+  return atOnce;
 }
 
 /**

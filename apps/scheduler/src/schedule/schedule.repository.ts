@@ -282,9 +282,11 @@ export async function lockResult(client: PoolClient, endpointId: string): Promis
 
 /**
  * Writes the endpoint's result if it is still at `version` (0: no result row yet, or the empty
- * one `lockResult` made); false when another transaction changed it first. A failed check leaves no lock behind (an
- * upsert would keep the conflicting row locked), so the caller can go on to lock the
- * endpoint's row without inverting the lock order.
+ * one `lockResult` made); false when another transaction changed it first. A check that fails
+ * on the version read leaves no lock behind (an upsert would keep the conflicting row locked);
+ * one that waited for a concurrent writer keeps the row it rechecked locked, so the caller's
+ * next step, the endpoint's row, may then deadlock with that writer: Postgres ends one of the
+ * two, and the consumer redoes its batch.
  */
 export async function saveResult(
   client: PoolClient,
@@ -321,8 +323,8 @@ export async function saveResult(
 
 /**
  * {@link saveResult} for several endpoints whose result row exists (`version` > 0), in one
- * statement, in lock order; returns the endpoints written. A row another transaction changed
- * first is left out, and, as a plain update's failed check does, left unlocked.
+ * statement; returns the endpoints written. A row another transaction changed first is left
+ * out (and locked or not, as for `saveResult`).
  */
 export async function saveResults(
   client: PoolClient,
