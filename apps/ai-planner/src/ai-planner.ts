@@ -101,6 +101,8 @@ export class AiPlanner {
       onHandled: () => this.loop.wake(),
       // Due analyses are a queue rebuilt from the log: a commit lost in a crash is read again.
       durableCommit: false,
+      // Its upsert writes rows by endpoint.
+      genericPlans: true,
       // Analyses are debounced for minutes: a tenth of a second more is nothing.
       lingerMs: 100,
       pollIntervalMs: options.tailPollMs,

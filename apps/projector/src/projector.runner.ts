@@ -58,6 +58,8 @@ export class ProjectorRunner {
       onHandled: (envelopes) => envelopes.forEach((envelope) => options.metrics?.onApplied?.(envelope)),
       // Read models are rebuilt from the log: a commit lost in a Postgres crash is redone.
       durableCommit: false,
+      // The projections read and write rows by key.
+      genericPlans: true,
       pollIntervalMs: options.pollIntervalMs,
       // Appends commit a few at a time: a page per commit would cost a transaction each.
       lingerMs: options.lingerMs ?? 25,

@@ -30,6 +30,8 @@ export interface LogTailOptions {
    * from the log: a commit lost in a crash loses the checkpoint with it. Default true.
    */
   durableCommit?: boolean;
+  /** Plan the step's statements generically: for handlers that look rows up by key (see `EventConsumer`). */
+  genericPlans?: boolean;
   /** Events per step. Default 500. */
   pageSize?: number;
   /** After catching up, how long to wait for more appends to share the next step. Default 100 ms. */
@@ -212,9 +214,13 @@ export class LogTail {
     const client = await this.options.pool.connect();
     let broken: Error | undefined;
     try {
-      const begin = this.options.tenantsOf ? 'BEGIN ISOLATION LEVEL REPEATABLE READ' : 'BEGIN';
+      // One round trip: a simple query may hold several statements.
       await client.query(
-        this.options.durableCommit === false ? `${begin}; SET LOCAL synchronous_commit TO OFF` : begin,
+        [
+          this.options.tenantsOf ? 'BEGIN ISOLATION LEVEL REPEATABLE READ' : 'BEGIN',
+          ...(this.options.durableCommit === false ? ['SET LOCAL synchronous_commit TO OFF'] : []),
+          ...(this.options.genericPlans ? ['SET LOCAL plan_cache_mode = force_generic_plan'] : []),
+        ].join('; '),
       );
       const result = await work(client);
       await client.query('COMMIT');
