@@ -41,7 +41,8 @@ const FINISHED = {
                template_unresolved = EXCLUDED.template_unresolved`,
 };
 
-function startedRow({ tenantId, data: d }: EnvelopeOf<'RunStarted'>) {
+/** The columns both events carry. */
+function runRow({ tenantId, data: d }: EnvelopeOf<'RunStarted'> | EnvelopeOf<'RunFinished'>) {
   return {
     run_id: d.runId,
     tenant_id: tenantId,
@@ -51,22 +52,18 @@ function startedRow({ tenantId, data: d }: EnvelopeOf<'RunStarted'>) {
     retry_of: d.retryOf,
     scheduled_for: d.scheduledFor,
     started_at: d.startedAt,
-    late_ms: d.lateMs,
-    attempt: d.attempt,
   };
 }
 
-function finishedRow({ tenantId, data: d }: EnvelopeOf<'RunFinished'>) {
+function startedRow(envelope: EnvelopeOf<'RunStarted'>) {
+  return { ...runRow(envelope), late_ms: envelope.data.lateMs, attempt: envelope.data.attempt };
+}
+
+function finishedRow(envelope: EnvelopeOf<'RunFinished'>) {
+  const d = envelope.data;
   return {
-    run_id: d.runId,
-    tenant_id: tenantId,
-    endpoint_id: d.endpointId,
-    job_id: d.jobId,
+    ...runRow(envelope),
     status: d.status,
-    trigger: d.trigger,
-    retry_of: d.retryOf,
-    scheduled_for: d.scheduledFor,
-    started_at: d.startedAt,
     finished_at: d.finishedAt,
     late_ms: Date.parse(d.startedAt) - Date.parse(d.scheduledFor),
     duration_ms: d.durationMs,
