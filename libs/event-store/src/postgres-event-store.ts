@@ -59,15 +59,11 @@ const ANY_VERSION_ATTEMPTS = 10;
 const DIGITS = /^\d+$/;
 
 /**
- * `scanned`, `scan_end` and `page` of a read that looks at a window of the log ($9 entries)
- * after the checkpoint ($1, $2) and keeps up to $3 that pass the filters: tenant $4, stream
- * $5, types $6, categories $7, not handled by consumer $8, tenants $10.
- */
-/**
- * The page of a window of the log: up to `window` events after the checkpoint ($1, $2) are
- * scanned, and up to `limit` of them that pass the filters given are the page. Only the filters
- * in use are in the text, so each combination is a statement of its own whose generic plan is
- * as good as a custom one: Postgres plans it once per connection, not at every read.
+ * `scanned`, `scan_end` and `page` of a read of a window of the log: up to `window` events
+ * after the checkpoint ($1, $2) are scanned, and up to `limit` of them that pass the filters
+ * given are the page. Only the filters in use are in the text, so each combination is a
+ * statement of its own whose generic plan is as good as a custom one: Postgres plans it once
+ * per connection, not at every read.
  */
 function pageByWindow(
   options: ReadAllOptions,
@@ -148,10 +144,32 @@ const PAGE_BY_TYPE = `
          ) wanted JOIN events e ON e.position = wanted.position
        )`;
 
-function compareCheckpoints(a: LogCheckpoint, b: LogCheckpoint): number {
+/** Log order of two checkpoints: negative when `a` comes first, 0 when they are the same. */
+export function compareCheckpoints(a: LogCheckpoint, b: LogCheckpoint): number {
   const byTransaction = BigInt(a.transactionId) - BigInt(b.transactionId);
   const delta = byTransaction !== 0n ? byTransaction : BigInt(a.position) - BigInt(b.position);
   return delta === 0n ? 0 : delta < 0n ? -1 : 1;
+}
+
+export interface BeginOptions {
+  repeatableRead?: boolean;
+  /** false: do not wait for the WAL flush on commit (work that can be redone from the log). */
+  durableCommit?: boolean;
+  /**
+   * Plan the transaction's statements generically: for transactions whose statements all look
+   * rows up by key, which Postgres would otherwise plan again at most calls (a custom plan for
+   * a few keys looks cheaper than the generic one).
+   */
+  genericPlans?: boolean;
+}
+
+/** `BEGIN` with its settings, in one round trip: a simple query may hold several statements. */
+export function beginStatement(options: BeginOptions = {}): string {
+  return [
+    options.repeatableRead ? 'BEGIN ISOLATION LEVEL REPEATABLE READ' : 'BEGIN',
+    ...(options.durableCommit === false ? ['SET LOCAL synchronous_commit = off'] : []),
+    ...(options.genericPlans ? ['SET LOCAL plan_cache_mode = force_generic_plan'] : []),
+  ].join('; ');
 }
 
 const isUniqueViolation = (error: unknown) =>
@@ -373,7 +391,7 @@ export class PostgresEventStore implements EventStore {
     try {
       // An append's statements look streams up by id: one generic plan serves every append,
       // where Postgres would otherwise plan them again for most of them.
-      await client.query('BEGIN; SET LOCAL plan_cache_mode = force_generic_plan');
+      await client.query(beginStatement({ genericPlans: true }));
       const result = await fn(client);
       await client.query('COMMIT');
       return result;

@@ -8,7 +8,7 @@ import {
   UpcasterRegistry,
   upcasters as defaultUpcasters,
 } from '@cronicorn/events';
-import { EventStore, LOG_START, LogCheckpoint } from '@cronicorn/event-store';
+import { beginStatement, EventStore, LOG_START, LogCheckpoint } from '@cronicorn/event-store';
 import { sleep } from './backoff';
 import { DeadLetterRecorder, EVENT_LOG_STREAM, PostgresDeadLetters } from './dead-letters';
 import { DeferredMessageError, PoisonMessageError } from './errors';
@@ -113,11 +113,7 @@ export interface EventConsumerSettings {
    * handle those events again. Default true.
    */
   durableCommit?: boolean;
-  /**
-   * Plan the transaction's statements generically (`plan_cache_mode`): for handlers whose
-   * statements all look rows up by key, which Postgres would otherwise plan again at most
-   * calls (a custom plan for a few keys looks cheaper). Default false.
-   */
+  /** Plan the transaction's statements generically (see `beginStatement`). Default false. */
   genericPlans?: boolean;
   /**
    * Streams of these categories close with an event of one of `closingTypes` (a run's with
@@ -602,14 +598,7 @@ export class EventConsumer {
     const batched = this.options.handleBatch !== undefined && !oneByOne;
     const client = await this.options.pool.connect();
     try {
-      // One round trip: a simple query may hold several statements.
-      await client.query(
-        [
-          'BEGIN',
-          ...(this.options.durableCommit === false ? ['SET LOCAL synchronous_commit = off'] : []),
-          ...(this.options.genericPlans ? ['SET LOCAL plan_cache_mode = force_generic_plan'] : []),
-        ].join('; '),
-      );
+      await client.query(beginStatement(this.options));
       const versions = await this.lockStreams(client, streamIds);
       const pruned = await this.prunedAmong(client, envelopes, versions);
       const moved = new Set<string>();

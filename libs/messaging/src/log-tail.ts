@@ -1,6 +1,13 @@
 import type { Pool, PoolClient } from 'pg';
 import type { EventEnvelope, StreamCategory } from '@cronicorn/events';
-import { EventStore, LOG_START, LogCheckpoint, ReadAllResult } from '@cronicorn/event-store';
+import {
+  beginStatement,
+  compareCheckpoints,
+  EventStore,
+  LOG_START,
+  LogCheckpoint,
+  ReadAllResult,
+} from '@cronicorn/event-store';
 import { sleep } from './backoff';
 import { DeadLetterRecorder, EVENT_LOG_STREAM, PostgresDeadLetters } from './dead-letters';
 import { LogLeadership, LogLeadershipOptions } from './log-leadership';
@@ -30,7 +37,7 @@ export interface LogTailOptions {
    * from the log: a commit lost in a crash loses the checkpoint with it. Default true.
    */
   durableCommit?: boolean;
-  /** Plan the step's statements generically: for handlers that look rows up by key (see `EventConsumer`). */
+  /** Plan the step's statements generically: for handlers that look rows up by key (see `beginStatement`). */
   genericPlans?: boolean;
   /** Events per step. Default 500. */
   pageSize?: number;
@@ -151,7 +158,8 @@ export class LogTail {
     }
     this.failures = 0;
     this.failing = null;
-    if (this.singleUntil && !isBefore(page.checkpoint, this.singleUntil)) this.singleUntil = null;
+    if (this.singleUntil && compareCheckpoints(page.checkpoint, this.singleUntil) >= 0)
+      this.singleUntil = null;
     if (page.events.length > 0) this.options.onHandled?.(page.events);
     return { handled: page.events.length, more: page.more || this.singleUntil !== null };
   }
@@ -180,7 +188,7 @@ export class LogTail {
     const read = await this.inTransaction(async (client) => {
       const checkpoint = await this.loadCheckpoint(client);
       const read = await this.read(client, checkpoint, 1);
-      if (!isSame(checkpoint, from) || read.events[0]?.id !== event.id)
+      if (compareCheckpoints(checkpoint, from) !== 0 || read.events[0]?.id !== event.id)
         throw new CheckpointMovedError(`${this.options.name}: the failed event is no longer next`);
       await this.moveCheckpoint(client, checkpoint, read.checkpoint);
       await this.deadLetters.record({
@@ -214,13 +222,8 @@ export class LogTail {
     const client = await this.options.pool.connect();
     let broken: Error | undefined;
     try {
-      // One round trip: a simple query may hold several statements.
       await client.query(
-        [
-          this.options.tenantsOf ? 'BEGIN ISOLATION LEVEL REPEATABLE READ' : 'BEGIN',
-          ...(this.options.durableCommit === false ? ['SET LOCAL synchronous_commit TO OFF'] : []),
-          ...(this.options.genericPlans ? ['SET LOCAL plan_cache_mode = force_generic_plan'] : []),
-        ].join('; '),
+        beginStatement({ ...this.options, repeatableRead: Boolean(this.options.tenantsOf) }),
       );
       const result = await work(client);
       await client.query('COMMIT');
@@ -257,15 +260,6 @@ export class LogTail {
     if (rowCount === 0)
       throw new CheckpointMovedError(`${this.options.name}: another tail moved the checkpoint`);
   }
-}
-
-function isSame(a: LogCheckpoint, b: LogCheckpoint): boolean {
-  return a.transactionId === b.transactionId && a.position === b.position;
-}
-
-function isBefore(a: LogCheckpoint, b: LogCheckpoint): boolean {
-  const byTransaction = BigInt(a.transactionId) - BigInt(b.transactionId);
-  return byTransaction !== 0n ? byTransaction < 0n : BigInt(a.position) < BigInt(b.position);
 }
 
 const isSerializationFailure = (error: unknown) =>

@@ -81,12 +81,7 @@ export async function rebuildReadModels(options: RebuildOptions): Promise<Rebuil
         await client.query(`TRUNCATE ${READ_MODEL_TABLES.join(', ')}`);
         // Moved back to the start, not deleted: a deposed projector still in a step moves the
         // checkpoint only from where it found it, and a missing row would let it insert its own.
-        await client.query(
-          `INSERT INTO consumer_checkpoints (consumer, transaction_id, position) VALUES ($1, $2, $3)
-           ON CONFLICT (consumer) DO UPDATE
-             SET transaction_id = EXCLUDED.transaction_id, position = EXCLUDED.position, updated_at = now()`,
-          [consumer, LOG_START.transactionId, LOG_START.position],
-        );
+        await setCheckpoint(client, consumer, LOG_START);
       });
       log(`emptied ${READ_MODEL_TABLES.join(', ')}; replaying ${total} events`);
 
@@ -119,12 +114,7 @@ export async function rebuildReadModels(options: RebuildOptions): Promise<Rebuil
         // A dead lock session would let a projector start writing under us.
         await lockClient.query('SELECT 1');
       }
-      await pool.query(
-        `INSERT INTO consumer_checkpoints (consumer, transaction_id, position) VALUES ($1, $2, $3)
-         ON CONFLICT (consumer) DO UPDATE
-           SET transaction_id = EXCLUDED.transaction_id, position = EXCLUDED.position, updated_at = now()`,
-        [consumer, checkpoint.transactionId, checkpoint.position],
-      );
+      await setCheckpoint(pool, consumer, checkpoint);
       const elapsedMs = Date.now() - started;
       return {
         events: done,
@@ -153,3 +143,12 @@ async function countRows(pool: Pool): Promise<Record<string, number>> {
 }
 
 const rate = (events: number, ms: number) => (ms > 0 ? Math.round((events * 1000) / ms) : events);
+
+function setCheckpoint(db: Pick<Pool, 'query'>, consumer: string, checkpoint: LogCheckpoint) {
+  return db.query(
+    `INSERT INTO consumer_checkpoints (consumer, transaction_id, position) VALUES ($1, $2, $3)
+     ON CONFLICT (consumer) DO UPDATE
+       SET transaction_id = EXCLUDED.transaction_id, position = EXCLUDED.position, updated_at = now()`,
+    [consumer, checkpoint.transactionId, checkpoint.position],
+  );
+}

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Pool, PoolClient } from 'pg';
 import { GovernorOptions } from '@cronicorn/domain';
+import { beginStatement } from '@cronicorn/event-store';
 import { backoffMs, errorFields, inLockOrder, MessagingLogger, sleep, Wakeup } from '@cronicorn/messaging';
 import type { Clock } from '@cronicorn/platform';
 import { withTransaction } from '@cronicorn/platform';
@@ -249,7 +250,7 @@ export class DueLoop {
       // Every statement of a fire looks rows up by key: a generic plan serves them all, where
       // Postgres would otherwise plan most of them again at every fire (custom plans for the
       // few ids of a group look cheaper).
-      await client.query('BEGIN; SET LOCAL plan_cache_mode = force_generic_plan');
+      await client.query(beginStatement({ genericPlans: true }));
       const ids = current.map((due) => due.endpointId);
       const rows = await lockEndpoints(client, ids);
       const now = clock.now();
